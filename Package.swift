@@ -1,0 +1,135 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "orrery",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "OrreryCore", targets: ["OrreryCore"]),
+        .library(name: "OrrerySQLite", targets: ["OrrerySQLite"]),
+        .library(name: "OrreryEngine", targets: ["OrreryEngine"]),
+        .library(name: "OrreryModules", targets: ["OrreryModules"]),
+        .library(name: "OrreryHTTP", targets: ["OrreryHTTP"]),
+        .executable(name: "orrery", targets: ["orrery"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+    ],
+    targets: [
+        .target(
+            name: "OrreryCore",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "OrrerySQLite",
+            dependencies: [
+                "OrreryCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "OrreryEngine",
+            dependencies: [
+                "OrreryCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "OrreryModules",
+            dependencies: [
+                "OrreryCore",
+                "OrreryEngine",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "OrreryHTTP",
+            dependencies: [
+                "OrreryCore",
+                "OrreryEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "orrery",
+            dependencies: [
+                "OrreryCore",
+                "OrrerySQLite",
+                "OrreryEngine",
+                "OrreryModules",
+                "OrreryHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "OrreryBenchmark",
+            dependencies: [
+                "OrreryCore",
+                "OrrerySQLite",
+                "OrreryEngine",
+                "OrreryModules",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/OrreryBenchmark",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "OrreryTesting",
+            dependencies: [
+                "OrreryCore",
+                "OrrerySQLite",
+                "OrreryEngine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "OrreryCoreTests",
+            dependencies: ["OrreryCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "OrrerySQLiteTests",
+            dependencies: ["OrreryCore", "OrrerySQLite", "OrreryTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "OrreryEngineTests",
+            dependencies: ["OrreryCore", "OrrerySQLite", "OrreryEngine", "OrreryModules", "OrreryTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "OrreryHTTPTests",
+            dependencies: [
+                "OrreryCore", "OrrerySQLite", "OrreryEngine", "OrreryModules", "OrreryHTTP", "OrreryTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict
+        ),
+    ]
+)

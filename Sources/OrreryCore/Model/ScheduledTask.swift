@@ -1,0 +1,88 @@
+/// A definition of work (SPEC §1): which module runs, with what params, on what schedule,
+/// under which policies. Called *task* in the API; `ScheduledTask` in code so it never
+/// shadows Swift's `Task`.
+public struct ScheduledTask: Sendable, Hashable {
+    public var id: String
+    /// A stable integer for profiles that address tasks by number (001).
+    public var seq: Int64
+    public var project: String
+    public var name: String
+    public var description: String?
+    public var module: String
+    /// The module's params, validated against its parameter schema.
+    public var params: JSONValue
+    public var resourceID: String?
+    public var labels: [String: String]
+    public var schedule: Schedule
+    public var enabled: Bool
+    public var queue: String
+    public var priority: Int64
+    public var timeoutSec: Int64?
+    public var retry: RetryPolicy
+    public var overlap: OverlapPolicy
+    public var misfire: MisfirePolicy
+    public var notify: JSONValue?
+    public var owner: String?
+    public var createdAt: Timestamp
+    public var updatedAt: Timestamp
+    public var version: Int64
+    // Derived, kept current by the store.
+    public var nextRunAt: Timestamp?
+    public var lastRunAt: Timestamp?
+    public var lastStatus: RunStatus?
+
+    public init(
+        id: String, seq: Int64 = 0, project: String = "default", name: String, description: String? = nil,
+        module: String, params: JSONValue = .object([:]), resourceID: String? = nil, labels: [String: String] = [:],
+        schedule: Schedule, enabled: Bool = true, queue: String = "default", priority: Int64 = 0,
+        timeoutSec: Int64? = nil, retry: RetryPolicy = .none, overlap: OverlapPolicy = .skip,
+        misfire: MisfirePolicy = MisfirePolicy(), notify: JSONValue? = nil, owner: String? = nil,
+        createdAt: Timestamp, updatedAt: Timestamp? = nil, version: Int64 = 1,
+        nextRunAt: Timestamp? = nil, lastRunAt: Timestamp? = nil, lastStatus: RunStatus? = nil
+    ) {
+        self.id = id; self.seq = seq; self.project = project; self.name = name; self.description = description
+        self.module = module; self.params = params; self.resourceID = resourceID; self.labels = labels
+        self.schedule = schedule; self.enabled = enabled; self.queue = queue; self.priority = priority
+        self.timeoutSec = timeoutSec; self.retry = retry; self.overlap = overlap; self.misfire = misfire
+        self.notify = notify; self.owner = owner; self.createdAt = createdAt; self.updatedAt = updatedAt ?? createdAt
+        self.version = version; self.nextRunAt = nextRunAt; self.lastRunAt = lastRunAt; self.lastStatus = lastStatus
+    }
+
+    /// The first run this task should have, given the time now; nil when it will never fire.
+    /// Slots already missed collapse into one catch-up run for the newest (`run_once`).
+    public func firstRun(now: Timestamp, id: String) -> TaskRun? {
+        guard enabled, let slot = schedule.nextFire(after: nil, createdAt: createdAt) else { return nil }
+        return scheduledRun(slot: catchUpSlot(for: slot, now: now), id: id)
+    }
+
+    /// The run after `slot` (the one just claimed), or nil when the schedule is done.
+    public func runAfter(slot: Timestamp, now: Timestamp, id: String) -> TaskRun? {
+        guard enabled, schedule.isRecurring, let next = schedule.nextFire(after: slot, createdAt: createdAt) else { return nil }
+        return scheduledRun(slot: catchUpSlot(for: next, now: now), id: id)
+    }
+
+    /// A slot more than `grace_sec` in the past was missed: skip to the newest missed slot,
+    /// so an outage yields one catch-up run rather than a storm.
+    func catchUpSlot(for slot: Timestamp, now: Timestamp) -> Timestamp {
+        guard slot.adding(seconds: misfire.graceSec) < now,
+              let latest = schedule.latestFire(atOrBefore: now, createdAt: createdAt), latest > slot
+        else { return slot }
+        return latest
+    }
+
+    func scheduledRun(slot: Timestamp, id: String) -> TaskRun {
+        TaskRun(
+            id: id, taskID: self.id, project: project, module: module, resourceID: resourceID,
+            attempt: 1, status: .scheduled, trigger: .schedule, slot: slot,
+            scheduledAt: slot.adding(microseconds: schedule.jitter(forTaskID: self.id)),
+            priority: priority, updatedAt: slot)
+    }
+
+    /// A run requested by hand ("run now").
+    public func manualRun(id: String, now: Timestamp, performedBy: String?) -> TaskRun {
+        TaskRun(
+            id: id, taskID: self.id, project: project, module: module, resourceID: resourceID,
+            attempt: 1, status: .scheduled, trigger: .manual, performedBy: performedBy,
+            scheduledAt: now, priority: priority, updatedAt: now)
+    }
+}

@@ -1,0 +1,169 @@
+/// The task and run records the API reads and writes. Implemented by `SQLiteStore`
+/// (and later a PostgreSQL store); every method is one transaction.
+public protocol TaskStore: Sendable {
+    /// Inserts tasks with their first runs (nil: the task has nothing to fire yet).
+    func createTasks(_ tasks: [(task: ScheduledTask, firstRun: TaskRun?)]) async throws -> [ScheduledTask]
+    func task(id: String, project: String?) async throws -> ScheduledTask
+    func listTasks(_ filter: TaskFilter) async throws -> Page<ScheduledTask>
+    /// Replaces a task when its stored version equals `expectedVersion` (else `.versionMismatch`).
+    /// When `reschedule` is given, pending schedule runs are replaced by it (the slot's
+    /// uniqueness still holds: a slot that already fired is not inserted again).
+    func updateTask(_ task: ScheduledTask, expectedVersion: Int64, reschedule: Reschedule?) async throws -> ScheduledTask
+    /// Marks a task deleted and drops its pending runs; history stays readable.
+    func deleteTask(id: String, project: String?, now: Timestamp) async throws
+
+    func insertRun(_ run: TaskRun) async throws -> TaskRun
+    func run(id: String, project: String?) async throws -> TaskRun
+    func listRuns(_ filter: RunFilter) async throws -> Page<TaskRun>
+    func logs(runID: String, offset: Int, limit: Int) async throws -> [LogEntry]
+    /// Cancels a scheduled run at once; for an active run records the request and returns it
+    /// still active. A finished run is an `.illegalTransition`.
+    func cancel(runID: String, project: String?, now: Timestamp) async throws -> TaskRun
+    /// Hides a finished run from default listings.
+    func dismiss(runID: String, project: String?, by: String?, now: Timestamp) async throws -> TaskRun
+
+    func tokenRole(hash: String, now: Timestamp) async throws -> TokenGrant?
+    func insertToken(_ token: StoredToken) async throws
+    func tokenCount() async throws -> Int
+}
+
+/// Whether and how a task update replaces the task's pending schedule runs.
+public enum Reschedule: Sendable {
+    /// Drop pending schedule runs (the task was paused or its schedule ended).
+    case clear
+    /// Drop pending schedule runs and insert this one.
+    case replace(with: TaskRun)
+}
+
+/// What the engine does to runs (Oban's engine verbs): claim, finish, renew, rescue.
+public protocol RunQueue: Sendable {
+    /// Moves up to `limit` due runs to `active` under a lease held by `node`, highest
+    /// priority then earliest first, materializing each recurring task's next run.
+    func claimDue(limit: Int, now: Timestamp, node: String, leaseUntil: Timestamp) async throws -> [ClaimedRun]
+    /// The earliest `scheduled_at` among scheduled runs, for the dispatcher's sleep.
+    func nextDueTime() async throws -> Timestamp?
+    /// Writes logs, progress and ends in one transaction (group commit).
+    func record(_ batch: RecordBatch, node: String, now: Timestamp) async throws -> RecordSummary
+    /// Extends the lease of every active run `node` holds.
+    func renewLeases(node: String, until: Timestamp) async throws
+    /// Ends runs whose lease lapsed before `expiredBefore` (not held by `exceptNode`):
+    /// retried per policy or failed with `lease_expired`, canceled if a cancel was asked.
+    func rescueExpired(expiredBefore: Timestamp, exceptNode: String?, now: Timestamp) async throws -> RecordSummary
+}
+
+public typealias OrreryStore = TaskStore & RunQueue
+
+/// A claimed run and what its module needs.
+public struct ClaimedRun: Sendable {
+    public var run: TaskRun
+    /// The task's params as stored JSON text; decoded only by modules that read them.
+    public var paramsJSON: String
+    public var timeoutSec: Int64?
+    public init(run: TaskRun, paramsJSON: String, timeoutSec: Int64?) {
+        self.run = run
+        self.paramsJSON = paramsJSON
+        self.timeoutSec = timeoutSec
+    }
+}
+
+/// How an active run ended.
+public struct RunOutcome: Sendable {
+    public enum End: Sendable {
+        case complete(result: JSONValue?)
+        case failed(RunError)
+        case canceled
+        /// Handed back unfinished (graceful shutdown): scheduled again for another try.
+        case handedBack
+    }
+    public var runID: String
+    public var end: End
+    public var at: Timestamp
+    public init(runID: String, end: End, at: Timestamp) { self.runID = runID; self.end = end; self.at = at }
+}
+
+/// What the engine writes in one group commit.
+public struct RecordBatch: Sendable {
+    public var logs: [LogEntry] = []
+    public var progress: [String: RunProgress] = [:]
+    public var outcomes: [RunOutcome] = []
+    public init(logs: [LogEntry] = [], progress: [String: RunProgress] = [:], outcomes: [RunOutcome] = []) {
+        self.logs = logs
+        self.progress = progress
+        self.outcomes = outcomes
+    }
+    public var isEmpty: Bool { logs.isEmpty && progress.isEmpty && outcomes.isEmpty }
+}
+
+/// What a write did that the engine cares about.
+public struct RecordSummary: Sendable, Equatable {
+    /// Runs that ended (or were handed back).
+    public var ended: Int = 0
+    /// Retry runs scheduled: the dispatcher may need to wake earlier.
+    public var retriesScheduled: Int = 0
+    public init(ended: Int = 0, retriesScheduled: Int = 0) { self.ended = ended; self.retriesScheduled = retriesScheduled }
+}
+
+/// A page of a listing, with an opaque cursor for the next one.
+public struct Page<Item: Sendable>: Sendable {
+    public var items: [Item]
+    public var nextCursor: String?
+    public var totalCount: Int
+    public init(items: [Item], nextCursor: String?, totalCount: Int) {
+        self.items = items
+        self.nextCursor = nextCursor
+        self.totalCount = totalCount
+    }
+}
+
+public struct TaskFilter: Sendable {
+    public var project: String?
+    public var module: String?
+    public var resourceID: String?
+    public var lastStatus: [RunStatus] = []
+    public var enabled: Bool?
+    public var limit: Int = 100
+    public var cursor: String?
+    public init() {}
+}
+
+public struct RunFilter: Sendable {
+    public var project: String?
+    public var taskID: String?
+    public var module: String?
+    public var resourceID: String?
+    public var statuses: [RunStatus] = []
+    public var scheduledBefore: Timestamp?
+    public var scheduledAfter: Timestamp?
+    /// nil: not dismissed only (the default listing); true: dismissed only; false: not dismissed.
+    public var dismissed: Bool?
+    public var includeDismissed = false
+    public var limit: Int = 100
+    public var cursor: String?
+    public init() {}
+}
+
+/// A stored API token: only its SHA-256 hash is kept.
+public struct StoredToken: Sendable {
+    public var id: String
+    public var hash: String
+    public var name: String
+    public var role: String
+    public var project: String
+    public var createdAt: Timestamp
+    public var expiresAt: Timestamp?
+    public init(id: String, hash: String, name: String, role: String, project: String, createdAt: Timestamp, expiresAt: Timestamp? = nil) {
+        self.id = id; self.hash = hash; self.name = name; self.role = role; self.project = project
+        self.createdAt = createdAt; self.expiresAt = expiresAt
+    }
+}
+
+/// Who a valid token speaks for.
+public struct TokenGrant: Sendable, Equatable {
+    public var tokenID: String
+    public var name: String
+    public var role: String
+    public var project: String
+    public init(tokenID: String, name: String, role: String, project: String) {
+        self.tokenID = tokenID; self.name = name; self.role = role; self.project = project
+    }
+}

@@ -1,0 +1,277 @@
+public import Logging
+public import OrreryCore
+public import ServiceLifecycle
+import Synchronization
+
+/// The long-running heart of Orrery: claims due runs, runs their modules under a global
+/// concurrency limit, renews their leases, records their ends in group commits, and
+/// rescues runs whose lease lapsed. One `Service`; its `run()` is its whole life.
+///
+/// It never polls on a fixed interval: it sleeps until the earliest due run or until
+/// `wake()` says something new was scheduled.
+public final class Engine: Service, Sendable {
+    public struct Configuration: Sendable {
+        /// This process's name in `runs.node`; unique per start, so a restarted process
+        /// never renews the leases of the one that died.
+        public var node: String
+        /// At most this many runs execute at once.
+        public var concurrency: Int = 100
+        /// At most this many runs are claimed per transaction.
+        public var claimBatch: Int = 500
+        /// How long a claimed run stays ours without renewal.
+        public var leaseDuration: Duration = .seconds(30)
+        /// How often runs with lapsed leases are looked for.
+        public var rescueInterval: Duration = .seconds(10)
+        /// On graceful shutdown, how long active runs may take to finish before they are
+        /// handed back (scheduled again).
+        public var shutdownGrace: Duration = .seconds(10)
+        /// The store is ours alone (SQLite with its lock): every active run found at start
+        /// belongs to a dead process and is rescued at once instead of after its lease.
+        public var exclusiveStore: Bool = false
+
+        public init(node: String) { self.node = node }
+    }
+
+    public let configuration: Configuration
+    let store: any RunQueue
+    let registry: ModuleRegistry
+    let clock: any EngineClock
+    let logger: Logger
+    let recorder: RunRecorder
+    private let dispatchBell = Doorbell()
+    private let active = Mutex<[String: ActiveRun]>([:])
+    private let stopping = Atomic<Bool>(false)
+    private let counters = Locked(EngineCounters())
+
+    public init(configuration: Configuration, store: any RunQueue, modules: ModuleRegistry, clock: any EngineClock = SystemClock(), logger: Logger = Logger(label: "orrery.engine")) {
+        self.configuration = configuration
+        self.store = store
+        self.registry = modules
+        self.clock = clock
+        self.logger = logger
+        let bell = dispatchBell
+        let counters = self.counters
+        self.recorder = RunRecorder(store: store, node: configuration.node, clock: clock, logger: logger) { summary in
+            counters.withLock { $0.recorded += summary.ended }
+            if summary.retriesScheduled > 0 { bell.ring() }
+        }
+    }
+
+    /// Something new may be due earlier than the engine is sleeping for: look again now.
+    public func wake() { dispatchBell.ring() }
+
+    /// Counts since start, for tests, benchmarks and metrics.
+    public var stats: EngineCounters { counters.withLock { $0 } }
+
+    /// Asks a run this engine is executing to stop; it ends `canceled`. False if not here.
+    @discardableResult
+    public func requestCancel(runID: String) -> Bool {
+        guard let run = active.withLock({ $0[runID] }) else { return false }
+        run.cancel(.requested)
+        return true
+    }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            await self.runLoops()
+        } onGracefulShutdown: {
+            self.stopping.store(true, ordering: .relaxed)
+            self.dispatchBell.ring()
+        }
+    }
+
+    private func runLoops() async {
+        await rescueOrphansAtStart()
+        await withTaskGroup(of: Void.self) { background in
+            background.addTask { await self.recorder.run() }
+            background.addTask { await self.renewLeasesForever() }
+            background.addTask { await self.rescueForever() }
+            await withDiscardingTaskGroup { runs in
+                await self.dispatch(into: &runs)
+                await self.drain()
+            }
+            background.cancelAll()
+        }
+        logger.info("engine stopped", metadata: ["node": "\(configuration.node)"])
+    }
+
+    private var isStopping: Bool { stopping.load(ordering: .relaxed) || Task.isCancelled }
+
+    // MARK: Dispatching
+
+    private func dispatch(into runs: inout DiscardingTaskGroup) async {
+        var failures = 0
+        while !isStopping {
+            let free = configuration.concurrency - active.withLock { $0.count }
+            if free <= 0 {
+                await dispatchBell.wait(until: nil, clock: clock)
+                continue
+            }
+            let limit = min(free, configuration.claimBatch)
+            do {
+                let now = clock.now()
+                let claimed = try await store.claimDue(
+                    limit: limit, now: now, node: configuration.node, leaseUntil: now.adding(configuration.leaseDuration))
+                failures = 0
+                counters.withLock { $0.claimed += claimed.count }
+                for run in claimed {
+                    let handle = ActiveRun()
+                    active.withLock { $0[run.run.id] = handle }
+                    runs.addTask { await self.execute(run, handle: handle) }
+                }
+                if claimed.count == limit { continue }
+                let next = try await store.nextDueTime()
+                if let next, next <= clock.now() { continue }
+                await dispatchBell.wait(until: next, clock: clock)
+            } catch {
+                failures += 1
+                logger.error("claiming due runs failed", metadata: ["error": "\(error)", "failures": "\(failures)"])
+                try? await clock.sleep(for: .milliseconds(min(50 * failures, 5_000)))
+            }
+        }
+    }
+
+    private func execute(_ claimed: ClaimedRun, handle: ActiveRun) async {
+        let run = claimed.run
+        let end: RunOutcome.End
+        if let module = registry[run.module] {
+            let sink = RunSink(runID: run.id, recorder: recorder, clock: clock)
+            let context = RunContext(run: run, paramsJSON: claimed.paramsJSON, sink: sink)
+            let work = Task { try await module.run(context) }
+            handle.attach(work)
+            var timer: Task<Void, Never>?
+            if let timeoutSec = claimed.timeoutSec {
+                let clock = self.clock
+                timer = Task {
+                    try? await clock.sleep(for: .seconds(timeoutSec))
+                    if !Task.isCancelled { handle.cancel(.timeout(seconds: timeoutSec)) }
+                }
+            }
+            do {
+                let result = try await work.value
+                end = handle.reason.map(Self.end(for:)) ?? .complete(result: result)
+            } catch let error as RunError {
+                end = handle.reason.map(Self.end(for:)) ?? .failed(error)
+            } catch {
+                end = handle.reason.map(Self.end(for:))
+                    ?? .failed(RunError(code: "module_error", message: "\(error)"))
+            }
+            timer?.cancel()
+        } else {
+            end = .failed(RunError(code: "unknown_module", message: "no module named \"\(run.module)\" is registered on node \(configuration.node)"))
+        }
+        active.withLock { _ = $0.removeValue(forKey: run.id) }
+        recorder.end(RunOutcome(runID: run.id, end: end, at: clock.now()))
+        counters.withLock { $0.finished += 1 }
+        dispatchBell.ring()
+    }
+
+    private static func end(for reason: CancelReason) -> RunOutcome.End {
+        switch reason {
+        case .requested: .canceled
+        case .timeout(let seconds): .failed(RunError(code: "timeout", message: "the run did not finish within timeout_sec (\(seconds) s)"))
+        case .shutdown: .handedBack
+        }
+    }
+
+    /// After dispatching stops: let active runs finish within the grace period, then hand
+    /// the rest back.
+    private func drain() async {
+        let deadline = clock.now().adding(configuration.shutdownGrace)
+        while active.withLock({ !$0.isEmpty }) && clock.now() < deadline && !Task.isCancelled {
+            await dispatchBell.wait(until: deadline, clock: clock)
+        }
+        for run in active.withLock({ Array($0.values) }) { run.cancel(.shutdown) }
+    }
+
+    // MARK: Leases and rescue
+
+    private func renewLeasesForever() async {
+        let every = configuration.leaseDuration / 3
+        while !Task.isCancelled {
+            try? await clock.sleep(for: every)
+            if Task.isCancelled { return }
+            do {
+                try await store.renewLeases(node: configuration.node, until: clock.now().adding(configuration.leaseDuration))
+            } catch {
+                logger.error("renewing leases failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func rescueForever() async {
+        while !Task.isCancelled {
+            try? await clock.sleep(for: configuration.rescueInterval)
+            if Task.isCancelled { return }
+            await rescue(expiredBefore: clock.now(), exceptNode: nil)
+        }
+    }
+
+    private func rescueOrphansAtStart() async {
+        if configuration.exclusiveStore {
+            await rescue(expiredBefore: Timestamp(microseconds: .max), exceptNode: configuration.node)
+        } else {
+            await rescue(expiredBefore: clock.now(), exceptNode: nil)
+        }
+    }
+
+    private func rescue(expiredBefore: Timestamp, exceptNode: String?) async {
+        do {
+            let summary = try await store.rescueExpired(expiredBefore: expiredBefore, exceptNode: exceptNode, now: clock.now())
+            if summary.ended > 0 {
+                logger.warning("rescued runs whose lease lapsed", metadata: ["runs": "\(summary.ended)", "retries": "\(summary.retriesScheduled)"])
+                counters.withLock { $0.rescued += summary.ended }
+            }
+            if summary.retriesScheduled > 0 { dispatchBell.ring() }
+        } catch {
+            logger.error("rescuing runs failed", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Counts an engine keeps since it started.
+public struct EngineCounters: Sendable, Equatable {
+    public var claimed = 0
+    public var finished = 0
+    /// Ends written to the store.
+    public var recorded = 0
+    public var rescued = 0
+}
+
+/// Why an active run's work was asked to stop.
+enum CancelReason: Sendable, Equatable {
+    case requested
+    case timeout(seconds: Int64)
+    case shutdown
+}
+
+/// A run this engine is executing: its work, and why it was asked to stop.
+final class ActiveRun: Sendable {
+    private let state = Mutex<(work: Task<JSONValue?, any Error>?, reason: CancelReason?)>((nil, nil))
+
+    func attach(_ work: Task<JSONValue?, any Error>) {
+        let cancelNow = state.withLock { s -> Bool in
+            s.work = work
+            return s.reason != nil
+        }
+        if cancelNow { work.cancel() }
+    }
+
+    /// The first reason wins: a run that timed out stays timed out.
+    func cancel(_ reason: CancelReason) {
+        let work = state.withLock { s -> Task<JSONValue?, any Error>? in
+            if s.reason == nil { s.reason = reason }
+            return s.work
+        }
+        work?.cancel()
+    }
+
+    var reason: CancelReason? { state.withLock { $0.reason } }
+}
+
+/// A mutex-guarded value that can be shared by reference (a `Mutex` cannot be copied).
+public final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    public init(_ value: Value) { mutex = Mutex(value) }
+    public func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
+}

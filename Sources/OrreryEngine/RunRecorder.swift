@@ -1,0 +1,103 @@
+import Logging
+import OrreryCore
+import Synchronization
+
+/// Collects what running work reports — log lines, progress, ends — and writes it in
+/// group commits: while one transaction is being written the next batch fills up, so a
+/// chatty module or a burst of completions costs few transactions, not one per line.
+final class RunRecorder: Sendable {
+    private let pending = Mutex(RecordBatch())
+    private let doorbell = Doorbell()
+    private let store: any RunQueue
+    private let node: String
+    private let clock: any EngineClock
+    private let logger: Logger
+    /// Called after each write with what it did (the engine wakes its dispatcher on retries).
+    private let onRecorded: @Sendable (RecordSummary) -> Void
+
+    init(store: any RunQueue, node: String, clock: any EngineClock, logger: Logger, onRecorded: @escaping @Sendable (RecordSummary) -> Void) {
+        self.store = store
+        self.node = node
+        self.clock = clock
+        self.logger = logger
+        self.onRecorded = onRecorded
+    }
+
+    func log(_ entry: LogEntry) {
+        pending.withLock { $0.logs.append(entry) }
+        doorbell.ring()
+    }
+
+    func progress(runID: String, _ progress: RunProgress) {
+        pending.withLock { $0.progress[runID] = progress }
+        doorbell.ring()
+    }
+
+    func end(_ outcome: RunOutcome) {
+        pending.withLock { $0.outcomes.append(outcome) }
+        doorbell.ring()
+    }
+
+    /// Writes until canceled, then writes what is left.
+    func run() async {
+        while !Task.isCancelled {
+            await doorbell.wait(until: nil, clock: clock)
+            await flush()
+        }
+        await flush()
+    }
+
+    /// Writes everything pending now; on a database error keeps it and tries again.
+    func flush() async {
+        var attempt = 0
+        while true {
+            let batch = pending.withLock { p -> RecordBatch in
+                defer { p = RecordBatch() }
+                return p
+            }
+            if batch.isEmpty { return }
+            do {
+                let summary = try await store.record(batch, node: node, now: clock.now())
+                onRecorded(summary)
+                return
+            } catch {
+                attempt += 1
+                logger.error("writing run records failed; will retry", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                pending.withLock { p in
+                    p.logs.insert(contentsOf: batch.logs, at: 0)
+                    p.progress.merge(batch.progress) { newer, _ in newer }
+                    p.outcomes.insert(contentsOf: batch.outcomes, at: 0)
+                }
+                if Task.isCancelled && attempt >= 3 { return }
+                try? await clock.sleep(for: .milliseconds(min(100 * attempt, 2_000)))
+            }
+        }
+    }
+}
+
+/// Where one run's module writes: numbers log lines and stamps them with the latest progress.
+final class RunSink: Sendable {
+    let runID: String
+    private let recorder: RunRecorder
+    private let clock: any EngineClock
+    private let state = Mutex<(nextIdx: Int64, percent: Double?)>((0, nil))
+
+    init(runID: String, recorder: RunRecorder, clock: any EngineClock) {
+        self.runID = runID
+        self.recorder = recorder
+        self.clock = clock
+    }
+
+    func log(_ level: LogEntry.Level, _ message: String) {
+        let (idx, percent) = state.withLock { s in
+            defer { s.nextIdx += 1 }
+            return (s.nextIdx, s.percent)
+        }
+        recorder.log(LogEntry(runID: runID, idx: idx, level: level, message: message, progressPercent: percent, timestamp: clock.now()))
+    }
+
+    func progress(_ progress: RunProgress) {
+        state.withLock { $0.percent = progress.percent }
+        recorder.progress(runID: runID, progress)
+    }
+}

@@ -1,0 +1,106 @@
+public import OrreryCore
+
+/// The operations on tasks and runs that the HTTP API, the CLI and embedding applications
+/// share: validation, identity, time, and waking the engine when something new is due.
+public struct TaskService: Sendable {
+    public let store: any OrreryStore
+    public let engine: Engine
+    public let clock: any EngineClock
+    public var modules: ModuleRegistry { engine.registry }
+    let ids = IDGenerator()
+
+    public init(store: any OrreryStore, engine: Engine) {
+        self.store = store
+        self.engine = engine
+        self.clock = engine.clock
+    }
+
+    /// Who is asking: a token's name and project (roles arrive with the API contract issue).
+    public struct Caller: Sendable {
+        public var name: String
+        public var project: String
+        public init(name: String, project: String) { self.name = name; self.project = project }
+    }
+
+    public func createTask(_ body: JSONValue, by caller: Caller) async throws -> ScheduledTask {
+        let now = clock.now()
+        let task = try TaskInput.create(
+            body, id: ids.make(at: now), now: now, project: caller.project, owner: caller.name,
+            modules: modules.descriptors)
+        let created = try await store.createTasks([(task, task.firstRun(now: now, id: ids.make(at: now)))])
+        engine.wake()
+        return created[0]
+    }
+
+    public func task(_ id: String, by caller: Caller) async throws -> ScheduledTask {
+        try await store.task(id: id, project: caller.project)
+    }
+
+    public func listTasks(_ filter: TaskFilter, by caller: Caller) async throws -> Page<ScheduledTask> {
+        var filter = filter
+        filter.project = caller.project
+        return try await store.listTasks(filter)
+    }
+
+    /// Applies a partial update; `ifMatch` (the task version) makes a stale write a
+    /// `.versionMismatch`. A changed schedule or `enabled` replaces the pending run.
+    public func updateTask(_ id: String, with body: JSONValue, ifMatch: Int64?, by caller: Caller) async throws -> ScheduledTask {
+        let current = try await store.task(id: id, project: caller.project)
+        if let ifMatch, ifMatch != current.version {
+            throw OrreryError(.versionMismatch, "task \"\(id)\" is at version \(current.version), not \(ifMatch)", field: "If-Match")
+        }
+        let now = clock.now()
+        let updated = try TaskInput.update(current, with: body, now: now, modules: modules.descriptors)
+        guard updated != current else { return current }
+        var reschedule: Reschedule?
+        if updated.schedule != current.schedule || updated.enabled != current.enabled {
+            reschedule = updated.rescheduledRun(now: now, id: ids.make(at: now)).map { .replace(with: $0) } ?? .clear
+        }
+        let stored = try await store.updateTask(updated, expectedVersion: current.version, reschedule: reschedule)
+        engine.wake()
+        return stored
+    }
+
+    public func setEnabled(_ id: String, _ enabled: Bool, by caller: Caller) async throws -> ScheduledTask {
+        try await updateTask(id, with: .object(["enabled": .bool(enabled)]), ifMatch: nil, by: caller)
+    }
+
+    public func deleteTask(_ id: String, by caller: Caller) async throws {
+        try await store.deleteTask(id: id, project: caller.project, now: clock.now())
+    }
+
+    /// "Run now": a manual run, due at once.
+    public func runNow(_ id: String, by caller: Caller) async throws -> TaskRun {
+        let task = try await store.task(id: id, project: caller.project)
+        let now = clock.now()
+        let run = try await store.insertRun(task.manualRun(id: ids.make(at: now), now: now, performedBy: caller.name))
+        engine.wake()
+        return run
+    }
+
+    public func run(_ id: String, by caller: Caller) async throws -> TaskRun {
+        try await store.run(id: id, project: caller.project)
+    }
+
+    public func listRuns(_ filter: RunFilter, by caller: Caller) async throws -> Page<TaskRun> {
+        var filter = filter
+        filter.project = caller.project
+        return try await store.listRuns(filter)
+    }
+
+    public func logs(runID: String, offset: Int, limit: Int, by caller: Caller) async throws -> [LogEntry] {
+        _ = try await store.run(id: runID, project: caller.project)
+        return try await store.logs(runID: runID, offset: offset, limit: limit)
+    }
+
+    /// Cancels a scheduled run at once; asks an active one to stop (it ends `canceled`).
+    public func cancelRun(_ id: String, by caller: Caller) async throws -> TaskRun {
+        let run = try await store.cancel(runID: id, project: caller.project, now: clock.now())
+        if run.status == .active { engine.requestCancel(runID: id) }
+        return run
+    }
+
+    public func dismissRun(_ id: String, by caller: Caller) async throws -> TaskRun {
+        try await store.dismiss(runID: id, project: caller.project, by: caller.name, now: clock.now())
+    }
+}

@@ -1,0 +1,107 @@
+import GRDB
+
+/// The schema, as versioned migrations. Once shipped a migration never changes:
+/// append a new one instead. Migrations use plain SQL, never application types.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-tasks-runs-logs-tokens") { db in
+            try db.execute(sql: """
+                CREATE TABLE tasks (
+                    seq INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    project TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    description TEXT,
+                    module TEXT NOT NULL,
+                    params TEXT NOT NULL,
+                    resource_id TEXT,
+                    labels TEXT NOT NULL,
+                    schedule TEXT NOT NULL,
+                    schedule_type TEXT NOT NULL,
+                    enabled INTEGER NOT NULL,
+                    queue TEXT NOT NULL,
+                    priority INTEGER NOT NULL,
+                    timeout_sec INTEGER,
+                    retry TEXT NOT NULL,
+                    overlap TEXT NOT NULL,
+                    misfire TEXT NOT NULL,
+                    notify TEXT,
+                    owner TEXT,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    version INTEGER NOT NULL,
+                    last_run_at INTEGER,
+                    last_status TEXT,
+                    deleted_at INTEGER
+                ) STRICT;
+                CREATE INDEX tasks_project ON tasks(project, seq) WHERE deleted_at IS NULL;
+                CREATE INDEX tasks_module ON tasks(module, seq) WHERE deleted_at IS NULL;
+                CREATE INDEX tasks_resource ON tasks(resource_id, seq) WHERE deleted_at IS NULL;
+
+                CREATE TABLE runs (
+                    seq INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    task_id TEXT NOT NULL,
+                    project TEXT NOT NULL,
+                    module TEXT NOT NULL,
+                    resource_id TEXT,
+                    attempt INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    trigger TEXT NOT NULL,
+                    performed_by TEXT,
+                    slot INTEGER,
+                    scheduled_at INTEGER NOT NULL,
+                    started_at INTEGER,
+                    finished_at INTEGER,
+                    canceled_at INTEGER,
+                    updated_at INTEGER NOT NULL,
+                    priority INTEGER NOT NULL,
+                    progress_percent REAL,
+                    progress_message TEXT,
+                    result TEXT,
+                    error_code TEXT,
+                    error_message TEXT,
+                    node TEXT,
+                    lease_expires_at INTEGER,
+                    cancel_requested_at INTEGER,
+                    dismissed_by TEXT,
+                    dismissed_at INTEGER
+                ) STRICT;
+                -- A schedule slot fires at most once per task.
+                CREATE UNIQUE INDEX runs_task_slot ON runs(task_id, slot) WHERE slot IS NOT NULL;
+                -- Claiming: due runs by priority then time; the sleep: the earliest due time.
+                CREATE INDEX runs_claim ON runs(priority DESC, scheduled_at) WHERE status = 'scheduled';
+                CREATE INDEX runs_due ON runs(scheduled_at) WHERE status = 'scheduled';
+                CREATE INDEX runs_lease ON runs(lease_expires_at) WHERE status = 'active';
+                -- Listing and a task's next run.
+                CREATE INDEX runs_task ON runs(task_id, status, scheduled_at);
+                CREATE INDEX runs_status ON runs(status, seq);
+                CREATE INDEX runs_module ON runs(module, seq);
+                CREATE INDEX runs_resource ON runs(resource_id, seq);
+
+                CREATE TABLE run_logs (
+                    run_id TEXT NOT NULL,
+                    idx INTEGER NOT NULL,
+                    level TEXT NOT NULL,
+                    msg TEXT NOT NULL,
+                    progress_percent REAL,
+                    timestamp INTEGER NOT NULL,
+                    PRIMARY KEY (run_id, idx)
+                ) STRICT, WITHOUT ROWID;
+
+                CREATE TABLE tokens (
+                    id TEXT PRIMARY KEY,
+                    hash TEXT NOT NULL UNIQUE,
+                    name TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    project TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER,
+                    revoked_at INTEGER
+                ) STRICT;
+                """)
+        }
+        return migrator
+    }
+}

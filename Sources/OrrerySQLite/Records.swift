@@ -1,0 +1,97 @@
+import Foundation
+import GRDB
+import OrreryCore
+
+/// Row ↔ model mapping for tasks, runs and log entries.
+enum Records {
+    static let taskColumns = """
+        seq, id, project, name, description, module, params, resource_id, labels, schedule, enabled, queue,
+        priority, timeout_sec, retry, overlap, misfire, notify, owner, created_at, updated_at, version,
+        last_run_at, last_status,
+        (SELECT min(r.scheduled_at) FROM runs r WHERE r.task_id = tasks.id AND r.status = 'scheduled') AS next_run_at
+        """
+
+    static func task(_ row: Row) throws -> ScheduledTask {
+        let labelsJSON = try JSONValue.fromStored(row["labels"])
+        var labels: [String: String] = [:]
+        for (k, v) in labelsJSON.objectValue ?? [:] { labels[k] = v.stringValue }
+        let notifyText: String? = row["notify"]
+        return ScheduledTask(
+            id: row["id"], seq: row["seq"], project: row["project"], name: row["name"],
+            description: row["description"], module: row["module"],
+            params: try JSONValue.fromStored(row["params"]), resourceID: row["resource_id"], labels: labels,
+            schedule: try Schedule.parse(try JSONValue.fromStored(row["schedule"]), now: .epoch),
+            enabled: row["enabled"], queue: row["queue"], priority: row["priority"], timeoutSec: row["timeout_sec"],
+            retry: try RetryPolicy.parse(try JSONValue.fromStored(row["retry"]), path: "retry"),
+            overlap: OverlapPolicy(rawValue: row["overlap"]) ?? .skip,
+            misfire: try MisfirePolicy.parse(try JSONValue.fromStored(row["misfire"]), path: "misfire"),
+            notify: try notifyText.map(JSONValue.fromStored), owner: row["owner"],
+            createdAt: row["created_at"], updatedAt: row["updated_at"], version: row["version"],
+            nextRunAt: row["next_run_at"], lastRunAt: row["last_run_at"],
+            lastStatus: (row["last_status"] as String?).flatMap(RunStatus.init(rawValue:)))
+    }
+
+    static func taskArguments(_ t: ScheduledTask) -> StatementArguments {
+        [
+            t.id, t.project, t.name, t.description, t.module, t.params.jsonText, t.resourceID,
+            JSONValue.object(t.labels.mapValues { .string($0) }).jsonText, t.schedule.json.jsonText, t.schedule.typeName,
+            t.enabled, t.queue, t.priority, t.timeoutSec, t.retry.json.jsonText, t.overlap.rawValue,
+            t.misfire.json.jsonText, t.notify?.jsonText, t.owner, t.createdAt, t.updatedAt, t.version,
+        ]
+    }
+
+    static let insertTaskSQL = """
+        INSERT INTO tasks (id, project, name, description, module, params, resource_id, labels, schedule, schedule_type,
+            enabled, queue, priority, timeout_sec, retry, overlap, misfire, notify, owner, created_at, updated_at, version)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    static let runColumns = """
+        seq, id, task_id, project, module, resource_id, attempt, status, trigger, performed_by, slot, scheduled_at,
+        started_at, finished_at, canceled_at, updated_at, priority, progress_percent, progress_message, result,
+        error_code, error_message, node, lease_expires_at, dismissed_by, dismissed_at
+        """
+
+    static func run(_ row: Row) throws -> TaskRun {
+        let percent: Double? = row["progress_percent"]
+        let message: String? = row["progress_message"]
+        let resultText: String? = row["result"]
+        let errorCode: String? = row["error_code"]
+        return TaskRun(
+            id: row["id"], seq: row["seq"], taskID: row["task_id"], project: row["project"], module: row["module"],
+            resourceID: row["resource_id"], attempt: row["attempt"],
+            status: RunStatus(rawValue: row["status"]) ?? .failed,
+            trigger: RunTrigger(rawValue: row["trigger"]) ?? .schedule, performedBy: row["performed_by"],
+            slot: row["slot"], scheduledAt: row["scheduled_at"], startedAt: row["started_at"],
+            finishedAt: row["finished_at"], canceledAt: row["canceled_at"], priority: row["priority"],
+            updatedAt: row["updated_at"],
+            progress: (percent == nil && message == nil) ? nil : RunProgress(percent: percent, message: message),
+            result: try resultText.map(JSONValue.fromStored),
+            error: errorCode.map { RunError(code: $0, message: row["error_message"] ?? "") },
+            node: row["node"], leaseExpiresAt: row["lease_expires_at"],
+            dismissedBy: row["dismissed_by"], dismissedAt: row["dismissed_at"])
+    }
+
+    static let insertRunSQL = """
+        INSERT OR IGNORE INTO runs (id, task_id, project, module, resource_id, attempt, status, trigger, performed_by,
+            slot, scheduled_at, updated_at, priority)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    /// Inserts a scheduled run; returns false when its slot already exists (it never fires twice).
+    @discardableResult
+    static func insert(_ run: TaskRun, _ db: Database) throws -> Bool {
+        let statement = try db.cachedStatement(sql: insertRunSQL)
+        try statement.execute(arguments: [
+            run.id, run.taskID, run.project, run.module, run.resourceID, run.attempt, run.status.rawValue,
+            run.trigger.rawValue, run.performedBy, run.slot, run.scheduledAt, run.updatedAt, run.priority,
+        ])
+        return db.changesCount > 0
+    }
+
+    static func logEntry(_ row: Row) -> LogEntry {
+        LogEntry(
+            runID: row["run_id"], idx: row["idx"], level: LogEntry.Level(rawValue: row["level"]) ?? .info,
+            message: row["msg"], progressPercent: row["progress_percent"], timestamp: row["timestamp"])
+    }
+}

@@ -1,0 +1,225 @@
+import Foundation
+import GRDB
+public import OrreryCore
+
+extension SQLiteStore: TaskStore {
+    public func createTasks(_ tasks: [(task: ScheduledTask, firstRun: TaskRun?)]) async throws -> [ScheduledTask] {
+        try await write { db in
+            var created: [ScheduledTask] = []
+            created.reserveCapacity(tasks.count)
+            let insertTask = try db.cachedStatement(sql: Records.insertTaskSQL)
+            for (task, firstRun) in tasks {
+                try insertTask.execute(arguments: Records.taskArguments(task))
+                var stored = task
+                stored.seq = db.lastInsertedRowID
+                if let firstRun {
+                    try Records.insert(firstRun, db)
+                    stored.nextRunAt = firstRun.scheduledAt
+                }
+                created.append(stored)
+            }
+            return created
+        }
+    }
+
+    public func task(id: String, project: String?) async throws -> ScheduledTask {
+        try await read { db in try Self.fetchTask(id: id, project: project, db) }
+    }
+
+    static func fetchTask(id: String, project: String?, _ db: Database) throws -> ScheduledTask {
+        let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT \(Records.taskColumns) FROM tasks WHERE id = ? AND deleted_at IS NULL AND (? IS NULL OR project = ?)"),
+            arguments: [id, project, project])
+        guard let row else { throw OrreryError.notFound("task", id) }
+        return try Records.task(row)
+    }
+
+    public func listTasks(_ filter: TaskFilter) async throws -> Page<ScheduledTask> {
+        var clauses = ["deleted_at IS NULL"]
+        var args: StatementArguments = []
+        if let project = filter.project { clauses.append("project = ?"); args += [project] }
+        if let module = filter.module { clauses.append("module = ?"); args += [module] }
+        if let resource = filter.resourceID { clauses.append("resource_id = ?"); args += [resource] }
+        if let enabled = filter.enabled { clauses.append("enabled = ?"); args += [enabled] }
+        if !filter.lastStatus.isEmpty {
+            clauses.append("last_status IN (\(Array(repeating: "?", count: filter.lastStatus.count).joined(separator: ",")))")
+            args += StatementArguments(filter.lastStatus.map(\.rawValue))
+        }
+        let countSQL = "SELECT count(*) FROM tasks WHERE \(clauses.joined(separator: " AND "))"
+        let countArgs = args
+        if let cursor = filter.cursor { clauses.append("seq > ?"); args += [try Cursor.decode(cursor)] }
+        let limit = filter.limit
+        let pageSQL = "SELECT \(Records.taskColumns) FROM tasks WHERE \(clauses.joined(separator: " AND ")) ORDER BY seq LIMIT ?"
+        args += [limit + 1]
+        let pageArgs = args
+        return try await read { db in
+            let rows = try Row.fetchAll(db, sql: pageSQL, arguments: pageArgs)
+            let items = try rows.prefix(limit).map(Records.task)
+            let total = try Int.fetchOne(db, sql: countSQL, arguments: countArgs) ?? 0
+            return Page(items: items, nextCursor: rows.count > limit ? items.last.map { Cursor.encode($0.seq) } : nil, totalCount: total)
+        }
+    }
+
+    public func updateTask(_ task: ScheduledTask, expectedVersion: Int64, reschedule: Reschedule?) async throws -> ScheduledTask {
+        try await write { db in
+            let current = try Self.fetchTask(id: task.id, project: task.project, db)
+            guard current.version == expectedVersion else {
+                throw OrreryError(.versionMismatch, "task \"\(task.id)\" is at version \(current.version), not \(expectedVersion)", field: "If-Match")
+            }
+            var args = Records.taskArguments(task)
+            args += [task.id]
+            try db.execute(sql: """
+                UPDATE tasks SET id = ?, project = ?, name = ?, description = ?, module = ?, params = ?, resource_id = ?,
+                    labels = ?, schedule = ?, schedule_type = ?, enabled = ?, queue = ?, priority = ?, timeout_sec = ?,
+                    retry = ?, overlap = ?, misfire = ?, notify = ?, owner = ?, created_at = ?, updated_at = ?, version = ?
+                WHERE id = ?
+                """, arguments: args)
+            if let reschedule {
+                try db.execute(
+                    sql: "DELETE FROM runs WHERE task_id = ? AND status = 'scheduled' AND trigger = 'schedule'",
+                    arguments: [task.id])
+                if case .replace(let run) = reschedule { try Records.insert(run, db) }
+            }
+            return try Self.fetchTask(id: task.id, project: task.project, db)
+        }
+    }
+
+    public func deleteTask(id: String, project: String?, now: Timestamp) async throws {
+        try await write { db in
+            _ = try Self.fetchTask(id: id, project: project, db)
+            try db.execute(sql: "UPDATE tasks SET deleted_at = ?, enabled = 0, updated_at = ? WHERE id = ?", arguments: [now, now, id])
+            try db.execute(sql: "DELETE FROM runs WHERE task_id = ? AND status = 'scheduled'", arguments: [id])
+        }
+    }
+
+    public func insertRun(_ run: TaskRun) async throws -> TaskRun {
+        try await write { db in
+            guard try Records.insert(run, db) else {
+                throw OrreryError(.conflict, "a run for this slot already exists")
+            }
+            return try Self.fetchRun(id: run.id, project: nil, db)
+        }
+    }
+
+    public func run(id: String, project: String?) async throws -> TaskRun {
+        try await read { db in try Self.fetchRun(id: id, project: project, db) }
+    }
+
+    static func fetchRun(id: String, project: String?, _ db: Database) throws -> TaskRun {
+        let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT \(Records.runColumns) FROM runs WHERE id = ? AND (? IS NULL OR project = ?)"),
+            arguments: [id, project, project])
+        guard let row else { throw OrreryError.notFound("run", id) }
+        return try Records.run(row)
+    }
+
+    public func listRuns(_ filter: RunFilter) async throws -> Page<TaskRun> {
+        var clauses: [String] = []
+        var args: StatementArguments = []
+        if let project = filter.project { clauses.append("project = ?"); args += [project] }
+        if let taskID = filter.taskID { clauses.append("task_id = ?"); args += [taskID] }
+        if let module = filter.module { clauses.append("module = ?"); args += [module] }
+        if let resource = filter.resourceID { clauses.append("resource_id = ?"); args += [resource] }
+        if !filter.statuses.isEmpty {
+            clauses.append("status IN (\(Array(repeating: "?", count: filter.statuses.count).joined(separator: ",")))")
+            args += StatementArguments(filter.statuses.map(\.rawValue))
+        }
+        if let before = filter.scheduledBefore { clauses.append("scheduled_at < ?"); args += [before] }
+        if let after = filter.scheduledAfter { clauses.append("scheduled_at >= ?"); args += [after] }
+        switch (filter.includeDismissed, filter.dismissed) {
+        case (true, _): break
+        case (false, true?): clauses.append("dismissed_at IS NOT NULL")
+        case (false, false?), (false, nil): clauses.append("dismissed_at IS NULL")
+        }
+        let whereSQL = clauses.isEmpty ? "1" : clauses.joined(separator: " AND ")
+        let countSQL = "SELECT count(*) FROM runs WHERE \(whereSQL)"
+        let countArgs = args
+        var pageWhere = whereSQL
+        if let cursor = filter.cursor { pageWhere += " AND seq < ?"; args += [try Cursor.decode(cursor)] }
+        let limit = filter.limit
+        let pageSQL = "SELECT \(Records.runColumns) FROM runs WHERE \(pageWhere) ORDER BY seq DESC LIMIT ?"
+        args += [limit + 1]
+        let pageArgs = args
+        return try await read { db in
+            let rows = try Row.fetchAll(db, sql: pageSQL, arguments: pageArgs)
+            let items = try rows.prefix(limit).map(Records.run)
+            let total = try Int.fetchOne(db, sql: countSQL, arguments: countArgs) ?? 0
+            return Page(items: items, nextCursor: rows.count > limit ? items.last.map { Cursor.encode($0.seq) } : nil, totalCount: total)
+        }
+    }
+
+    public func logs(runID: String, offset: Int, limit: Int) async throws -> [LogEntry] {
+        try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM run_logs WHERE run_id = ? AND idx >= ? ORDER BY idx LIMIT ?",
+                arguments: [runID, offset, limit]
+            ).map(Records.logEntry)
+        }
+    }
+
+    public func cancel(runID: String, project: String?, now: Timestamp) async throws -> TaskRun {
+        try await write { db in
+            let run = try Self.fetchRun(id: runID, project: project, db)
+            _ = try run.status.transition(to: .canceled)
+            if run.status == .scheduled {
+                try db.execute(
+                    sql: "UPDATE runs SET status = 'canceled', canceled_at = ?, finished_at = ?, updated_at = ? WHERE id = ? AND status = 'scheduled'",
+                    arguments: [now, now, now, runID])
+                try Self.recordLastStatus(taskID: run.taskID, status: .canceled, at: now, db)
+                // Cancelling one slot does not stop the schedule: the next slot takes its place.
+                try self.materializeNext(after: run, now: now, db)
+            } else {
+                try db.execute(
+                    sql: "UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, ?), updated_at = ? WHERE id = ?",
+                    arguments: [now, now, runID])
+            }
+            return try Self.fetchRun(id: runID, project: project, db)
+        }
+    }
+
+    public func dismiss(runID: String, project: String?, by: String?, now: Timestamp) async throws -> TaskRun {
+        try await write { db in
+            let run = try Self.fetchRun(id: runID, project: project, db)
+            guard run.status.isFinished else {
+                throw OrreryError(.illegalTransition, "only a finished run can be dismissed; this one is \(run.status.rawValue)", field: "status")
+            }
+            try db.execute(
+                sql: "UPDATE runs SET dismissed_by = ?, dismissed_at = coalesce(dismissed_at, ?), updated_at = ? WHERE id = ?",
+                arguments: [by, now, now, runID])
+            return try Self.fetchRun(id: runID, project: project, db)
+        }
+    }
+
+    /// A task's `last_status` is its newest finished run's status.
+    static func recordLastStatus(taskID: String, status: RunStatus, at: Timestamp, _ db: Database) throws {
+        try db.cachedStatement(sql: """
+            UPDATE tasks SET last_status = ?, last_run_at = ? WHERE id = ? AND (last_run_at IS NULL OR last_run_at <= ?)
+            """).execute(arguments: [status.rawValue, at, taskID, at])
+    }
+
+    // MARK: Tokens
+
+    public func tokenRole(hash: String, now: Timestamp) async throws -> TokenGrant? {
+        try await read { db in
+            try Row.fetchOne(
+                db.cachedStatement(sql: """
+                    SELECT id, name, role, project FROM tokens
+                    WHERE hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+                    """),
+                arguments: [hash, now]
+            ).map { TokenGrant(tokenID: $0["id"], name: $0["name"], role: $0["role"], project: $0["project"]) }
+        }
+    }
+
+    public func insertToken(_ token: StoredToken) async throws {
+        try await write { db in
+            try db.execute(
+                sql: "INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [token.id, token.hash, token.name, token.role, token.project, token.createdAt, token.expiresAt])
+        }
+    }
+
+    public func tokenCount() async throws -> Int {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM tokens WHERE revoked_at IS NULL") ?? 0 }
+    }
+}

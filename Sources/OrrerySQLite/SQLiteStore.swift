@@ -1,0 +1,140 @@
+public import Foundation
+public import GRDB
+public import OrreryCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The embedded store: one SQLite file in WAL mode, behind `TaskStore` and `RunQueue`.
+///
+/// All writes go through GRDB's single writer connection (so API writers and the engine
+/// queue rather than fail with "database is locked"), and other processes that open the
+/// same file (`orrery token create`) wait on a busy timeout.
+public final class SQLiteStore: Sendable {
+    public struct Options: Sendable {
+        /// `NORMAL` survives a killed process (WAL); `FULL` also survives power loss, slower.
+        public var synchronousFull: Bool = false
+        /// Take an exclusive lock on `<file>.lock`: one serving process per database file.
+        /// Its holder knows every `active` run from before it started is orphaned.
+        public var exclusive: Bool = false
+        public var busyTimeout: TimeInterval = 10
+        public init(synchronousFull: Bool = false, exclusive: Bool = false) {
+            self.synchronousFull = synchronousFull
+            self.exclusive = exclusive
+        }
+    }
+
+    let pool: DatabasePool
+    let ids = IDGenerator()
+    private let lockFD: Int32?
+    public let path: String
+
+    public init(path: String, options: Options = Options()) throws {
+        self.path = path
+        if options.exclusive {
+            let fd = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw OrreryError(.unavailable, "cannot open lock file \(path).lock") }
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                close(fd)
+                throw OrreryError(.conflict, "another Orrery process is serving \(path) (lock held on \(path).lock)")
+            }
+            lockFD = fd
+        } else {
+            lockFD = nil
+        }
+        var config = Configuration()
+        config.busyMode = .timeout(options.busyTimeout)
+        config.foreignKeysEnabled = false
+        let synchronous = options.synchronousFull ? "FULL" : "NORMAL"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous); PRAGMA cache_size = -65536")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try Migrations.migrator.migrate(pool)
+        } catch let error as DatabaseError {
+            throw OrreryError(.unavailable, "cannot open database \(path): \(error.message ?? "\(error.resultCode)")")
+        }
+    }
+
+    deinit {
+        if let lockFD { close(lockFD) }
+    }
+
+    /// The schema version names applied, oldest first (for `orrery migrate`).
+    public func appliedMigrations() throws -> [String] {
+        try pool.read { db in try Migrations.migrator.appliedMigrations(db) }
+    }
+
+    // MARK: - Running statements
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.write(body)
+        } catch {
+            throw translate(error)
+        }
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.read(body)
+        } catch {
+            throw translate(error)
+        }
+    }
+
+    /// Database errors become Orrery's; no SQLite text reaches a client.
+    func translate(_ error: any Error) -> any Error {
+        guard let dbError = error as? DatabaseError else { return error }
+        switch dbError.extendedResultCode {
+        case .SQLITE_CONSTRAINT_UNIQUE, .SQLITE_CONSTRAINT_PRIMARYKEY:
+            return OrreryError(.conflict, "a record with this key already exists")
+        default:
+            break
+        }
+        switch dbError.resultCode {
+        case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_CANTOPEN:
+            return OrreryError(.unavailable, "the database is unavailable (\(dbError.resultCode))")
+        default:
+            return OrreryError(.internal, "database error \(dbError.resultCode)")
+        }
+    }
+}
+
+// MARK: - Column helpers
+
+extension Timestamp: DatabaseValueConvertible {
+    public var databaseValue: DatabaseValue { microseconds.databaseValue }
+    public static func fromDatabaseValue(_ dbValue: DatabaseValue) -> Timestamp? {
+        Int64.fromDatabaseValue(dbValue).map(Timestamp.init(microseconds:))
+    }
+}
+
+extension JSONValue {
+    static func fromStored(_ text: String) throws -> JSONValue {
+        do {
+            return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        } catch {
+            throw OrreryError(.internal, "stored JSON is corrupt")
+        }
+    }
+}
+
+/// Encodes an opaque keyset cursor (the last row's `seq`).
+enum Cursor {
+    static func encode(_ seq: Int64) -> String {
+        Data("s:\(seq)".utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decode(_ cursor: String) throws -> Int64 {
+        var b64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while b64.count % 4 != 0 { b64 += "=" }
+        guard let data = Data(base64Encoded: b64), let text = String(data: data, encoding: .utf8),
+              text.hasPrefix("s:"), let seq = Int64(text.dropFirst(2))
+        else { throw OrreryError(.invalidField, "is not a cursor this server issued", field: "cursor") }
+        return seq
+    }
+}

@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import OrreryCore
+import OrreryEngine
+import OrreryHTTP
+import OrreryModules
+import OrrerySQLite
+import ServiceLifecycle
+import UnixSignals
+
+@main
+struct Orrery: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "orrery",
+        abstract: "Orrery: a self-hosted scheduled-task service.",
+        subcommands: [Serve.self, Migrate.self])
+}
+
+/// Where the data lives, shared by every command that opens the store.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "Directory for the embedded SQLite database (env ORRERY_DATA_DIR).")
+    var dataDir: String?
+
+    @Option(help: "A postgres:// URL to use PostgreSQL instead of SQLite (env ORRERY_DATABASE).")
+    var database: String?
+
+    var resolvedDataDir: String { dataDir ?? ProcessInfo.processInfo.environment["ORRERY_DATA_DIR"] ?? "./orrery-data" }
+
+    func openSQLite(exclusive: Bool) throws -> SQLiteStore {
+        if let url = database ?? ProcessInfo.processInfo.environment["ORRERY_DATABASE"], !url.isEmpty {
+            throw ValidationError("--database \(url): PostgreSQL is not supported by this build yet; omit --database to use the embedded SQLite store")
+        }
+        try FileManager.default.createDirectory(atPath: resolvedDataDir, withIntermediateDirectories: true)
+        return try SQLiteStore(
+            path: (resolvedDataDir as NSString).appendingPathComponent("orrery.sqlite"),
+            options: .init(exclusive: exclusive))
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the scheduler and its HTTP API.")
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(help: "Address to listen on (env ORRERY_HOST).")
+    var host: String?
+
+    @Option(help: "Port to listen on; 0 picks a free one (env ORRERY_PORT).")
+    var port: Int?
+
+    @Option(help: "Runs executing at once.")
+    var concurrency: Int = 100
+
+    @Option(help: "Seconds a run's lease lasts without renewal.")
+    var leaseSec: Int = 30
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let host = host ?? env["ORRERY_HOST"] ?? "127.0.0.1"
+        let port = try port ?? env["ORRERY_PORT"].map {
+            guard let p = Int($0) else { throw ValidationError("ORRERY_PORT must be a number") }
+            return p
+        } ?? 8080
+        var logger = Logger(label: "orrery")
+        logger.logLevel = .info
+        let sqlite = try store.openSQLite(exclusive: true)
+        let clock = SystemClock()
+        switch try await AdminToken.ensure(store: sqlite, environmentToken: env["ORRERY_ADMIN_TOKEN"], dataDir: store.resolvedDataDir, now: clock.now()) {
+        case .generated(let token, let file):
+            say("Admin token (shown once, also written to \(file)):\n\(token)")
+        case .fromEnvironment, .existing:
+            break
+        }
+        var config = Engine.Configuration(node: "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(IDGenerator().make(at: clock.now()).suffix(4))")
+        config.concurrency = concurrency
+        config.leaseDuration = .seconds(leaseSec)
+        config.rescueInterval = .seconds(max(1, leaseSec / 3))
+        config.exclusiveStore = true
+        let engine = Engine(configuration: config, store: sqlite, modules: ModuleRegistry(BuiltinModules.all()), clock: clock, logger: logger)
+        let service = TaskService(store: sqlite, engine: engine)
+        let app = Application(
+            router: OrreryRoutes.build(service: service),
+            configuration: .init(address: .hostname(host, port: port), serverName: "Orrery"),
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? port
+                say("Orrery listening on http://\(host):\(bound) (data: \(sqlite.path))")
+            },
+            logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: engine), .init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply schema migrations and list them.")
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let sqlite = try store.openSQLite(exclusive: false)
+        for name in try sqlite.appliedMigrations() { say(name) }
+    }
+}
+
+/// Writes a line to standard output at once (unbuffered: tests and scripts read it live).
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
