@@ -1,0 +1,36 @@
+import Foundation
+
+/// Waits until `condition` holds, checking every few milliseconds of real time, and fails
+/// (throws) after `timeout`. An expectation with a timeout, not a fixed sleep: it returns
+/// as soon as the condition is true.
+public func eventually(
+    timeout: Duration = .seconds(10), _ what: @autoclosure () -> String = "condition",
+    _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now.advanced(by: timeout)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    if try await condition() { return }
+    throw TimedOut(what: what())
+}
+
+public struct TimedOut: Error, CustomStringConvertible {
+    public let what: String
+    public var description: String { "timed out waiting for \(what)" }
+}
+
+/// A fresh temporary directory, removed when the value's owner calls `remove()`.
+public struct TemporaryDirectory: Sendable {
+    public let path: String
+
+    public init() throws {
+        path = NSTemporaryDirectory() + "orrery-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+    public func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
