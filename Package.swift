@@ -120,7 +120,11 @@ let package = Package(
         ),
         .testTarget(
             name: "OrreryEngineTests",
-            dependencies: ["OrreryCore", "OrrerySQLite", "OrreryEngine", "OrreryModules", "OrreryTesting"],
+            dependencies: [
+                "OrreryCore", "OrrerySQLite", "OrreryEngine", "OrreryModules", "OrreryTesting",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -124,6 +124,7 @@ public final class Engine: Service, Sendable {
                 if let next, next <= clock.now() { continue }
                 await dispatchBell.wait(until: next, clock: clock)
             } catch {
+                if isStopping { break }
                 failures += 1
                 logger.error("claiming due runs failed", metadata: ["error": "\(error)", "failures": "\(failures)"])
                 try? await clock.sleep(for: .milliseconds(min(50 * failures, 5_000)))

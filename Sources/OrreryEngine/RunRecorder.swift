@@ -38,13 +38,14 @@ final class RunRecorder: Sendable {
         doorbell.ring()
     }
 
-    /// Writes until canceled, then writes what is left.
+    /// Writes until canceled, then writes what is left — outside the canceled task, since
+    /// the database refuses work from a canceled one and the last ends must not be lost.
     func run() async {
         while !Task.isCancelled {
             await doorbell.wait(until: nil, clock: clock)
             await flush()
         }
-        await flush()
+        await Task { await self.flush() }.value
     }
 
     /// Writes everything pending now; on a database error keeps it and tries again.
@@ -61,14 +62,18 @@ final class RunRecorder: Sendable {
                 onRecorded(summary)
                 return
             } catch {
+                let canceled = Task.isCancelled
                 attempt += 1
-                logger.error("writing run records failed; will retry", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                if !canceled {
+                    logger.error("writing run records failed; will retry", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                }
                 pending.withLock { p in
                     p.logs.insert(contentsOf: batch.logs, at: 0)
                     p.progress.merge(batch.progress) { newer, _ in newer }
                     p.outcomes.insert(contentsOf: batch.outcomes, at: 0)
                 }
-                if Task.isCancelled && attempt >= 3 { return }
+                // A canceled task cannot write; the final flush, outside it, will.
+                if canceled || attempt >= 20 { return }
                 try? await clock.sleep(for: .milliseconds(min(100 * attempt, 2_000)))
             }
         }

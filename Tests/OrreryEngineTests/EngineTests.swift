@@ -1,0 +1,277 @@
+import Foundation
+import Logging
+import OrreryCore
+import OrreryEngine
+import OrreryModules
+import OrrerySQLite
+import OrreryTesting
+import ServiceLifecycle
+import Testing
+
+/// Runs an engine on a manual clock over a real SQLite file for the length of `body`.
+struct EngineHarness {
+    let store: SQLiteStore
+    let clock: ManualClock
+    let engine: Engine
+    let service: TaskService
+
+    static func with(
+        modules: [any TaskModule] = BuiltinModules.all(), exclusive: Bool = false, dir: TemporaryDirectory? = nil,
+        configure: (inout Engine.Configuration) -> Void = { _ in },
+        _ body: (EngineHarness) async throws -> Void
+    ) async throws {
+        let directory = try dir ?? TemporaryDirectory()
+        defer { if dir == nil { directory.remove() } }
+        let store = try Fixtures.store(in: directory, exclusive: exclusive)
+        let clock = ManualClock()
+        var config = Engine.Configuration(node: "test-\(UUID().uuidString.prefix(6))")
+        config.exclusiveStore = exclusive
+        configure(&config)
+        let engine = Engine(configuration: config, store: store, modules: ModuleRegistry(modules), clock: clock, logger: Logger(label: "test"))
+        let harness = EngineHarness(store: store, clock: clock, engine: engine, service: TaskService(store: store, engine: engine))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await engine.run() }
+            defer { group.cancelAll() }
+            try await body(harness)
+        }
+    }
+
+    let admin = TaskService.Caller(name: "tester", project: "default")
+
+    func create(_ json: String) async throws -> ScheduledTask {
+        try await service.createTask(try JSONValue.parse(Array(json.utf8)), by: admin)
+    }
+
+    func runs(of task: ScheduledTask, _ statuses: [RunStatus] = []) async throws -> [TaskRun] {
+        var filter = RunFilter()
+        filter.taskID = task.id
+        filter.statuses = statuses
+        filter.limit = 1000
+        return try await store.listRuns(filter).items.reversed()
+    }
+
+    /// Waits until the engine is asleep on the clock (nothing more it can do without time passing).
+    /// Sleepers: the lease loop, the rescue loop, and the dispatcher when a run is due later.
+    func settle(sleepers: Int = 3) async throws {
+        try await eventually("engine asleep") { clock.sleeperCount >= sleepers }
+    }
+}
+
+@Suite("Engine on a manual clock")
+struct EngineTests {
+    @Test("an interval task fires each slot once, on time, as the clock advances")
+    func intervalRuns() async throws {
+        try await EngineHarness.with { h in
+            let task = try await h.create(#"{"name":"tick","module":"noop","schedule":{"type":"interval","every_sec":60}}"#)
+            let created = h.clock.now()
+            for minute in 1...5 {
+                try await h.settle()
+                h.clock.advance(by: .seconds(60))
+                try await eventually("run \(minute) complete") {
+                    try await h.runs(of: task, [.complete]).count == minute
+                }
+            }
+            let complete = try await h.runs(of: task, [.complete])
+            #expect(complete.map(\.scheduledAt) == (1...5).map { created.adding(seconds: Int64($0) * 60) })
+            #expect(complete.allSatisfy { $0.startedAt == $0.scheduledAt }, "the manual clock does not move while the engine works")
+            #expect(try await h.runs(of: task, [.scheduled]).map(\.scheduledAt) == [created.adding(seconds: 360)])
+            let stored = try await h.store.task(id: task.id, project: nil)
+            #expect(stored.lastStatus == .complete && stored.nextRunAt == created.adding(seconds: 360))
+        }
+    }
+
+    @Test("a run with an unknown module or undecodable params fails alone; the others still run")
+    func badRunsFailAlone() async throws {
+        try await EngineHarness.with(modules: [NoopModule(), SleepModule()]) { h in
+            let now = h.clock.now()
+            let ghost = ScheduledTask(id: "ghost", name: "ghost", module: "vanished", schedule: Schedule(.once(at: now)), createdAt: now)
+            let garbled = ScheduledTask(id: "garbled", name: "garbled", module: "sleep", params: .object(["seconds": .string("ten")]), schedule: Schedule(.once(at: now)), createdAt: now)
+            let fine = (0..<5).map { ScheduledTask(id: "fine\($0)", name: "fine", module: "noop", schedule: Schedule(.once(at: now)), createdAt: now) }
+            try await Fixtures.create([ghost, garbled] + fine, in: h.store, now: now)
+            h.engine.wake()
+            try await eventually("all ended") { try await h.store.listRuns(RunFilter()).items.allSatisfy(\.status.isFinished) }
+            let runs = try await h.store.listRuns(RunFilter()).items
+            let byTask = Dictionary(uniqueKeysWithValues: runs.map { ($0.taskID, $0) })
+            #expect(byTask["ghost"]?.error?.code == "unknown_module")
+            #expect(byTask["garbled"]?.error?.code == "invalid_params")
+            #expect(fine.allSatisfy { byTask[$0.id]?.status == .complete })
+        }
+    }
+
+    @Test("logs and progress are visible while the run is active; the result is stored at the end")
+    func progressAndLogs() async throws {
+        let gate = Gate()
+        let chatty = ClosureModule(ModuleDescriptor(name: "chatty", description: ["en-US": "test"])) { ctx in
+            ctx.log(.info, "starting")
+            ctx.progress(percent: 40, message: "working")
+            ctx.log(.warning, "half way")
+            await gate.wait()
+            return .object(["answer": .int(42)])
+        }
+        try await EngineHarness.with(modules: [chatty]) { h in
+            let task = try await h.create(#"{"name":"c","module":"chatty","schedule":{"type":"once"}}"#)
+            try await eventually("logs visible") {
+                try await h.store.logs(runID: try await h.runs(of: task).first?.id ?? "", offset: 0, limit: 10).count == 2
+            }
+            let run = try #require(try await h.runs(of: task).first)
+            #expect(run.status == .active && run.progress == RunProgress(percent: 40, message: "working"))
+            let logs = try await h.store.logs(runID: run.id, offset: 0, limit: 10)
+            #expect(logs.map(\.message) == ["starting", "half way"] && logs.map(\.idx) == [0, 1])
+            #expect(logs[1].level == .warning && logs[1].progressPercent == 40)
+            #expect(try await h.store.logs(runID: run.id, offset: 1, limit: 10).map(\.message) == ["half way"])
+            await gate.open()
+            try await eventually("complete") { try await h.store.run(id: run.id, project: nil).status == .complete }
+            #expect(try await h.store.run(id: run.id, project: nil).result == .object(["answer": .int(42)]))
+        }
+    }
+
+    @Test("cancelling an active run stops its work and ends it canceled")
+    func cancelActive() async throws {
+        let started = Gate()
+        let forever = ClosureModule(ModuleDescriptor(name: "forever", description: ["en-US": "test"])) { _ in
+            await started.open()
+            try await Task.sleep(for: .seconds(3600))
+            return nil
+        }
+        try await EngineHarness.with(modules: [forever]) { h in
+            let task = try await h.create(#"{"name":"f","module":"forever","schedule":{"type":"once"}}"#)
+            await started.wait()
+            let run = try #require(try await h.runs(of: task).first)
+            #expect(try await h.service.cancelRun(run.id, by: h.admin).status == .active)
+            try await eventually("canceled") { try await h.store.run(id: run.id, project: nil).status == .canceled }
+            let ended = try await h.store.run(id: run.id, project: nil)
+            #expect(ended.canceledAt != nil && ended.finishedAt != nil)
+            #expect(try await h.store.task(id: task.id, project: nil).lastStatus == .canceled)
+        }
+    }
+
+    @Test("timeout_sec on the injected clock ends the work and fails the run with code timeout")
+    func timeout() async throws {
+        let started = Gate()
+        let slow = ClosureModule(ModuleDescriptor(name: "slow", description: ["en-US": "test"])) { _ in
+            await started.open()
+            try await Task.sleep(for: .seconds(3600))
+            return nil
+        }
+        try await EngineHarness.with(modules: [slow]) { h in
+            let task = try await h.create(#"{"name":"s","module":"slow","schedule":{"type":"once"},"timeout_sec":30}"#)
+            await started.wait()
+            try await h.settle()
+            h.clock.advance(by: .seconds(29))
+            #expect(try await h.runs(of: task).first?.status == .active)
+            h.clock.advance(by: .seconds(1))
+            try await eventually("timed out") { try await h.runs(of: task).first?.status == .failed }
+            #expect(try await h.runs(of: task).first?.error?.code == "timeout")
+        }
+    }
+
+    @Test("after a crash, a restarted engine rescues the dead process's active runs at once (exclusive store)")
+    func rescueAfterRestart() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let t0 = Timestamp(rfc3339: "2026-01-01T00:00:00Z")!
+        do {
+            // A "crashed" process: it claimed two runs and never came back.
+            let store = try Fixtures.store(in: dir)
+            let once = Fixtures.task("once", schedule: Schedule(.once(at: t0)), at: t0)
+            let retried = Fixtures.task("retried", schedule: Schedule(.once(at: t0)), at: t0, retry: RetryPolicy(maxAttempts: 2, backoffBaseSec: 1))
+            try await Fixtures.create([once, retried], in: store, now: t0)
+            #expect(try await store.claimDue(limit: 10, now: t0, node: "crashed", leaseUntil: t0.adding(seconds: 600)).count == 2)
+        }
+        try await EngineHarness.with(exclusive: true, dir: dir) { h in
+            try await eventually("rescued") {
+                try await h.store.listRuns(RunFilter()).items.filter { $0.status == .failed }.count == 2
+            }
+            let failed = try await h.store.listRuns(RunFilter()).items.filter { $0.status == .failed }
+            #expect(failed.allSatisfy { $0.error?.code == "lease_expired" })
+            try await h.settle()
+            h.clock.advance(by: .seconds(2))
+            try await eventually("retry completes") {
+                try await h.store.listRuns(RunFilter()).items.contains { $0.attempt == 2 && $0.status == .complete }
+            }
+        }
+    }
+
+    @Test("a non-exclusive engine rescues runs only once their lease lapsed")
+    func rescueAfterLease() async throws {
+        try await EngineHarness.with(configure: { $0.rescueInterval = .seconds(5) }) { h in
+            let now = h.clock.now()
+            let task = Fixtures.task("x", schedule: Schedule(.once(at: now)), at: now)
+            try await Fixtures.create([task], in: h.store, now: now)
+            _ = try await h.store.claimDue(limit: 1, now: now, node: "other-node", leaseUntil: now.adding(seconds: 12))
+            try await h.settle(sleepers: 2)
+            h.clock.advance(by: .seconds(10))
+            try await h.settle(sleepers: 2)
+            #expect(try await h.runs(of: task).first?.status == .active, "lease still valid at +10 s")
+            h.clock.advance(by: .seconds(5))
+            try await eventually("lease_expired") { try await h.runs(of: task).first?.error?.code == "lease_expired" }
+        }
+    }
+
+    @Test("the shell module logs each output line; a non-zero exit fails with the code and stderr's last lines")
+    func shell() async throws {
+        try await EngineHarness.with { h in
+            let ok = try await h.create(#"{"name":"ok","module":"shell","params":{"command":["/bin/sh","-c","echo one; echo two; echo \"$GREETING from $(pwd)\""],"env":{"GREETING":"hello"},"cwd":"/tmp"},"schedule":{"type":"once"}}"#)
+            let bad = try await h.create(#"{"name":"bad","module":"shell","params":{"command":["/bin/sh","-c","echo out; echo first >&2; echo last >&2; exit 7"]},"schedule":{"type":"once"}}"#)
+            let missing = try await h.create(#"{"name":"missing","module":"shell","params":{"command":["/no/such/program"]},"schedule":{"type":"once"}}"#)
+            try await eventually("all ended") {
+                try await h.store.listRuns(RunFilter()).items.allSatisfy(\.status.isFinished)
+            }
+            let okRun = try #require(try await h.runs(of: ok).first)
+            #expect(okRun.status == .complete && okRun.result == .object(["exit_code": .int(0)]))
+            let okLogs = try await h.store.logs(runID: okRun.id, offset: 0, limit: 10)
+            #expect(okLogs.map(\.message) == ["one", "two", "hello from /tmp"])
+            let badRun = try #require(try await h.runs(of: bad).first)
+            #expect(badRun.status == .failed && badRun.error == RunError(code: "exit_code", message: "exit status 7: first\nlast"))
+            let badLogs = try await h.store.logs(runID: badRun.id, offset: 0, limit: 10)
+            #expect(Set(badLogs.map(\.message)) == ["out", "first", "last"])
+            #expect(try await h.runs(of: missing).first?.error?.code == "spawn_failed")
+        }
+    }
+
+    @Test("graceful shutdown lets short runs finish and hands back the rest as scheduled")
+    func gracefulShutdown() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let started = Gate()
+        let stuck = ClosureModule(ModuleDescriptor(name: "stuck", description: ["en-US": "test"])) { _ in
+            await started.open()
+            try await Task.sleep(for: .seconds(3600))
+            return nil
+        }
+        let store = try Fixtures.store(in: dir)
+        let clock = ManualClock()
+        var config = Engine.Configuration(node: "n")
+        config.shutdownGrace = .seconds(5)
+        let engine = Engine(configuration: config, store: store, modules: ModuleRegistry([stuck]), clock: clock)
+        let now = clock.now()
+        try await Fixtures.create([Fixtures.task("s", module: "stuck", schedule: Schedule(.once(at: now)), at: now)], in: store, now: now)
+        let group = ServiceGroup(configuration: .init(services: [engine], logger: Logger(label: "test")))
+        let running = Task { try await group.run() }
+        await started.wait()
+        await group.triggerGracefulShutdown()
+        try await eventually("grace timer armed") { clock.sleeperCount >= 1 }
+        #expect(try await store.listRuns(RunFilter()).items.first?.status == .active, "still within the grace period")
+        clock.advance(by: .seconds(5))
+        try await running.value
+        let run = try #require(try await store.listRuns(RunFilter()).items.first)
+        #expect(run.status == .scheduled && run.node == nil && run.startedAt == nil)
+    }
+}
+
+/// A one-shot signal between a test and a module.
+actor Gate {
+    private var isOpen = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func open() {
+        isOpen = true
+        for w in waiters { w.resume() }
+        waiters = []
+    }
+
+    func wait() async {
+        if isOpen { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+}
