@@ -18,6 +18,7 @@ public func eventually(
 
 public struct TimedOut: Error, CustomStringConvertible {
     public let what: String
+    public init(what: String) { self.what = what }
     public var description: String { "timed out waiting for \(what)" }
 }
 

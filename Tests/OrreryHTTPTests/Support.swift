@@ -1,0 +1,89 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import OrreryCore
+import OrreryEngine
+import OrreryHTTP
+import OrreryModules
+import OrrerySQLite
+import OrreryTesting
+import ServiceLifecycle
+
+/// A response as a test reads it.
+struct APIResponse {
+    var status: Int
+    var contentType: String?
+    var json: JSONValue
+
+    subscript(_ key: String) -> JSONValue? { json[key] }
+    var items: [JSONValue] { json["items"]?.arrayValue ?? [] }
+}
+
+/// Talks to a server on loopback, as a user's client would.
+struct APIClient {
+    let baseURL: String
+    var token: String?
+
+    func call(_ method: HTTPMethod, _ path: String, body: String? = nil, headers: [(String, String)] = []) async throws -> APIResponse {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 16 << 20)
+        let json = bytes.readableBytes == 0 ? JSONValue.null : try JSONValue.parse(bytes.readableBytesView)
+        return APIResponse(status: Int(response.status.code), contentType: response.headers.first(name: "Content-Type"), json: json)
+    }
+
+    func get(_ path: String) async throws -> APIResponse { try await call(.GET, path) }
+    func post(_ path: String, _ body: String? = nil) async throws -> APIResponse { try await call(.POST, path, body: body) }
+}
+
+/// The real server (SQLite file, engine on the system clock, HTTP on a loopback port)
+/// running in this process for the length of `body`.
+enum InProcessServer {
+    static let adminToken = "test-admin-token-\(UUID().uuidString)"
+
+    static func with(_ body: (APIClient, SQLiteStore) async throws -> Void) async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try Fixtures.store(in: dir, exclusive: true)
+        _ = try await AdminToken.ensure(store: store, environmentToken: adminToken, dataDir: dir.path, now: SystemClock().now())
+        var config = Engine.Configuration(node: "test")
+        config.exclusiveStore = true
+        let logger = Logger(label: "test")
+        let engine = Engine(configuration: config, store: store, modules: ModuleRegistry(BuiltinModules.all()), logger: logger)
+        let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(
+            router: OrreryRoutes.build(service: TaskService(store: store, engine: engine)),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [engine, app], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var ports = portStream.makeAsyncIterator()
+            let port = try require(await ports.next(), "port")
+            do {
+                try await body(APIClient(baseURL: "http://127.0.0.1:\(port)", token: adminToken), store)
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+}
+
+func require<T>(_ value: T?, _ what: String = "value") throws -> T {
+    guard let value else { throw TimedOut(what: "\(what) (missing)") }
+    return value
+}
