@@ -1,1 +1,169 @@
-print("x")
+// The spine's benchmark (release mode, separate from the tests):
+//   swift run -c release OrreryBenchmark [--runs N] [--lateness-tasks N] [--window-sec S] [--concurrency C] [--sync-full]
+//   swift run -c release OrreryBenchmark --store-only [--runs N] [--concurrency C]
+// 1. no-op runs completed per second end to end through the SQLite store (engine included);
+// 2. firing lateness (module start minus scheduled_at) for once-tasks due within a window;
+// 3. peak resident memory.
+// `--store-only` measures the store's claim and record verbs alone, without the engine.
+import Foundation
+import Logging
+import OrreryCore
+import OrreryEngine
+import OrreryModules
+import OrrerySQLite
+
+struct Options {
+    var runs = 100_000
+    var latenessTasks = 10_000
+    var windowSec = 10
+    var concurrency = 100
+    var synchronousFull = false
+    var storeOnly = false
+
+    init(_ args: [String]) {
+        var i = 0
+        func next() -> Int {
+            i += 1
+            guard i < args.count, let n = Int(args[i]) else { print("\(args[i - 1]) needs a number"); exit(2) }
+            return n
+        }
+        while i < args.count {
+            switch args[i] {
+            case "--runs": runs = next()
+            case "--lateness-tasks": latenessTasks = next()
+            case "--window-sec": windowSec = next()
+            case "--concurrency": concurrency = next()
+            case "--sync-full": synchronousFull = true
+            case "--store-only": storeOnly = true
+            default: print("unknown option \(args[i])"); exit(2)
+            }
+            i += 1
+        }
+    }
+}
+
+let options = Options(Array(CommandLine.arguments.dropFirst()))
+let logger: Logger = {
+    var logger = Logger(label: "bench")
+    logger.logLevel = .warning
+    return logger
+}()
+let clock = SystemClock()
+let ids = IDGenerator()
+
+func temporaryStore() throws -> (SQLiteStore, String) {
+    let dir = NSTemporaryDirectory() + "orrery-bench-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let store = try SQLiteStore(path: dir + "/orrery.sqlite", options: .init(synchronousFull: options.synchronousFull, exclusive: true))
+    return (store, dir)
+}
+
+/// Inserts once-tasks (with their first runs) in chunks, as a bulk import would.
+func insertOnceTasks(_ store: SQLiteStore, module: String, at times: [Timestamp]) async throws {
+    let now = clock.now()
+    for chunk in stride(from: 0, to: times.count, by: 5_000) {
+        let batch = times[chunk..<min(chunk + 5_000, times.count)].map { at -> (task: ScheduledTask, firstRun: TaskRun?) in
+            let task = ScheduledTask(id: ids.make(at: now), name: "bench", module: module, schedule: Schedule(.once(at: at)), createdAt: now)
+            return (task, task.firstRun(now: now, id: ids.make(at: now)))
+        }
+        _ = try await store.createTasks(batch)
+    }
+}
+
+func makeEngine(_ store: SQLiteStore, modules: [any TaskModule]) -> Engine {
+    var config = Engine.Configuration(node: "bench")
+    config.concurrency = options.concurrency
+    config.exclusiveStore = true
+    return Engine(configuration: config, store: store, modules: ModuleRegistry(modules), clock: clock, logger: logger)
+}
+
+/// Runs `engine` until `done` says so, then stops it.
+func run(_ engine: Engine, until done: @escaping @Sendable () -> Bool) async throws {
+    let task = Task { try await engine.run() }
+    while !done() { try await Task.sleep(for: .milliseconds(2)) }
+    task.cancel()
+    _ = try? await task.value
+}
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    sorted[min(sorted.count - 1, max(0, Int((Double(sorted.count) * p).rounded(.up)) - 1))]
+}
+
+func peakRSSMegabytes() -> Double {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+    return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+}
+
+print("Orrery benchmark — \(ProcessInfo.processInfo.activeProcessorCount) cores, SQLite synchronous=\(options.synchronousFull ? "FULL" : "NORMAL"), concurrency \(options.concurrency)")
+
+if options.storeOnly {
+    let (store, dir) = try temporaryStore()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try await insertOnceTasks(store, module: "noop", at: Array(repeating: clock.now(), count: options.runs))
+    var claimTime = Duration.zero, recordTime = Duration.zero, n = 0
+    let c = ContinuousClock()
+    while true {
+        let t0 = c.now
+        let claimed = try await store.claimDue(limit: options.concurrency, now: clock.now(), node: "bench", leaseUntil: clock.now().adding(seconds: 30))
+        let t1 = c.now
+        if claimed.isEmpty { break }
+        let outcomes = claimed.map { RunOutcome(runID: $0.run.id, end: .complete(result: nil), at: clock.now()) }
+        _ = try await store.record(RecordBatch(outcomes: outcomes), node: "bench", now: clock.now())
+        claimTime += t1 - t0
+        recordTime += c.now - t1
+        n += claimed.count
+    }
+    print(String(format: "store only: %d runs in batches of %d: claim %.1f µs/run, record %.1f µs/run, together %.0f runs/s",
+                 n, options.concurrency, seconds(claimTime) / Double(n) * 1e6, seconds(recordTime) / Double(n) * 1e6,
+                 Double(n) / seconds(claimTime + recordTime)))
+    exit(0)
+}
+
+// 1. Throughput.
+do {
+    let (store, dir) = try temporaryStore()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try await insertOnceTasks(store, module: "noop", at: Array(repeating: clock.now(), count: options.runs))
+    let engine = makeEngine(store, modules: [NoopModule()])
+    let start = ContinuousClock.now
+    let target = options.runs
+    try await run(engine) { engine.stats.recorded >= target }
+    let elapsed = seconds(ContinuousClock.now - start)
+    var filter = RunFilter()
+    filter.statuses = [.complete]
+    filter.limit = 1
+    let complete = try await store.listRuns(filter).totalCount
+    print(String(format: "throughput: %d no-op runs complete in %.2f s = %.0f runs/s (store says %d complete)",
+                 options.runs, elapsed, Double(options.runs) / elapsed, complete))
+    let stats = engine.stats
+    print(String(format: "  %d claim transactions (%.1f runs each), %d group commits (%.1f ends each)",
+                 stats.claimTransactions, Double(stats.claimed) / Double(max(stats.claimTransactions, 1)),
+                 stats.recordTransactions, Double(stats.recorded) / Double(max(stats.recordTransactions, 1))))
+}
+
+// 2. Lateness.
+do {
+    let (store, dir) = try temporaryStore()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let base = clock.now().adding(seconds: 3)
+    let window = Int64(options.windowSec) * 1_000_000
+    let times = (0..<options.latenessTasks).map { _ in base.adding(microseconds: Int64.random(in: 0..<window)) }
+    try await insertOnceTasks(store, module: "probe", at: times)
+    let lateness = Locked<[Double]>([])
+    let probe = ClosureModule(ModuleDescriptor(name: "probe", description: ["en-US": "records its lateness"])) { context in
+        let late = clock.now().microseconds - context.run.scheduledAt.microseconds
+        lateness.withLock { $0.append(Double(late) / 1000) }
+        return nil
+    }
+    let engine = makeEngine(store, modules: [probe])
+    let target = options.latenessTasks
+    try await run(engine) { engine.stats.recorded >= target }
+    let sorted = lateness.withLock { $0 }.sorted()
+    print(String(format: "lateness: %d once-tasks due within %d s: p50 %.3f ms, p99 %.3f ms, max %.3f ms (min %.3f ms)",
+                 sorted.count, options.windowSec, percentile(sorted, 0.5), percentile(sorted, 0.99), sorted.last ?? 0, sorted.first ?? 0))
+}
+
+print(String(format: "peak resident memory: %.1f MB", peakRSSMegabytes()))

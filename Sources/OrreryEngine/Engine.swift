@@ -42,6 +42,9 @@ public final class Engine: Service, Sendable {
     private let active = Mutex<[String: ActiveRun]>([:])
     private let stopping = Atomic<Bool>(false)
     private let counters = Locked(EngineCounters())
+    /// Runs claimed whose end is not yet written. A slot frees when the end is durable,
+    /// so slots come back in batches (one per group commit) and claims stay large.
+    private let inFlight = Locked(0)
 
     public init(configuration: Configuration, store: any RunQueue, modules: ModuleRegistry, clock: any EngineClock = SystemClock(), logger: Logger = Logger(label: "orrery.engine")) {
         self.configuration = configuration
@@ -51,9 +54,11 @@ public final class Engine: Service, Sendable {
         self.logger = logger
         let bell = dispatchBell
         let counters = self.counters
-        self.recorder = RunRecorder(store: store, node: configuration.node, clock: clock, logger: logger) { summary in
-            counters.withLock { $0.recorded += summary.ended }
-            if summary.retriesScheduled > 0 { bell.ring() }
+        let inFlight = self.inFlight
+        self.recorder = RunRecorder(store: store, node: configuration.node, clock: clock, logger: logger) { summary, endsWritten in
+            counters.withLock { $0.recorded += summary.ended; $0.recordTransactions += 1 }
+            inFlight.withLock { $0 -= endsWritten }
+            bell.ring()
         }
     }
 
@@ -102,7 +107,7 @@ public final class Engine: Service, Sendable {
     private func dispatch(into runs: inout DiscardingTaskGroup) async {
         var failures = 0
         while !isStopping {
-            let free = configuration.concurrency - active.withLock { $0.count }
+            let free = configuration.concurrency - inFlight.withLock { $0 }
             if free <= 0 {
                 await dispatchBell.wait(until: nil, clock: clock)
                 continue
@@ -113,7 +118,8 @@ public final class Engine: Service, Sendable {
                 let claimed = try await store.claimDue(
                     limit: limit, now: now, node: configuration.node, leaseUntil: now.adding(configuration.leaseDuration))
                 failures = 0
-                counters.withLock { $0.claimed += claimed.count }
+                counters.withLock { $0.claimed += claimed.count; $0.claimTransactions += 1 }
+                inFlight.withLock { $0 += claimed.count }
                 for run in claimed {
                     let handle = ActiveRun()
                     active.withLock { $0[run.run.id] = handle }
@@ -164,7 +170,6 @@ public final class Engine: Service, Sendable {
         active.withLock { _ = $0.removeValue(forKey: run.id) }
         recorder.end(RunOutcome(runID: run.id, end: end, at: clock.now()))
         counters.withLock { $0.finished += 1 }
-        dispatchBell.ring()
     }
 
     private static func end(for reason: CancelReason) -> RunOutcome.End {
@@ -237,6 +242,9 @@ public struct EngineCounters: Sendable, Equatable {
     /// Ends written to the store.
     public var recorded = 0
     public var rescued = 0
+    /// Claim transactions (including empty ones) and group commits of ends, logs and progress.
+    public var claimTransactions = 0
+    public var recordTransactions = 0
 }
 
 /// Why an active run's work was asked to stop.

@@ -12,10 +12,11 @@ final class RunRecorder: Sendable {
     private let node: String
     private let clock: any EngineClock
     private let logger: Logger
-    /// Called after each write with what it did (the engine wakes its dispatcher on retries).
-    private let onRecorded: @Sendable (RecordSummary) -> Void
+    /// Called after each write with what it did and how many ends it wrote (the engine
+    /// frees that many slots and wakes its dispatcher).
+    private let onRecorded: @Sendable (RecordSummary, _ endsWritten: Int) -> Void
 
-    init(store: any RunQueue, node: String, clock: any EngineClock, logger: Logger, onRecorded: @escaping @Sendable (RecordSummary) -> Void) {
+    init(store: any RunQueue, node: String, clock: any EngineClock, logger: Logger, onRecorded: @escaping @Sendable (RecordSummary, Int) -> Void) {
         self.store = store
         self.node = node
         self.clock = clock
@@ -59,7 +60,7 @@ final class RunRecorder: Sendable {
             if batch.isEmpty { return }
             do {
                 let summary = try await store.record(batch, node: node, now: clock.now())
-                onRecorded(summary)
+                onRecorded(summary, batch.outcomes.count)
                 return
             } catch {
                 let canceled = Task.isCancelled

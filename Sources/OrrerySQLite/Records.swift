@@ -52,24 +52,25 @@ enum Records {
         error_code, error_message, node, lease_expires_at, dismissed_by, dismissed_at
         """
 
+    /// Decodes a row selected with `runColumns`, by position (the hot path: claims and lists).
     static func run(_ row: Row) throws -> TaskRun {
-        let percent: Double? = row["progress_percent"]
-        let message: String? = row["progress_message"]
-        let resultText: String? = row["result"]
-        let errorCode: String? = row["error_code"]
+        let percent: Double? = row[17]
+        let message: String? = row[18]
+        let resultText: String? = row[19]
+        let errorCode: String? = row[20]
         return TaskRun(
-            id: row["id"], seq: row["seq"], taskID: row["task_id"], project: row["project"], module: row["module"],
-            resourceID: row["resource_id"], attempt: row["attempt"],
-            status: RunStatus(rawValue: row["status"]) ?? .failed,
-            trigger: RunTrigger(rawValue: row["trigger"]) ?? .schedule, performedBy: row["performed_by"],
-            slot: row["slot"], scheduledAt: row["scheduled_at"], startedAt: row["started_at"],
-            finishedAt: row["finished_at"], canceledAt: row["canceled_at"], priority: row["priority"],
-            updatedAt: row["updated_at"],
+            id: row[1], seq: row[0], taskID: row[2], project: row[3], module: row[4],
+            resourceID: row[5], attempt: row[6],
+            status: RunStatus(rawValue: row[7]) ?? .failed,
+            trigger: RunTrigger(rawValue: row[8]) ?? .schedule, performedBy: row[9],
+            slot: row[10], scheduledAt: row[11], startedAt: row[12],
+            finishedAt: row[13], canceledAt: row[14], priority: row[16],
+            updatedAt: row[15],
             progress: (percent == nil && message == nil) ? nil : RunProgress(percent: percent, message: message),
             result: try resultText.map(JSONValue.fromStored),
-            error: errorCode.map { RunError(code: $0, message: row["error_message"] ?? "") },
-            node: row["node"], leaseExpiresAt: row["lease_expires_at"],
-            dismissedBy: row["dismissed_by"], dismissedAt: row["dismissed_at"])
+            error: errorCode.map { RunError(code: $0, message: row[21] ?? "") },
+            node: row[22], leaseExpiresAt: row[23],
+            dismissedBy: row[24], dismissedAt: row[25])
     }
 
     static let insertRunSQL = """

@@ -5,30 +5,70 @@ public import OrreryCore
 extension SQLiteStore: RunQueue {
     public func claimDue(limit: Int, now: Timestamp, node: String, leaseUntil: Timestamp) async throws -> [ClaimedRun] {
         try await write { db in
+            let seqs = try Self.dueRuns(limit: limit, now: now, db)
+            guard !seqs.isEmpty else { return [] }
             let rows = try Row.fetchAll(
                 db.cachedStatement(sql: """
                     UPDATE runs SET status = 'active', started_at = ?, updated_at = ?, node = ?, lease_expires_at = ?
-                    WHERE seq IN (
-                        SELECT seq FROM runs WHERE status = 'scheduled' AND scheduled_at <= ?
-                        ORDER BY priority DESC, scheduled_at LIMIT ?)
-                    RETURNING \(Records.runColumns)
+                    WHERE seq IN (SELECT value FROM json_each(?)) AND status = 'scheduled'
+                    RETURNING seq, id, task_id, project, module, resource_id, attempt, trigger, performed_by, slot,
+                        scheduled_at, priority
                     """),
-                arguments: [now, now, node, leaseUntil, now, limit])
-            guard !rows.isEmpty else { return [] }
-            let taskInfo = try db.cachedStatement(sql: "SELECT params, timeout_sec, schedule_type FROM tasks WHERE id = ?")
+                arguments: [now, now, node, leaseUntil, "[" + seqs.map(String.init).joined(separator: ",") + "]"])
+            let runs = rows.map { row in
+                TaskRun(
+                    id: row[1], seq: row[0], taskID: row[2], project: row[3], module: row[4], resourceID: row[5],
+                    attempt: row[6], status: .active, trigger: RunTrigger(rawValue: row[7]) ?? .schedule,
+                    performedBy: row[8], slot: row[9], scheduledAt: row[10], startedAt: now, priority: row[11],
+                    updatedAt: now, node: node, leaseExpiresAt: leaseUntil)
+            }
+            var info: [String: Row] = [:]
+            for row in try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT id, params, timeout_sec, schedule_type FROM tasks WHERE id IN (SELECT value FROM json_each(?))
+                    """),
+                arguments: [JSONValue.array(runs.map { .string($0.taskID) }).jsonText]) {
+                info[row[0]] = row
+            }
             var claimed: [ClaimedRun] = []
-            claimed.reserveCapacity(rows.count)
-            for row in rows {
-                let run = try Records.run(row)
-                guard let info = try Row.fetchOne(taskInfo, arguments: [run.taskID]) else { continue }
-                if run.trigger == .schedule, (info["schedule_type"] as String) != "once" {
+            claimed.reserveCapacity(runs.count)
+            for run in runs {
+                guard let task = info[run.taskID] else { continue }
+                if run.trigger == .schedule, (task[3] as String) != "once" {
                     try self.materializeNext(after: run, now: now, db)
                 }
-                claimed.append(ClaimedRun(run: run, paramsJSON: info["params"], timeoutSec: info["timeout_sec"]))
+                claimed.append(ClaimedRun(run: run, paramsJSON: task[1], timeoutSec: task[2]))
             }
             claimed.sort { ($0.run.priority, $1.run.scheduledAt) > ($1.run.priority, $0.run.scheduledAt) }
             return claimed
         }
+    }
+
+    /// The `seq`s of up to `limit` due runs, highest priority first, then earliest.
+    ///
+    /// Walks the priority levels present among scheduled runs from the top (one index seek
+    /// each) and takes each level's due runs in time order, so the cost is the number of
+    /// levels plus `limit` — never the size of the backlog or of the history.
+    static func dueRuns(limit: Int, now: Timestamp, _ db: Database) throws -> [Int64] {
+        // `INDEXED BY`: left to itself the planner picks runs_status and scans every scheduled run.
+        let topLevel = try db.cachedStatement(sql: """
+            SELECT priority FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' ORDER BY priority DESC LIMIT 1
+            """)
+        let nextLevel = try db.cachedStatement(sql: """
+            SELECT priority FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND priority < ?
+            ORDER BY priority DESC LIMIT 1
+            """)
+        let dueAtLevel = try db.cachedStatement(sql: """
+            SELECT seq FROM runs INDEXED BY runs_claim
+            WHERE status = 'scheduled' AND priority = ? AND scheduled_at <= ? ORDER BY scheduled_at LIMIT ?
+            """)
+        var seqs: [Int64] = []
+        var level = try Int64.fetchOne(topLevel)
+        while let priority = level, seqs.count < limit {
+            seqs += try Int64.fetchAll(dueAtLevel, arguments: [priority, now, limit - seqs.count])
+            level = try Int64.fetchOne(nextLevel, arguments: [priority])
+        }
+        return seqs
     }
 
     /// Inserts the run for the slot after `run`'s, if the task is still enabled and recurring.
@@ -46,7 +86,19 @@ extension SQLiteStore: RunQueue {
 
     public func nextDueTime() async throws -> Timestamp? {
         try await read { db in
-            try Timestamp.fetchOne(db.cachedStatement(sql: "SELECT min(scheduled_at) FROM runs WHERE status = 'scheduled'"))
+            // The earliest of each priority level's earliest: one index seek per level.
+            try Timestamp.fetchOne(db.cachedStatement(sql: """
+                WITH RECURSIVE levels(p) AS (
+                    SELECT (SELECT priority FROM runs INDEXED BY runs_claim WHERE status = 'scheduled'
+                            ORDER BY priority DESC LIMIT 1)
+                    UNION ALL
+                    SELECT (SELECT priority FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND priority < levels.p
+                            ORDER BY priority DESC LIMIT 1)
+                    FROM levels WHERE levels.p IS NOT NULL)
+                SELECT min((SELECT scheduled_at FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND priority = levels.p
+                            ORDER BY scheduled_at LIMIT 1))
+                FROM levels WHERE levels.p IS NOT NULL
+                """))
         }
     }
 
@@ -100,33 +152,42 @@ extension SQLiteStore: RunQueue {
                 """).execute(arguments: [now, outcome.runID, node, node])
             return RecordSummary(ended: db.changesCount, retriesScheduled: 0)
         }
-        let row = try Row.fetchOne(
-            db.cachedStatement(sql: """
-                UPDATE runs SET status = ?, finished_at = ?, canceled_at = ?, updated_at = ?, result = ?,
-                    error_code = ?, error_message = ?, lease_expires_at = NULL
-                WHERE id = ? AND status = 'active' AND (? IS NULL OR node = ?)
-                RETURNING \(Records.runColumns)
-                """),
-            arguments: [
+        try db.cachedStatement(sql: """
+            UPDATE runs SET status = ?, finished_at = ?, canceled_at = ?, updated_at = ?, result = ?,
+                error_code = ?, error_message = ?, lease_expires_at = NULL
+            WHERE id = ? AND status = 'active' AND (? IS NULL OR node = ?)
+            """).execute(arguments: [
                 status.rawValue, outcome.at, status == .canceled ? outcome.at : nil, now, result?.jsonText,
                 error?.code, error?.message, outcome.runID, node, node,
             ])
-        guard let row else { return RecordSummary() }  // no longer ours: fenced off
-        let run = try Records.run(row)
-        if status == .failed, let retry = try retryPolicy(taskID: run.taskID, db),
-           let next = retry.retryRun(after: run, now: now, id: ids.make(at: now), jitterUnit: Double.random(in: 0..<1)) {
-            try Records.insert(next, db)
+        guard db.changesCount > 0 else { return RecordSummary() }  // no longer ours: fenced off
+        if status == .failed, let retried = try retryRun(after: outcome.runID, now: now, db) {
+            try Records.insert(retried, db)
             return RecordSummary(ended: 1, retriesScheduled: 1)
         }
-        try Self.recordLastStatus(taskID: run.taskID, status: status, at: run.startedAt ?? outcome.at, db)
+        // A task's last_status is its newest finished run's (by start) status.
+        try db.cachedStatement(sql: """
+            UPDATE tasks SET last_status = ?1, last_run_at = r.started_at
+            FROM (SELECT task_id, coalesce(started_at, ?2) AS started_at FROM runs WHERE id = ?3) AS r
+            WHERE tasks.id = r.task_id AND (tasks.last_run_at IS NULL OR tasks.last_run_at <= r.started_at)
+            """).execute(arguments: [status.rawValue, outcome.at, outcome.runID])
         return RecordSummary(ended: 1, retriesScheduled: 0)
     }
 
-    private func retryPolicy(taskID: String, _ db: Database) throws -> RetryPolicy? {
-        guard let text = try String.fetchOne(
-            db.cachedStatement(sql: "SELECT retry FROM tasks WHERE id = ? AND deleted_at IS NULL"), arguments: [taskID])
+    /// The next attempt after the failed run `runID`, when its task's retry policy allows one.
+    private func retryRun(after runID: String, now: Timestamp, _ db: Database) throws -> TaskRun? {
+        guard let row = try Row.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT r.task_id, r.project, r.module, r.resource_id, r.attempt, r.performed_by, r.priority, t.retry
+                FROM runs r JOIN tasks t ON t.id = r.task_id AND t.deleted_at IS NULL WHERE r.id = ?
+                """),
+            arguments: [runID])
         else { return nil }
-        return try RetryPolicy.parse(try JSONValue.fromStored(text), path: "retry")
+        let failed = TaskRun(
+            id: runID, taskID: row[0], project: row[1], module: row[2], resourceID: row[3], attempt: row[4],
+            status: .failed, performedBy: row[5], scheduledAt: now, priority: row[6], updatedAt: now)
+        let policy = try RetryPolicy.parse(try JSONValue.fromStored(row[7]), path: "retry")
+        return policy.retryRun(after: failed, now: now, id: ids.make(at: now), jitterUnit: Double.random(in: 0..<1))
     }
 
     public func renewLeases(node: String, until: Timestamp) async throws {
@@ -140,7 +201,7 @@ extension SQLiteStore: RunQueue {
         try await write { db in
             let rows = try Row.fetchAll(
                 db.cachedStatement(sql: """
-                    SELECT id, cancel_requested_at FROM runs
+                    SELECT id, cancel_requested_at FROM runs INDEXED BY runs_lease
                     WHERE status = 'active' AND lease_expires_at < ? AND (? IS NULL OR node IS NOT ?)
                     """),
                 arguments: [expiredBefore, exceptNode, exceptNode])

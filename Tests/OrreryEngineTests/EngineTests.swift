@@ -250,7 +250,8 @@ struct EngineTests {
         let running = Task { try await group.run() }
         await started.wait()
         await group.triggerGracefulShutdown()
-        try await eventually("grace timer armed") { clock.sleeperCount >= 1 }
+        // The lease and rescue loops sleep on the clock already; the third sleeper is the grace timer.
+        try await eventually("grace timer armed") { clock.sleeperCount >= 3 }
         #expect(try await store.listRuns(RunFilter()).items.first?.status == .active, "still within the grace period")
         clock.advance(by: .seconds(5))
         try await running.value
