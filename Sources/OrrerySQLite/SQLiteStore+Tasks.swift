@@ -36,28 +36,19 @@ extension SQLiteStore: TaskStore {
 
     public func listTasks(_ filter: TaskFilter) async throws -> Page<ScheduledTask> {
         var clauses = ["deleted_at IS NULL"]
-        var args: StatementArguments = []
-        if let project = filter.project { clauses.append("project = ?"); args += [project] }
-        if let module = filter.module { clauses.append("module = ?"); args += [module] }
-        if let resource = filter.resourceID { clauses.append("resource_id = ?"); args += [resource] }
-        if let enabled = filter.enabled { clauses.append("enabled = ?"); args += [enabled] }
+        var args: [DatabaseValue] = []
+        if let project = filter.project { clauses.append("project = ?"); args.append(project.databaseValue) }
+        if let module = filter.module { clauses.append("module = ?"); args.append(module.databaseValue) }
+        if let resource = filter.resourceID { clauses.append("resource_id = ?"); args.append(resource.databaseValue) }
+        if let enabled = filter.enabled { clauses.append("enabled = ?"); args.append(enabled.databaseValue) }
         if !filter.lastStatus.isEmpty {
             clauses.append("last_status IN (\(Array(repeating: "?", count: filter.lastStatus.count).joined(separator: ",")))")
-            args += StatementArguments(filter.lastStatus.map(\.rawValue))
+            args += filter.lastStatus.map(\.rawValue.databaseValue)
         }
-        let countSQL = "SELECT count(*) FROM tasks WHERE \(clauses.joined(separator: " AND "))"
-        let countArgs = args
-        if let cursor = filter.cursor { clauses.append("seq > ?"); args += [try Cursor.decode(cursor)] }
-        let limit = filter.limit
-        let pageSQL = "SELECT \(Records.taskColumns) FROM tasks WHERE \(clauses.joined(separator: " AND ")) ORDER BY seq LIMIT ?"
-        args += [limit + 1]
-        let pageArgs = args
-        return try await read { db in
-            let rows = try Row.fetchAll(db, sql: pageSQL, arguments: pageArgs)
-            let items = try rows.prefix(limit).map(Records.task)
-            let total = try Int.fetchOne(db, sql: countSQL, arguments: countArgs) ?? 0
-            return Page(items: items, nextCursor: rows.count > limit ? items.last.map { Cursor.encode($0.seq) } : nil, totalCount: total)
-        }
+        return try await page(
+            table: "tasks", columns: Records.taskColumns, filters: clauses, arguments: args,
+            after: try filter.cursor.map { ("seq > ?", try Cursor.decode($0)) }, order: "seq", limit: filter.limit,
+            decode: Records.task, seq: \.seq)
     }
 
     public func updateTask(_ task: ScheduledTask, expectedVersion: Int64, reschedule: Reschedule?) async throws -> ScheduledTask {
@@ -115,36 +106,52 @@ extension SQLiteStore: TaskStore {
 
     public func listRuns(_ filter: RunFilter) async throws -> Page<TaskRun> {
         var clauses: [String] = []
-        var args: StatementArguments = []
-        if let project = filter.project { clauses.append("project = ?"); args += [project] }
-        if let taskID = filter.taskID { clauses.append("task_id = ?"); args += [taskID] }
-        if let module = filter.module { clauses.append("module = ?"); args += [module] }
-        if let resource = filter.resourceID { clauses.append("resource_id = ?"); args += [resource] }
+        var args: [DatabaseValue] = []
+        if let project = filter.project { clauses.append("project = ?"); args.append(project.databaseValue) }
+        if let taskID = filter.taskID { clauses.append("task_id = ?"); args.append(taskID.databaseValue) }
+        if let module = filter.module { clauses.append("module = ?"); args.append(module.databaseValue) }
+        if let resource = filter.resourceID { clauses.append("resource_id = ?"); args.append(resource.databaseValue) }
         if !filter.statuses.isEmpty {
             clauses.append("status IN (\(Array(repeating: "?", count: filter.statuses.count).joined(separator: ",")))")
-            args += StatementArguments(filter.statuses.map(\.rawValue))
+            args += filter.statuses.map(\.rawValue.databaseValue)
         }
-        if let before = filter.scheduledBefore { clauses.append("scheduled_at < ?"); args += [before] }
-        if let after = filter.scheduledAfter { clauses.append("scheduled_at >= ?"); args += [after] }
+        if let before = filter.scheduledBefore { clauses.append("scheduled_at < ?"); args.append(before.databaseValue) }
+        if let after = filter.scheduledAfter { clauses.append("scheduled_at >= ?"); args.append(after.databaseValue) }
         switch (filter.includeDismissed, filter.dismissed) {
         case (true, _): break
         case (false, true?): clauses.append("dismissed_at IS NOT NULL")
         case (false, false?), (false, nil): clauses.append("dismissed_at IS NULL")
         }
-        let whereSQL = clauses.isEmpty ? "1" : clauses.joined(separator: " AND ")
-        let countSQL = "SELECT count(*) FROM runs WHERE \(whereSQL)"
-        let countArgs = args
-        var pageWhere = whereSQL
-        if let cursor = filter.cursor { pageWhere += " AND seq < ?"; args += [try Cursor.decode(cursor)] }
-        let limit = filter.limit
-        let pageSQL = "SELECT \(Records.runColumns) FROM runs WHERE \(pageWhere) ORDER BY seq DESC LIMIT ?"
-        args += [limit + 1]
-        let pageArgs = args
+        return try await page(
+            table: "runs", columns: Records.runColumns, filters: clauses, arguments: args,
+            after: try filter.cursor.map { ("seq < ?", try Cursor.decode($0)) }, order: "seq DESC", limit: filter.limit,
+            decode: Records.run, seq: \.seq)
+    }
+
+    /// One page of a keyset-paginated listing (`after` positions it past the cursor's row)
+    /// and the exact count of everything the filters match.
+    private func page<Item: Sendable>(
+        table: String, columns: String, filters: [String], arguments: [DatabaseValue], after cursor: (clause: String, seq: Int64)?,
+        order: String, limit: Int, decode: @escaping @Sendable (Row) throws -> Item, seq: @escaping @Sendable (Item) -> Int64
+    ) async throws -> Page<Item> {
+        let filterSQL = filters.isEmpty ? "1" : filters.joined(separator: " AND ")
+        let countSQL = "SELECT count(*) FROM \(table) WHERE \(filterSQL)"
+        var pageWhere = filterSQL
+        var pageArgs = arguments
+        if let cursor {
+            pageWhere += " AND \(cursor.clause)"
+            pageArgs.append(cursor.seq.databaseValue)
+        }
+        pageArgs.append((limit + 1).databaseValue)  // one more than asked: is there a next page?
+        let pageSQL = "SELECT \(columns) FROM \(table) WHERE \(pageWhere) ORDER BY \(order) LIMIT ?"
+        let countArgs = StatementArguments(arguments)
+        let fetchArgs = StatementArguments(pageArgs)
         return try await read { db in
-            let rows = try Row.fetchAll(db, sql: pageSQL, arguments: pageArgs)
-            let items = try rows.prefix(limit).map(Records.run)
+            let rows = try Row.fetchAll(db, sql: pageSQL, arguments: fetchArgs)
+            let items = try rows.prefix(limit).map(decode)
             let total = try Int.fetchOne(db, sql: countSQL, arguments: countArgs) ?? 0
-            return Page(items: items, nextCursor: rows.count > limit ? items.last.map { Cursor.encode($0.seq) } : nil, totalCount: total)
+            let next = rows.count > limit ? items.last.map { Cursor.encode(seq($0)) } : nil
+            return Page(items: items, nextCursor: next, totalCount: total)
         }
     }
 
