@@ -121,6 +121,7 @@ public final class Engine: Service, Sendable {
                 counters.withLock { $0.claimed += claimed.count; $0.claimTransactions += 1 }
                 inFlight.withLock { $0 += claimed.count }
                 for run in claimed {
+                    for old in run.replaces { requestCancel(runID: old) }
                     let handle = ActiveRun()
                     active.withLock { $0[run.run.id] = handle }
                     runs.addTask { await self.execute(run, handle: handle) }

@@ -105,6 +105,17 @@ enum Migrations {
                 ) STRICT;
                 """)
         }
+        migrator.registerMigration("v2-held-runs") { db in
+            // `overlap: queue` holds a run until its task's active run ends; held runs are
+            // not due. Misfire and overlap decisions need a task's active and held runs.
+            try db.execute(sql: """
+                ALTER TABLE runs ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+                DROP INDEX runs_claim;
+                CREATE INDEX runs_claim ON runs(priority DESC, scheduled_at) WHERE status = 'scheduled' AND held = 0;
+                CREATE INDEX runs_task_active ON runs(task_id) WHERE status = 'active';
+                CREATE INDEX runs_held ON runs(task_id) WHERE held = 1;
+                """)
+        }
         return migrator
     }
 }

@@ -75,8 +75,8 @@ enum Records {
 
     static let insertRunSQL = """
         INSERT OR IGNORE INTO runs (id, task_id, project, module, resource_id, attempt, status, trigger, performed_by,
-            slot, scheduled_at, updated_at, priority)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            slot, scheduled_at, updated_at, priority, finished_at, result)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     /// Inserts a scheduled run; returns false when its slot already exists (it never fires twice).
@@ -86,6 +86,7 @@ enum Records {
         try statement.execute(arguments: [
             run.id, run.taskID, run.project, run.module, run.resourceID, run.attempt, run.status.rawValue,
             run.trigger.rawValue, run.performedBy, run.slot, run.scheduledAt, run.updatedAt, run.priority,
+            run.finishedAt, run.result?.jsonText,
         ])
         return db.changesCount > 0
     }

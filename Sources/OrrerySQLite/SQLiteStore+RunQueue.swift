@@ -5,83 +5,139 @@ public import OrreryCore
 extension SQLiteStore: RunQueue {
     public func claimDue(limit: Int, now: Timestamp, node: String, leaseUntil: Timestamp) async throws -> [ClaimedRun] {
         try await write { db in
-            let seqs = try Self.dueRuns(limit: limit, now: now, db)
-            guard !seqs.isEmpty else { return [] }
-            let rows = try Row.fetchAll(
-                db.cachedStatement(sql: """
-                    UPDATE runs SET status = 'active', started_at = ?, updated_at = ?, node = ?, lease_expires_at = ?
-                    WHERE seq IN (SELECT value FROM json_each(?)) AND status = 'scheduled'
-                    RETURNING seq, id, task_id, project, module, resource_id, attempt, trigger, performed_by, slot,
-                        scheduled_at, priority
-                    """),
-                arguments: [now, now, node, leaseUntil, "[" + seqs.map(String.init).joined(separator: ",") + "]"])
-            let runs = rows.map { row in
-                TaskRun(
-                    id: row[1], seq: row[0], taskID: row[2], project: row[3], module: row[4], resourceID: row[5],
-                    attempt: row[6], status: .active, trigger: RunTrigger(rawValue: row[7]) ?? .schedule,
-                    performedBy: row[8], slot: row[9], scheduledAt: row[10], startedAt: now, priority: row[11],
-                    updatedAt: now, node: node, leaseExpiresAt: leaseUntil)
-            }
-            var info: [String: Row] = [:]
+            let due = try Self.dueRuns(limit: limit, now: now, db)
+            guard !due.isEmpty else { return [] }
+            let taskIDs = JSONValue.array(Array(Set(due.map { JSONValue.string($0.taskID) }))).jsonText
+            var tasks: [String: (params: String, timeout: Int64?, recurring: Bool, policy: ClaimPolicy)] = [:]
             for row in try Row.fetchAll(
                 db.cachedStatement(sql: """
-                    SELECT id, params, timeout_sec, schedule_type FROM tasks WHERE id IN (SELECT value FROM json_each(?))
+                    SELECT id, params, timeout_sec, schedule_type, overlap, json_extract(misfire, '$.policy'),
+                        json_extract(misfire, '$.grace_sec')
+                    FROM tasks WHERE id IN (SELECT value FROM json_each(?))
                     """),
-                arguments: [JSONValue.array(runs.map { .string($0.taskID) }).jsonText]) {
-                info[row[0]] = row
+                arguments: [taskIDs]) {
+                let id: String = row[0]
+                let misfire = MisfirePolicy(policy: MisfirePolicy.Policy(rawValue: row[5] ?? "") ?? .runOnce, graceSec: row[6] ?? 60)
+                tasks[id] = (row[1], row[2], (row[3] as String) != "once",
+                             ClaimPolicy(taskID: id, overlap: OverlapPolicy(rawValue: row[4]) ?? .skip, misfire: misfire))
+            }
+            var busy = Set(try String.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT task_id FROM runs INDEXED BY runs_task_active
+                    WHERE status = 'active' AND task_id IN (SELECT value FROM json_each(?))
+                    """), arguments: [taskIDs]))
+            var holding = Set(try String.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT task_id FROM runs INDEXED BY runs_held WHERE held = 1 AND task_id IN (SELECT value FROM json_each(?))
+                    """), arguments: [taskIDs]))
+
+            var toRun: [TaskRun] = []
+            var replaced: [String: [String]] = [:]
+            var taken: [TaskRun] = []  // claimed or skipped: their slot is used, the next one follows
+            for run in due {
+                guard let task = tasks[run.taskID] else { continue }
+                let decision = task.policy.decide(
+                    for: run, now: now, taskHasActiveRun: busy.contains(run.taskID), taskHasHeldRun: holding.contains(run.taskID))
+                switch decision {
+                case .run:
+                    toRun.append(run)
+                    busy.insert(run.taskID)
+                case .runReplacing:
+                    replaced[run.id] = try String.fetchAll(
+                        db.cachedStatement(sql: """
+                            UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, ?), updated_at = ?
+                            WHERE task_id = ? AND status = 'active' RETURNING id
+                            """), arguments: [now, now, run.taskID])
+                    toRun.append(run)
+                case .skip(let reason):
+                    _ = try RunStatus.scheduled.transition(to: .skipped)
+                    try db.cachedStatement(sql: """
+                        UPDATE runs SET status = 'skipped', finished_at = ?, updated_at = ?, result = ?, held = 0
+                        WHERE seq = ? AND status = 'scheduled'
+                        """).execute(arguments: [now, now, JSONValue.object(["skipped": .string(reason)]).jsonText, run.seq])
+                    try Self.recordLastStatus(taskID: run.taskID, status: .skipped, at: now, db)
+                    taken.append(run)
+                case .hold:
+                    try db.cachedStatement(sql: "UPDATE runs SET held = 1, updated_at = ? WHERE seq = ?").execute(arguments: [now, run.seq])
+                    holding.insert(run.taskID)
+                    taken.append(run)
+                case .spread(let to):
+                    try db.cachedStatement(sql: "UPDATE runs SET scheduled_at = ?, updated_at = ? WHERE seq = ?")
+                        .execute(arguments: [to, now, run.seq])
+                }
             }
             var claimed: [ClaimedRun] = []
-            claimed.reserveCapacity(runs.count)
-            for run in runs {
-                guard let task = info[run.taskID] else { continue }
-                if run.trigger == .schedule, (task[3] as String) != "once" {
-                    try self.materializeNext(after: run, now: now, db)
+            if !toRun.isEmpty {
+                _ = try RunStatus.scheduled.transition(to: .active)
+                try db.cachedStatement(sql: """
+                    UPDATE runs SET status = 'active', started_at = ?, updated_at = ?, node = ?, lease_expires_at = ?, held = 0
+                    WHERE seq IN (SELECT value FROM json_each(?)) AND status = 'scheduled'
+                    """).execute(arguments: [now, now, node, leaseUntil, "[" + toRun.map { String($0.seq) }.joined(separator: ",") + "]"])
+                for var run in toRun {
+                    guard let task = tasks[run.taskID] else { continue }
+                    run.status = .active
+                    run.startedAt = now
+                    run.updatedAt = now
+                    run.node = node
+                    run.leaseExpiresAt = leaseUntil
+                    claimed.append(ClaimedRun(run: run, paramsJSON: task.params, timeoutSec: task.timeout, replaces: replaced[run.id] ?? []))
+                    taken.append(run)
                 }
-                claimed.append(ClaimedRun(run: run, paramsJSON: task[1], timeoutSec: task[2]))
             }
-            claimed.sort { ($0.run.priority, $1.run.scheduledAt) > ($1.run.priority, $0.run.scheduledAt) }
+            for run in taken where run.trigger == .schedule && tasks[run.taskID]?.recurring == true {
+                try self.materializeSuccessors(of: run, now: now, db)
+            }
             return claimed
         }
     }
 
-    /// The `seq`s of up to `limit` due runs, highest priority first, then earliest.
+    /// Up to `limit` due runs, highest priority first, then earliest (held runs are not due).
     ///
     /// Walks the priority levels present among scheduled runs from the top (one index seek
     /// each) and takes each level's due runs in time order, so the cost is the number of
     /// levels plus `limit` — never the size of the backlog or of the history.
-    static func dueRuns(limit: Int, now: Timestamp, _ db: Database) throws -> [Int64] {
+    static func dueRuns(limit: Int, now: Timestamp, _ db: Database) throws -> [TaskRun] {
         // `INDEXED BY`: left to itself the planner picks runs_status and scans every scheduled run.
         let topLevel = try db.cachedStatement(sql: """
-            SELECT priority FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' ORDER BY priority DESC LIMIT 1
+            SELECT priority FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND held = 0
+            ORDER BY priority DESC LIMIT 1
             """)
         let nextLevel = try db.cachedStatement(sql: """
-            SELECT priority FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND priority < ?
+            SELECT priority FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND held = 0 AND priority < ?
             ORDER BY priority DESC LIMIT 1
             """)
         let dueAtLevel = try db.cachedStatement(sql: """
-            SELECT seq FROM runs INDEXED BY runs_claim
-            WHERE status = 'scheduled' AND priority = ? AND scheduled_at <= ? ORDER BY scheduled_at LIMIT ?
+            SELECT seq, id, task_id, project, module, resource_id, attempt, trigger, performed_by, slot, scheduled_at, priority
+            FROM runs INDEXED BY runs_claim
+            WHERE status = 'scheduled' AND held = 0 AND priority = ? AND scheduled_at <= ? ORDER BY scheduled_at LIMIT ?
             """)
-        var seqs: [Int64] = []
+        var runs: [TaskRun] = []
         var level = try Int64.fetchOne(topLevel)
-        while let priority = level, seqs.count < limit {
-            seqs += try Int64.fetchAll(dueAtLevel, arguments: [priority, now, limit - seqs.count])
+        while let priority = level, runs.count < limit {
+            for row in try Row.fetchAll(dueAtLevel, arguments: [priority, now, limit - runs.count]) {
+                runs.append(TaskRun(
+                    id: row[1], seq: row[0], taskID: row[2], project: row[3], module: row[4], resourceID: row[5],
+                    attempt: row[6], status: .scheduled, trigger: RunTrigger(rawValue: row[7]) ?? .schedule,
+                    performedBy: row[8], slot: row[9], scheduledAt: row[10], priority: row[11], updatedAt: now))
+            }
             level = try Int64.fetchOne(nextLevel, arguments: [priority])
         }
-        return seqs
+        return runs
     }
 
-    /// Inserts the run for the slot after `run`'s, if the task is still enabled and recurring.
-    func materializeNext(after run: TaskRun, now: Timestamp, _ db: Database) throws {
+    /// Inserts what follows `run`'s slot under the task's misfire policy: the next run, and
+    /// for `skip` the missed slots as skipped runs. A slot that already has a run is left alone.
+    func materializeSuccessors(of run: TaskRun, now: Timestamp, _ db: Database) throws {
         guard run.trigger == .schedule, let slot = run.slot,
               let row = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT \(Records.taskColumns) FROM tasks WHERE id = ? AND deleted_at IS NULL"),
                 arguments: [run.taskID])
         else { return }
         let task = try Records.task(row)
-        if let next = task.runAfter(slot: slot, now: now, id: ids.make(at: now)) {
-            try Records.insert(next, db)
-        }
+        let (next, missed) = task.successors(ofSlot: slot, now: now) { ids.make(at: now) }
+        for skipped in missed { try Records.insert(skipped, db) }
+        if let last = missed.last { try Self.recordLastStatus(taskID: task.id, status: .skipped, at: last.finishedAt ?? now, db) }
+        if let next { try Records.insert(next, db) }
     }
 
     public func nextDueTime() async throws -> Timestamp? {
@@ -89,14 +145,14 @@ extension SQLiteStore: RunQueue {
             // The earliest of each priority level's earliest: one index seek per level.
             try Timestamp.fetchOne(db.cachedStatement(sql: """
                 WITH RECURSIVE levels(p) AS (
-                    SELECT (SELECT priority FROM runs INDEXED BY runs_claim WHERE status = 'scheduled'
+                    SELECT (SELECT priority FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND held = 0
                             ORDER BY priority DESC LIMIT 1)
                     UNION ALL
-                    SELECT (SELECT priority FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND priority < levels.p
-                            ORDER BY priority DESC LIMIT 1)
+                    SELECT (SELECT priority FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND held = 0
+                            AND priority < levels.p ORDER BY priority DESC LIMIT 1)
                     FROM levels WHERE levels.p IS NOT NULL)
-                SELECT min((SELECT scheduled_at FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND priority = levels.p
-                            ORDER BY scheduled_at LIMIT 1))
+                SELECT min((SELECT scheduled_at FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND held = 0
+                            AND priority = levels.p ORDER BY scheduled_at LIMIT 1))
                 FROM levels WHERE levels.p IS NOT NULL
                 """))
         }
@@ -161,6 +217,10 @@ extension SQLiteStore: RunQueue {
                 error?.code, error?.message, outcome.runID, node, node,
             ])
         guard db.changesCount > 0 else { return RecordSummary() }  // no longer ours: fenced off
+        // A run held behind this one (`overlap: queue`) may start now.
+        try db.cachedStatement(sql: """
+            UPDATE runs SET held = 0 WHERE held = 1 AND task_id = (SELECT task_id FROM runs WHERE id = ?)
+            """).execute(arguments: [outcome.runID])
         if status == .failed, let retried = try retryRun(after: outcome.runID, now: now, db) {
             try Records.insert(retried, db)
             return RecordSummary(ended: 1, retriesScheduled: 1)

@@ -174,7 +174,7 @@ extension SQLiteStore: TaskStore {
                     arguments: [now, now, now, runID])
                 try Self.recordLastStatus(taskID: run.taskID, status: .canceled, at: now, db)
                 // Cancelling one slot does not stop the schedule: the next slot takes its place.
-                try self.materializeNext(after: run, now: now, db)
+                try self.materializeSuccessors(of: run, now: now, db)
             } else {
                 try db.execute(
                     sql: "UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, ?), updated_at = ? WHERE id = ?",

@@ -17,13 +17,13 @@ struct EngineHarness {
 
     static func with(
         modules: [any TaskModule] = BuiltinModules.all(), exclusive: Bool = false, dir: TemporaryDirectory? = nil,
+        clock: ManualClock = ManualClock(),
         configure: (inout Engine.Configuration) -> Void = { _ in },
         _ body: (EngineHarness) async throws -> Void
     ) async throws {
         let directory = try dir ?? TemporaryDirectory()
         defer { if dir == nil { directory.remove() } }
         let store = try Fixtures.store(in: directory, exclusive: exclusive)
-        let clock = ManualClock()
         var config = Engine.Configuration(node: "test-\(UUID().uuidString.prefix(6))")
         config.exclusiveStore = exclusive
         configure(&config)
@@ -262,7 +262,7 @@ struct EngineTests {
 
 /// A one-shot signal between a test and a module.
 actor Gate {
-    private var isOpen = false
+    private(set) var isOpen = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
     func open() {

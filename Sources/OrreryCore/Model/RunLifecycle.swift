@@ -14,16 +14,9 @@ extension RetryPolicy {
 
 extension ScheduledTask {
     /// The run a task should have after it was resumed or its schedule changed: for a
-    /// recurring schedule the first slot after now; for `once`, its slot (which the store's
-    /// unique key drops if it already fired).
+    /// recurring schedule the first slot from now on; for `once`, its slot (which the
+    /// store's unique key drops if it already fired).
     public func rescheduledRun(now: Timestamp, id: String) -> TaskRun? {
-        guard enabled else { return nil }
-        switch schedule.kind {
-        case .once:
-            return firstRun(now: now, id: id)
-        case .interval:
-            guard let slot = schedule.nextFire(after: now, createdAt: createdAt) else { return nil }
-            return scheduledRun(slot: slot, id: id)
-        }
+        firstRun(now: now, id: id)
     }
 }

@@ -58,32 +58,6 @@ public struct Schedule: Sendable, Hashable {
         return candidate
     }
 
-    /// The newest slot at or before `instant`, or nil when none has come yet.
-    /// Used after an outage: one catch-up run for the newest missed slot (`run_once`).
-    public func latestFire(atOrBefore instant: Timestamp, createdAt: Timestamp) -> Timestamp? {
-        var candidate: Timestamp
-        switch kind {
-        case .once(let at):
-            guard at <= instant else { return nil }
-            candidate = at
-        case .interval(let every):
-            let anchor = intervalAnchor(every: every, createdAt: createdAt)
-            guard anchor <= instant else { return nil }
-            let step = every * 1_000_000
-            let k = (instant.microseconds - anchor.microseconds) / step
-            candidate = Timestamp(microseconds: anchor.microseconds + k * step)
-        }
-        if let endAt, candidate > endAt {
-            // The window closed before `instant`: the newest slot is the last one inside it.
-            guard case .interval(let every) = kind else { return nil }
-            let anchor = intervalAnchor(every: every, createdAt: createdAt)
-            guard anchor <= endAt else { return nil }
-            let step = every * 1_000_000
-            candidate = Timestamp(microseconds: anchor.microseconds + (endAt.microseconds - anchor.microseconds) / step * step)
-        }
-        return candidate
-    }
-
     private func intervalAnchor(every: Int64, createdAt: Timestamp) -> Timestamp {
         startAt ?? createdAt.adding(seconds: every)
     }
@@ -91,13 +65,19 @@ public struct Schedule: Sendable, Hashable {
     /// The stable offset this task's runs get from `jitter_sec` (same task, same offset).
     public func jitter(forTaskID taskID: String) -> Int64 {
         guard let jitterSec, jitterSec > 0 else { return 0 }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in taskID.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x100_0000_01b3
-        }
-        return Int64(hash % UInt64(jitterSec * 1_000_000))
+        return stableOffset(of: taskID, within: jitterSec * 1_000_000)
     }
+}
+
+/// A stable pseudo-random offset in [0, window) for a key (FNV-1a): the same task always
+/// gets the same jitter and the same catch-up delay.
+func stableOffset(of key: String, within window: Int64) -> Int64 {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in key.utf8 {
+        hash ^= UInt64(byte)
+        hash &*= 0x100_0000_01b3
+    }
+    return Int64(hash % UInt64(window))
 }
 
 // MARK: - JSON

@@ -49,25 +49,18 @@ public struct ScheduledTask: Sendable, Hashable {
     }
 
     /// The first run this task should have, given the time now; nil when it will never fire.
-    /// Slots already missed collapse into one catch-up run for the newest (`run_once`).
+    /// A recurring schedule whose window began in the past starts at its first slot from
+    /// now on (creating a task never produces catch-up runs); `once` keeps its time, even
+    /// a past one (it runs at once).
     public func firstRun(now: Timestamp, id: String) -> TaskRun? {
-        guard enabled, let slot = schedule.nextFire(after: nil, createdAt: createdAt) else { return nil }
-        return scheduledRun(slot: catchUpSlot(for: slot, now: now), id: id)
-    }
-
-    /// The run after `slot` (the one just claimed), or nil when the schedule is done.
-    public func runAfter(slot: Timestamp, now: Timestamp, id: String) -> TaskRun? {
-        guard enabled, schedule.isRecurring, let next = schedule.nextFire(after: slot, createdAt: createdAt) else { return nil }
-        return scheduledRun(slot: catchUpSlot(for: next, now: now), id: id)
-    }
-
-    /// A slot more than `grace_sec` in the past was missed: skip to the newest missed slot,
-    /// so an outage yields one catch-up run rather than a storm.
-    func catchUpSlot(for slot: Timestamp, now: Timestamp) -> Timestamp {
-        guard slot.adding(seconds: misfire.graceSec) < now,
-              let latest = schedule.latestFire(atOrBefore: now, createdAt: createdAt), latest > slot
-        else { return slot }
-        return latest
+        guard enabled else { return nil }
+        let slot: Timestamp?
+        if schedule.isRecurring {
+            slot = schedule.nextFire(after: max(now, createdAt).adding(microseconds: -1), createdAt: createdAt)
+        } else {
+            slot = schedule.nextFire(after: nil, createdAt: createdAt)
+        }
+        return slot.map { scheduledRun(slot: $0, id: id) }
     }
 
     func scheduledRun(slot: Timestamp, id: String) -> TaskRun {

@@ -59,10 +59,13 @@ public struct ClaimedRun: Sendable {
     /// The task's params as stored JSON text; decoded only by modules that read them.
     public var paramsJSON: String
     public var timeoutSec: Int64?
-    public init(run: TaskRun, paramsJSON: String, timeoutSec: Int64?) {
+    /// Active runs of the same task this run replaces (`overlap: replace`): asked to stop.
+    public var replaces: [String]
+    public init(run: TaskRun, paramsJSON: String, timeoutSec: Int64?, replaces: [String] = []) {
         self.run = run
         self.paramsJSON = paramsJSON
         self.timeoutSec = timeoutSec
+        self.replaces = replaces
     }
 }
 

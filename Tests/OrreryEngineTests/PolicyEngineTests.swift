@@ -1,0 +1,139 @@
+import Foundation
+import OrreryCore
+import OrreryEngine
+import OrreryModules
+import OrrerySQLite
+import OrreryTesting
+import Testing
+
+/// A module that runs until the test lets it finish: `gates` opens one run at a time.
+struct BlockingModule: TaskModule {
+    let started: Gate
+    let release: Gate
+    let descriptor = ModuleDescriptor(name: "blocking", description: ["en-US": "waits for the test"])
+    func run(_ context: RunContext) async throws -> JSONValue? {
+        await started.open()
+        while await !release.isOpen { try await Task.sleep(for: .milliseconds(2)) }  // ends on cancellation
+        return nil
+    }
+}
+
+@Suite("Misfire and overlap on the engine (manual clock)")
+struct PolicyEngineTests {
+    func statuses(_ h: EngineHarness, _ task: ScheduledTask) async throws -> [RunStatus] {
+        try await h.runs(of: task).map(\.status)
+    }
+
+    @Test("overlap skip (default): a slot that comes while the previous run is active is recorded skipped")
+    func overlapSkip() async throws {
+        let started = Gate(), release = Gate()
+        try await EngineHarness.with(modules: [BlockingModule(started: started, release: release)]) { h in
+            let task = try await h.create(#"{"name":"o","module":"blocking","schedule":{"type":"interval","every_sec":60}}"#)
+            try await h.settle()
+            h.clock.advance(by: .seconds(60))
+            await started.wait()
+            try await h.settle()
+            h.clock.advance(by: .seconds(60))
+            try await eventually("second slot skipped") { try await h.runs(of: task, [.skipped]).count == 1 }
+            let skipped = try await h.runs(of: task, [.skipped])[0]
+            #expect(skipped.result == .object(["skipped": .string("overlap")]))
+            #expect(try await h.runs(of: task, [.scheduled]).count == 1, "the schedule goes on")
+            await release.open()
+            try await eventually("first run completes") { try await h.runs(of: task, [.complete]).count == 1 }
+        }
+    }
+
+    @Test("overlap queue: the next slot waits and starts when the active run ends; one waits at most")
+    func overlapQueue() async throws {
+        let started = Gate(), release = Gate()
+        try await EngineHarness.with(modules: [BlockingModule(started: started, release: release)]) { h in
+            let task = try await h.create(#"{"name":"q","module":"blocking","overlap":"queue","schedule":{"type":"interval","every_sec":60}}"#)
+            try await h.settle()
+            h.clock.advance(by: .seconds(60))
+            await started.wait()
+            for _ in 0..<2 {
+                try await h.settle()
+                h.clock.advance(by: .seconds(60))
+            }
+            try await eventually("third slot skipped while the second waits") { try await h.runs(of: task, [.skipped]).count == 1 }
+            #expect(try await h.runs(of: task, [.active]).count == 1)
+            await release.open()
+            try await eventually("first and queued runs complete") { try await h.runs(of: task, [.complete]).count == 2 }
+        }
+    }
+
+    @Test("overlap replace: the new slot's run cancels the active one")
+    func overlapReplace() async throws {
+        let started = Gate(), release = Gate()
+        try await EngineHarness.with(modules: [BlockingModule(started: started, release: release)]) { h in
+            let task = try await h.create(#"{"name":"r","module":"blocking","overlap":"replace","schedule":{"type":"interval","every_sec":60}}"#)
+            try await h.settle()
+            h.clock.advance(by: .seconds(60))
+            await started.wait()
+            try await h.settle()
+            h.clock.advance(by: .seconds(60))
+            try await eventually("first run canceled") { try await h.runs(of: task, [.canceled]).count == 1 }
+            #expect(try await h.runs(of: task, [.active]).count == 1, "the replacing run is running")
+            await release.open()
+        }
+    }
+
+    /// Creates `tasks` at the clock's time, then lets `downFor` pass with no engine running.
+    func outage(_ h: (ManualClock, TemporaryDirectory) , tasks: [String], downFor: Duration) async throws -> [ScheduledTask] {
+        let (clock, dir) = h
+        let store = try Fixtures.store(in: dir)
+        var created: [ScheduledTask] = []
+        for json in tasks {
+            var task = try TaskInput.create(try JSONValue.parse(Array(json.utf8)), id: IDGenerator().make(at: clock.now()), now: clock.now(),
+                                            project: "default", owner: nil, modules: ModuleRegistry(BuiltinModules.all()).descriptors)
+            task.id = IDGenerator().make(at: clock.now())
+            created += try await Fixtures.create([task], in: store, now: clock.now())
+        }
+        clock.advance(by: downFor)
+        return created
+    }
+
+    @Test("after ten hours down, run_once gives one catch-up run per task (spread out), then back on schedule")
+    func misfireRunOnce() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let clock = ManualClock()
+        let tasks = try await outage((clock, dir), tasks: (0..<20).map { _ in
+            #"{"name":"m","module":"noop","schedule":{"type":"interval","every_sec":60}}"#
+        }, downFor: .seconds(36_000 - 30))  // the next on-time slot is 30 s after the restart
+        try await EngineHarness.with(exclusive: true, dir: dir, clock: clock) { h in
+            try await eventually("catch-ups spread") {
+                try await h.store.listRuns(RunFilter()).items.filter { $0.status == .scheduled && $0.scheduledAt > h.clock.now() }.count == 20
+            }
+            let spreadTimes = try await h.store.listRuns(RunFilter()).items.map(\.scheduledAt)
+            #expect(Set(spreadTimes).count == 20, "catch-ups do not all start in the same instant")
+            try await h.settle()
+            h.clock.advance(by: .seconds(10))
+            try await eventually("one catch-up each") { try await h.store.listRuns({ var f = RunFilter(); f.statuses = [.complete]; return f }()).totalCount == 20 }
+            for task in tasks {
+                let runs = try await h.runs(of: task)
+                #expect(runs.filter { $0.status == .complete }.count == 1)
+                let next = try #require(runs.first { $0.status == .scheduled })
+                #expect(next.slot! > h.clock.now().adding(seconds: -60), "back on schedule, not 600 runs behind")
+            }
+        }
+    }
+
+    @Test("skip after ten hours of * * * * * *: bounded skipped records, nothing runs, start-up does not hang")
+    func misfireSkipBounded() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let clock = ManualClock()
+        let tasks = try await outage((clock, dir), tasks: [
+            #"{"name":"s","module":"noop","schedule":{"type":"interval","every_sec":1},"misfire":{"policy":"skip","grace_sec":5}}"#,
+        ], downFor: .seconds(36_000))
+        try await EngineHarness.with(exclusive: true, dir: dir, clock: clock) { h in
+            try await eventually("missed slots recorded") { try await h.runs(of: tasks[0], [.skipped]).count > 1 }
+            let skipped = try await h.runs(of: tasks[0], [.skipped])
+            #expect(skipped.count == ScheduledTask.maxCatchUpSlots + 1, "the overdue run and at most 100 more")
+            let restart = h.clock.now()
+            let ran = try await h.runs(of: tasks[0], [.complete, .active])
+            #expect(ran.allSatisfy { $0.slot! >= restart.adding(seconds: -5) }, "no missed slot ran; only slots within grace_sec")
+        }
+    }
+}
