@@ -61,6 +61,26 @@ public struct TaskService: Sendable {
         return stored
     }
 
+    /// The task's next `count` fire times from now (with its jitter), as `upcoming` shows them.
+    public func upcoming(_ id: String, count: Int, by caller: Caller) async throws -> [(at: Timestamp, offsetSeconds: Int)] {
+        let task = try await store.task(id: id, project: caller.project)
+        let jitter = task.schedule.jitter(forTaskID: task.id)
+        return task.schedule.upcoming(after: clock.now(), count: count, createdAt: task.createdAt)
+            .map { (Timestamp(microseconds: $0.at.microseconds + jitter), $0.offsetSeconds) }
+    }
+
+    /// Validates a schedule without saving anything and previews it (`POST /v1/schedules/preview`):
+    /// the same validation as task creation, so an invalid schedule is the same 400.
+    public func preview(_ body: JSONValue) throws -> (items: [(at: Timestamp, offsetSeconds: Int)], description: String) {
+        var r = try FieldReader(body)
+        let now = clock.now()
+        let schedule = try Schedule.parse(try r.required("schedule"), now: now)
+        let from = try r.timestamp("from") ?? now
+        let count = Int(try r.int("count", in: 1...1000) ?? 5)
+        try r.rejectUnknownFields()
+        return (schedule.upcoming(after: from, count: count, createdAt: from), schedule.summary)
+    }
+
     public func setEnabled(_ id: String, _ enabled: Bool, by caller: Caller) async throws -> ScheduledTask {
         try await updateTask(id, with: .object(["enabled": .bool(enabled)]), ifMatch: nil, by: caller)
     }

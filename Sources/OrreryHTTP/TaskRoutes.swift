@@ -53,6 +53,17 @@ struct TaskRoutes {
             let caller = try context.requireCaller()
             return json(try await service.runNow(try context.parameters.require("id"), by: caller).json, status: .created)
         }
+        group.get("tasks/:id/upcoming") { request, context in
+            let caller = try context.requireCaller()
+            let count = try Query(request).int("count", default: 5, in: 1...1000)
+            let items = try await service.upcoming(try context.parameters.require("id"), count: count, by: caller)
+            return json(.object(["items": .array(items.map(fireTimeJSON))]))
+        }
+        group.post("schedules/preview") { request, context in
+            _ = try context.requireCaller()
+            let preview = try service.preview(try await request.jsonBody(context: context))
+            return json(.object(["items": .array(preview.items.map(fireTimeJSON)), "description": .string(preview.description)]))
+        }
         group.post("tasks/:id/pause") { _, context in
             let caller = try context.requireCaller()
             return json(try await service.setEnabled(try context.parameters.require("id"), false, by: caller).json)
@@ -62,4 +73,9 @@ struct TaskRoutes {
             return json(try await service.setEnabled(try context.parameters.require("id"), true, by: caller).json)
         }
     }
+}
+
+/// One fire time as previews show it: the instant in UTC and the local reading with its offset.
+func fireTimeJSON(_ item: (at: Timestamp, offsetSeconds: Int)) -> JSONValue {
+    .object(["at": .string(item.at.rfc3339), "local": .string(item.at.rfc3339(offsetSeconds: item.offsetSeconds))])
 }

@@ -15,7 +15,7 @@ struct Orrery: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "orrery",
         abstract: "Orrery: a self-hosted scheduled-task service.",
-        subcommands: [Serve.self, Migrate.self])
+        subcommands: [Serve.self, Migrate.self, ScheduleCommand.self])
 }
 
 /// Where the data lives, shared by every command that opens the store.
@@ -107,4 +107,57 @@ struct Migrate: AsyncParsableCommand {
 /// Writes a line to standard output at once (unbuffered: tests and scripts read it live).
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+struct ScheduleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schedule", abstract: "Preview and explain schedules before saving them.",
+        subcommands: [Explain.self])
+
+    struct Explain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a cron expression's meaning and its next fire times, e.g. orrery schedule explain \"0 9 * * MON-FRI\" --tz Asia/Shanghai")
+
+        @Argument(help: "A cron expression (5 or 6 fields, or @daily …).")
+        var expression: String
+
+        @Option(name: .customLong("tz"), help: "IANA time zone.")
+        var timezone: String = "UTC"
+
+        @Option(help: "How many fire times to show (1-1000).")
+        var count: Int = 5
+
+        @Option(help: "Start from this RFC 3339 instant instead of now.")
+        var from: String?
+
+        @Flag(help: "Print JSON, as POST /v1/schedules/preview answers.")
+        var json = false
+
+        func run() async throws {
+            guard (1...1000).contains(count) else { throw ValidationError("--count must be between 1 and 1000") }
+            let now = SystemClock().now()
+            var start = now
+            if let from {
+                guard let t = Timestamp(rfc3339: from) else { throw ValidationError("--from \"\(from)\" is not an RFC 3339 time") }
+                start = t
+            }
+            let schedule: Schedule
+            do {
+                schedule = try Schedule.parse(
+                    .object(["type": .string("cron"), "expression": .string(expression), "timezone": .string(timezone)]), now: now)
+            } catch let error as OrreryError {
+                throw ValidationError(error.description)
+            }
+            let items = schedule.upcoming(after: start, count: count, createdAt: start)
+            if json {
+                let list = items.map { JSONValue.object(["at": .string($0.at.rfc3339), "local": .string($0.at.rfc3339(offsetSeconds: $0.offsetSeconds))]) }
+                say(JSONValue.object(["items": .array(list), "description": .string(schedule.summary)]).jsonText)
+                return
+            }
+            say(schedule.summary)
+            for item in items {
+                say("  \(item.at.rfc3339(offsetSeconds: item.offsetSeconds))   (\(item.at.rfc3339))")
+            }
+        }
+    }
 }

@@ -62,6 +62,49 @@ public struct Schedule: Sendable, Hashable {
         startAt ?? createdAt.adding(seconds: every)
     }
 
+    /// The next `count` slots after `after` (the preview of SPEC §3), each with the UTC
+    /// offset of the schedule's time zone at that instant.
+    public func upcoming(after: Timestamp, count: Int, createdAt: Timestamp) -> [(at: Timestamp, offsetSeconds: Int)] {
+        var out: [(at: Timestamp, offsetSeconds: Int)] = []
+        var cursor = after
+        while out.count < count, let next = nextFire(after: cursor, createdAt: createdAt) {
+            out.append((next, utcOffset(at: next)))
+            cursor = next
+        }
+        return out
+    }
+
+    /// The UTC offset, in seconds, of the schedule's time zone at `instant` (UTC for `once`
+    /// and `interval`, which count real elapsed time).
+    public func utcOffset(at instant: Timestamp) -> Int {
+        switch kind {
+        case .once, .interval: 0
+        }
+    }
+
+    /// An English sentence for people: "Every 30 seconds (UTC)".
+    public var summary: String {
+        var text: String
+        switch kind {
+        case .once(let at):
+            text = "Once, at \(at.rfc3339(offsetSeconds: 0))"
+        case .interval(let every):
+            text = "Every " + Self.spell(seconds: every)
+            if let startAt { text += ", counted from \(startAt.rfc3339(offsetSeconds: 0))" }
+        }
+        if let endAt { text += ", until \(endAt.rfc3339(offsetSeconds: 0))" }
+        if let jitterSec, jitterSec > 0 { text += ", with up to \(jitterSec) s of jitter" }
+        return text
+    }
+
+    static func spell(seconds: Int64) -> String {
+        for (unit, size) in [("day", Int64(86_400)), ("hour", 3_600), ("minute", 60)] where seconds % size == 0 {
+            let n = seconds / size
+            return n == 1 ? unit : "\(n) \(unit)s"
+        }
+        return seconds == 1 ? "second" : "\(seconds) seconds"
+    }
+
     /// The stable offset this task's runs get from `jitter_sec` (same task, same offset).
     public func jitter(forTaskID taskID: String) -> Int64 {
         guard let jitterSec, jitterSec > 0 else { return 0 }

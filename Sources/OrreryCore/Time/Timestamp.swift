@@ -55,6 +55,23 @@ extension Timestamp {
         return out
     }
 
+    /// The local wall-clock reading at `offsetSeconds` from UTC, as RFC 3339 with that offset:
+    /// `2026-12-01T09:00:00+08:00` (milliseconds only when not zero).
+    public func rfc3339(offsetSeconds: Int) -> String {
+        let local = microseconds + Int64(offsetSeconds) * 1_000_000
+        let (days, microOfDay) = local.floorDivided(by: 86_400_000_000)
+        let (y, m, d) = CivilDate.fromDays(days)
+        let secondsOfDay = microOfDay / 1_000_000
+        let millis = (microOfDay % 1_000_000) / 1_000
+        var out = pad(y, 4) + "-" + pad(Int64(m), 2) + "-" + pad(Int64(d), 2) + "T" + pad(secondsOfDay / 3600, 2)
+        out += ":" + pad(secondsOfDay / 60 % 60, 2) + ":" + pad(secondsOfDay % 60, 2)
+        if millis != 0 { out += "." + pad(millis, 3) }
+        if offsetSeconds == 0 { return out + "Z" }
+        let sign = offsetSeconds < 0 ? "-" : "+"
+        let magnitude = Int64(abs(offsetSeconds))
+        return out + sign + pad(magnitude / 3600, 2) + ":" + pad(magnitude / 60 % 60, 2)
+    }
+
     /// Parses RFC 3339 (`2026-12-01T09:00:00Z`, `…T09:00:00.123456+08:00`); `nil` if malformed.
     public init?(rfc3339 text: String) {
         var p = Scanner8(Array(text.utf8))
