@@ -116,6 +116,11 @@ enum Migrations {
                 CREATE INDEX runs_held ON runs(task_id) WHERE held = 1;
                 """)
         }
+        migrator.registerMigration("v3-retention") { db in
+            try db.execute(sql: """
+                CREATE INDEX runs_finished ON runs(finished_at) WHERE finished_at IS NOT NULL;
+                """)
+        }
         return migrator
     }
 }

@@ -56,6 +56,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a run's lease lasts without renewal.")
     var leaseSec: Int = 30
 
+    @Option(help: "Days finished runs and their logs are kept (0: forever).")
+    var retentionDays: Int = 7
+
+    @Option(help: "Keep at most this many finished runs per task (default: no limit).")
+    var keepRuns: Int?
+
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
         let host = host ?? env["ORRERY_HOST"] ?? "127.0.0.1"
@@ -80,6 +86,10 @@ struct Serve: AsyncParsableCommand {
         config.exclusiveStore = true
         let engine = Engine(configuration: config, store: sqlite, modules: ModuleRegistry(BuiltinModules.all()), clock: clock, logger: logger)
         let service = TaskService(store: sqlite, engine: engine)
+        var pruning = Pruner.Configuration()
+        pruning.retention = retentionDays > 0 ? .seconds(Int64(retentionDays) * 86_400) : nil
+        pruning.keepNewestPerTask = keepRuns
+        let pruner = Pruner(configuration: pruning, store: sqlite, clock: clock, logger: logger)
         let app = Application(
             router: OrreryRoutes.build(service: service),
             configuration: .init(address: .hostname(host, port: port), serverName: "Orrery"),
@@ -89,7 +99,7 @@ struct Serve: AsyncParsableCommand {
             },
             logger: logger)
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: engine), .init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: [.init(service: pruner), .init(service: engine), .init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

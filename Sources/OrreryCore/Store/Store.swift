@@ -51,6 +51,17 @@ public protocol RunQueue: Sendable {
     func rescueExpired(expiredBefore: Timestamp, exceptNode: String?, now: Timestamp) async throws -> RecordSummary
 }
 
+/// Deletes old history (SPEC §4 retention). Separate from `RunQueue`: a store may lack it.
+public protocol PruningStore: Sendable {
+    /// Deletes up to `limit` finished runs (and their logs) that finished before `finishedBefore`.
+    /// Returns how many were deleted; call again until it returns less than `limit`.
+    func pruneFinished(before finishedBefore: Timestamp, limit: Int) async throws -> Int
+    /// For tasks after `afterTaskSeq` (at most `taskLimit` of them), deletes finished runs
+    /// beyond the newest `keep`. Returns the runs deleted and the last task seq visited
+    /// (nil when every task has been visited).
+    func pruneBeyondNewest(_ keep: Int, afterTaskSeq: Int64, taskLimit: Int) async throws -> (deleted: Int, lastTaskSeq: Int64?)
+}
+
 public typealias OrreryStore = TaskStore & RunQueue
 
 /// A claimed run and what its module needs.
