@@ -25,6 +25,9 @@ public final class Engine: Service, Sendable {
         /// On graceful shutdown, how long active runs may take to finish before they are
         /// handed back (scheduled again).
         public var shutdownGrace: Duration = .seconds(10)
+        /// After a timeout cancels a run's work, how long the work may take to stop before the
+        /// run is ended `failed` (`timeout`) anyway and the work is abandoned.
+        public var cancelGrace: Duration = .seconds(5)
         /// The store is ours alone (SQLite with its lock): every active run found at start
         /// belongs to a dead process and is rescued at once instead of after its lease.
         public var exclusiveStore: Bool = false
@@ -147,30 +150,44 @@ public final class Engine: Service, Sendable {
             let context = RunContext(run: run, paramsJSON: claimed.paramsJSON, sink: sink)
             let work = Task { try await module.run(context) }
             handle.attach(work)
-            var timer: Task<Void, Never>?
-            if let timeoutSec = claimed.timeoutSec {
-                let clock = self.clock
-                timer = Task {
-                    try? await clock.sleep(for: .seconds(timeoutSec))
-                    if !Task.isCancelled { handle.cancel(.timeout(seconds: timeoutSec)) }
-                }
-            }
-            do {
-                let result = try await work.value
-                end = handle.reason.map(Self.end(for:)) ?? .complete(result: result)
-            } catch let error as RunError {
+            let result = await awaitWork(work, handle: handle, timeoutSec: claimed.timeoutSec)
+            sink.close()  // whatever the work writes from now on is refused
+            switch result {
+            case .success(let value):
+                end = handle.reason.map(Self.end(for:)) ?? .complete(result: value)
+            case .failure(let error as RunError):
                 end = handle.reason.map(Self.end(for:)) ?? .failed(error)
-            } catch {
-                end = handle.reason.map(Self.end(for:))
-                    ?? .failed(RunError(code: "module_error", message: "\(error)"))
+            case .failure(let error):
+                end = handle.reason.map(Self.end(for:)) ?? .failed(RunError(code: "module_error", message: "\(error)"))
             }
-            timer?.cancel()
         } else {
             end = .failed(RunError(code: "unknown_module", message: "no module named \"\(run.module)\" is registered on node \(configuration.node)"))
         }
         active.withLock { _ = $0.removeValue(forKey: run.id) }
         recorder.end(RunOutcome(runID: run.id, end: end, at: clock.now()))
         counters.withLock { $0.finished += 1 }
+    }
+
+    /// The work's result — or, when `timeout_sec` passes, the work is canceled and given
+    /// `cancelGrace` to stop; work that ignores cancellation is abandoned then, and the run
+    /// still ends on time.
+    private func awaitWork(_ work: Task<JSONValue?, any Error>, handle: ActiveRun, timeoutSec: Int64?) async -> Result<JSONValue?, any Error> {
+        guard let timeoutSec else { return await work.result }
+        let first = FirstResult<Result<JSONValue?, any Error>>()
+        Task { first.offer(await work.result) }
+        let clock = self.clock
+        let grace = configuration.cancelGrace
+        let timer = Task {
+            try? await clock.sleep(for: .seconds(timeoutSec))
+            guard !Task.isCancelled else { return }
+            handle.cancel(.timeout(seconds: timeoutSec))
+            try? await clock.sleep(for: grace)
+            guard !Task.isCancelled else { return }
+            first.offer(.failure(CancellationError()))
+        }
+        let result = await first.value()
+        timer.cancel()
+        return result
     }
 
     private static func end(for reason: CancelReason) -> RunOutcome.End {
@@ -284,4 +301,30 @@ public final class Locked<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
     public init(_ value: Value) { mutex = Mutex(value) }
     public func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
+}
+
+/// The first of several offered values, awaited once.
+final class FirstResult<Value: Sendable>: Sendable {
+    private let state = Mutex<(waiter: CheckedContinuation<Value, Never>?, value: Value?)>((nil, nil))
+
+    func offer(_ value: Value) {
+        let waiter = state.withLock { s -> CheckedContinuation<Value, Never>? in
+            guard s.value == nil else { return nil }
+            s.value = value
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume(returning: value)
+    }
+
+    func value() async -> Value {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { s -> Value? in
+                if let value = s.value { return value }
+                s.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
 }

@@ -86,7 +86,10 @@ final class RunSink: Sendable {
     let runID: String
     private let recorder: RunRecorder
     private let clock: any EngineClock
-    private let state = Mutex<(nextIdx: Int64, percent: Double?)>((0, nil))
+    private let state = Mutex<(nextIdx: Int64, percent: Double?, closed: Bool)>((0, nil, false))
+
+    /// After the run ended, writes are refused (the store would refuse them too).
+    func close() { state.withLock { $0.closed = true } }
 
     init(runID: String, recorder: RunRecorder, clock: any EngineClock) {
         self.runID = runID
@@ -95,15 +98,20 @@ final class RunSink: Sendable {
     }
 
     func log(_ level: LogEntry.Level, _ message: String) {
-        let (idx, percent) = state.withLock { s in
+        guard let (idx, percent) = state.withLock({ s -> (Int64, Double?)? in
+            guard !s.closed else { return nil }
             defer { s.nextIdx += 1 }
             return (s.nextIdx, s.percent)
-        }
+        }) else { return }
         recorder.log(LogEntry(runID: runID, idx: idx, level: level, message: message, progressPercent: percent, timestamp: clock.now()))
     }
 
     func progress(_ progress: RunProgress) {
-        state.withLock { $0.percent = progress.percent }
+        guard state.withLock({ s -> Bool in
+            guard !s.closed else { return false }
+            s.percent = progress.percent
+            return true
+        }) else { return }
         recorder.progress(runID: runID, progress)
     }
 }

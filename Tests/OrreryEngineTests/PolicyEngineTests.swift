@@ -137,3 +137,36 @@ struct PolicyEngineTests {
         }
     }
 }
+
+@Suite("Timeouts of work that ignores cancellation")
+struct StubbornTimeoutTests {
+    @Test("the run still ends failed (timeout) on time, and later log or progress writes are refused")
+    func stubborn() async throws {
+        let started = Gate(), release = Gate(), done = Gate()
+        let stubborn = ClosureModule(ModuleDescriptor(name: "stubborn", description: ["en-US": "ignores cancellation"])) { ctx in
+            ctx.log(.info, "before")
+            await started.open()
+            while await !release.isOpen { try? await Task.sleep(for: .milliseconds(2)) }  // swallows cancellation
+            ctx.log(.info, "after")
+            ctx.progress(percent: 100, message: "late")
+            await done.open()
+            return .object(["late": .bool(true)])
+        }
+        try await EngineHarness.with(modules: [stubborn], configure: { $0.cancelGrace = .seconds(5) }) { h in
+            let task = try await h.create(#"{"name":"s","module":"stubborn","schedule":{"type":"once"},"timeout_sec":30}"#)
+            await started.wait()
+            try await h.settle()
+            h.clock.advance(by: .seconds(30))
+            try await eventually("grace timer") { h.clock.sleeperCount >= 3 }
+            #expect(try await h.runs(of: task).first?.status == .active, "within the grace period")
+            h.clock.advance(by: .seconds(5))
+            try await eventually("ended on time") { try await h.runs(of: task).first?.status == .failed }
+            let run = try #require(try await h.runs(of: task).first)
+            #expect(run.error?.code == "timeout" && run.result == nil)
+            await release.open()
+            await done.wait()  // the abandoned work has tried its late writes
+            #expect(try await h.store.logs(runID: run.id, offset: 0, limit: 10).map(\.message) == ["before"])
+            #expect(try await h.store.run(id: run.id, project: nil).progress?.message != "late")
+        }
+    }
+}
