@@ -276,3 +276,29 @@ actor Gate {
         await withCheckedContinuation { waiters.append($0) }
     }
 }
+
+@Suite("Shell cancellation")
+struct ShellCancellationTests {
+    static func processes(matching marker: String) -> Int {
+        let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return procs.filter { pid in
+            guard Int(pid) != nil, let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: cmdline, as: UTF8.self).contains(marker)
+        }.count
+    }
+
+    @Test("cancelling a shell run stops the child and everything it started: no orphan survives")
+    func noOrphans() async throws {
+        let marker = "98765\(Int.random(in: 1000...9999))"
+        try await EngineHarness.with { h in
+            let task = try await h.create("""
+                {"name":"tree","module":"shell","params":{"command":["/bin/sh","-c","sleep \(marker) & sleep \(marker)1; echo never"]},"schedule":{"type":"once"}}
+                """)
+            try await eventually("both sleeps running") { Self.processes(matching: marker) >= 2 }
+            let run = try #require(try await h.runs(of: task).first)
+            _ = try await h.service.cancelRun(run.id, by: h.admin)
+            try await eventually("run canceled") { try await h.store.run(id: run.id, project: nil).status == .canceled }
+            try await eventually("no process of the tree left") { Self.processes(matching: marker) == 0 }
+        }
+    }
+}
