@@ -99,6 +99,19 @@ let package = Package(
             path: "Benchmarks/OrreryBenchmark",
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "EmbeddedExample",
+            dependencies: [
+                "OrreryCore",
+                "OrrerySQLite",
+                "OrreryEngine",
+                "OrreryModules",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/EmbeddedExample",
+            swiftSettings: strict
+        ),
         .target(
             name: "OrreryTesting",
             dependencies: [

@@ -11,6 +11,19 @@ public protocol TaskModule: Sendable {
     func run(_ context: RunContext) async throws -> JSONValue?
 }
 
+/// A module whose params decode into a typed struct: implement `run(_:context:)` and the
+/// engine decodes the params (a mismatch fails the run with `invalid_params`).
+public protocol TypedTaskModule: TaskModule {
+    associatedtype Params: Decodable & Sendable
+    func run(_ params: Params, context: RunContext) async throws -> JSONValue?
+}
+
+extension TypedTaskModule {
+    public func run(_ context: RunContext) async throws -> JSONValue? {
+        try await run(try context.params(as: Params.self), context: context)
+    }
+}
+
 /// A module made from a closure, for applications that embed the engine.
 public struct ClosureModule: TaskModule {
     public let descriptor: ModuleDescriptor
