@@ -106,5 +106,7 @@ public struct ShellModule: TaskModule {
 
 /// The built-in modules.
 public enum BuiltinModules {
-    public static func all() -> [any TaskModule] { [NoopModule(), SleepModule(), ShellModule()] }
+    public static func all(allowPrivateNetworks: Bool = false) -> [any TaskModule] {
+        [NoopModule(), SleepModule(), ShellModule(), HTTPModule(allowPrivateNetworks: allowPrivateNetworks)]
+    }
 }

@@ -56,6 +56,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a run's lease lasts without renewal.")
     var leaseSec: Int = 30
 
+    @Flag(help: "Let the http module reach loopback, link-local and private addresses (off: SSRF guard).")
+    var allowPrivateNetworks = false
+
     @Option(help: "Days finished runs and their logs are kept (0: forever).")
     var retentionDays: Int = 7
 
@@ -84,7 +87,7 @@ struct Serve: AsyncParsableCommand {
         config.leaseDuration = .seconds(leaseSec)
         config.rescueInterval = .seconds(max(1, leaseSec / 3))
         config.exclusiveStore = true
-        let engine = Engine(configuration: config, store: sqlite, modules: ModuleRegistry(BuiltinModules.all()), clock: clock, logger: logger)
+        let engine = Engine(configuration: config, store: sqlite, modules: ModuleRegistry(BuiltinModules.all(allowPrivateNetworks: allowPrivateNetworks)), clock: clock, logger: logger)
         let service = TaskService(store: sqlite, engine: engine)
         var pruning = Pruner.Configuration()
         pruning.retention = retentionDays > 0 ? .seconds(Int64(retentionDays) * 86_400) : nil

@@ -140,7 +140,7 @@ struct APITests {
             let patched = try await api.call(.PATCH, "/v1/tasks/\(id)", body: #"{"priority":3,"schedule":{"type":"interval","every_sec":3600}}"#, headers: [("If-Match", "3")])
             #expect(patched.status == 200 && patched["priority"] == .int(3) && patched["version"] == .int(4))
             #expect(try await api.get("/v1/tasks?module=noop")["total_count"] == .int(1))
-            #expect(try await api.get("/v1/modules").items.compactMap { $0["name"]?.stringValue } == ["noop", "shell", "sleep"])
+            #expect(try await api.get("/v1/modules").items.compactMap { $0["name"]?.stringValue } == ["http", "noop", "shell", "sleep"])
 
             #expect(try await api.call(.DELETE, "/v1/tasks/\(id)").status == 204)
             #expect(try await api.get("/v1/tasks/\(id)").status == 404)
