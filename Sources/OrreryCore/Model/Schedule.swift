@@ -1,13 +1,19 @@
 /// When a task fires (SPEC §3): the kind of schedule plus an optional window and jitter.
 ///
-/// Every kind answers the same two questions, so the engine never cares which it holds:
-/// `nextFire(after:anchor:)` and `latestFire(atOrBefore:anchor:)`.
+/// Every kind answers the same question, so the engine never cares which it holds:
+/// `nextFire(after:createdAt:)`.
 public struct Schedule: Sendable, Hashable {
     public enum Kind: Sendable, Hashable {
         /// Fires once at `at`.
         case once(at: Timestamp)
         /// Fires at anchor + k·`everySec` (anchor: `start_at`, else creation + `everySec`); never drifts.
         case interval(everySec: Int64)
+        /// A cron expression in a time zone, under a DST policy.
+        case cron(CronExpression, timezone: String, dst: DSTPolicy, recurrence: Recurrence)
+        /// Calendar lists (001's structured form) in a time zone, under a DST policy.
+        case calendar(CalendarFields, timezone: String, dst: DSTPolicy, recurrence: Recurrence)
+        /// Fires when an event arrives (posting events comes with its own issue); never on time.
+        case trigger(TriggerSpec)
     }
 
     public var kind: Kind
@@ -29,13 +35,18 @@ public struct Schedule: Sendable, Hashable {
         switch kind {
         case .once: "once"
         case .interval: "interval"
+        case .cron: "cron"
+        case .calendar: "calendar"
+        case .trigger: "trigger"
         }
     }
 
-    /// True when the schedule can fire more than once.
+    /// True when the schedule fires on time more than once.
     public var isRecurring: Bool {
-        if case .once = kind { return false }
-        return true
+        switch kind {
+        case .once, .trigger: false
+        case .interval, .cron, .calendar: true
+        }
     }
 
     /// The first slot strictly after `after` (or the very first slot when `after` is nil),
@@ -53,6 +64,13 @@ public struct Schedule: Sendable, Hashable {
             guard let after, after >= anchor else { candidate = anchor; break }
             let k = (after.microseconds - anchor.microseconds) / step + 1
             candidate = Timestamp(microseconds: anchor.microseconds + k * step)
+        case .cron(_, _, _, let recurrence), .calendar(_, _, _, let recurrence):
+            var from = after ?? createdAt.adding(microseconds: -1)
+            if let startAt, from < startAt { from = startAt.adding(microseconds: -1) }
+            guard let next = recurrence.nextFire(after: from) else { return nil }
+            candidate = next
+        case .trigger:
+            return nil
         }
         if let endAt, candidate > endAt { return nil }
         return candidate
@@ -78,11 +96,13 @@ public struct Schedule: Sendable, Hashable {
     /// and `interval`, which count real elapsed time).
     public func utcOffset(at instant: Timestamp) -> Int {
         switch kind {
-        case .once, .interval: 0
+        case .once, .interval, .trigger: 0
+        case .cron(_, let timezone, _, _), .calendar(_, let timezone, _, _):
+            ZoneRules.named(timezone)?.offset(at: instant) ?? 0
         }
     }
 
-    /// An English sentence for people: "Every 30 seconds (UTC)".
+    /// An English sentence for people: "At 09:00, Monday through Friday (Asia/Shanghai)".
     public var summary: String {
         var text: String
         switch kind {
@@ -91,6 +111,13 @@ public struct Schedule: Sendable, Hashable {
         case .interval(let every):
             text = "Every " + Self.spell(seconds: every)
             if let startAt { text += ", counted from \(startAt.rfc3339(offsetSeconds: 0))" }
+        case .cron(_, _, _, let recurrence), .calendar(_, _, _, let recurrence):
+            text = recurrence.description
+            if let startAt { text += ", from \(startAt.rfc3339(offsetSeconds: 0))" }
+        case .trigger(let trigger):
+            text = "When event \"\(trigger.event)\" arrives"
+            if let resource = trigger.resourceID { text += " for resource \"\(resource)\"" }
+            if trigger.delaySec > 0 { text += ", after \(Self.spell(seconds: trigger.delaySec))" }
         }
         if let endAt { text += ", until \(endAt.rfc3339(offsetSeconds: 0))" }
         if let jitterSec, jitterSec > 0 { text += ", with up to \(jitterSec) s of jitter" }
@@ -112,6 +139,25 @@ public struct Schedule: Sendable, Hashable {
     }
 }
 
+/// The lists of a calendar schedule as written (empty: every value); weekdays 0 = Sunday.
+public struct CalendarFields: Sendable, Hashable {
+    public var minutes: [Int], hours: [Int], daysOfMonth: [Int], months: [Int], weekdays: [Int]
+    public init(minutes: [Int] = [], hours: [Int] = [], daysOfMonth: [Int] = [], months: [Int] = [], weekdays: [Int] = []) {
+        self.minutes = minutes; self.hours = hours; self.daysOfMonth = daysOfMonth; self.months = months; self.weekdays = weekdays
+    }
+}
+
+/// An event-triggered schedule (SPEC §3, Huawei LIFE_CYCLE).
+public struct TriggerSpec: Sendable, Hashable {
+    public var event: String
+    public var resourceID: String?
+    public var delaySec: Int64
+    public var priority: Int64
+    public init(event: String, resourceID: String? = nil, delaySec: Int64 = 0, priority: Int64 = 0) {
+        self.event = event; self.resourceID = resourceID; self.delaySec = delaySec; self.priority = priority
+    }
+}
+
 /// A stable pseudo-random offset in [0, window) for a key (FNV-1a): the same task always
 /// gets the same jitter and the same catch-up delay.
 func stableOffset(of key: String, within window: Int64) -> Int64 {
@@ -121,66 +167,4 @@ func stableOffset(of key: String, within window: Int64) -> Int64 {
         hash &*= 0x100_0000_01b3
     }
     return Int64(hash % UInt64(window))
-}
-
-// MARK: - JSON
-
-extension Schedule {
-    /// The longest interval accepted (ten years), so slot arithmetic never overflows.
-    public static let maxIntervalSec: Int64 = 315_576_000
-
-    /// Reads and validates a schedule object; `now` fills in `once.at` when omitted.
-    /// Errors name the field (`schedule.every_sec`) and say why.
-    public static func parse(_ value: JSONValue, path: String = "schedule", now: Timestamp) throws -> Schedule {
-        var r = try FieldReader(value, path: path)
-        let type = try r.requiredString("type", maxLength: 20)
-        let startAt = try r.timestamp("start_at")
-        let endAt = try r.timestamp("end_at")
-        let jitter = try r.int("jitter_sec", in: 0...86_400)
-        if let startAt, let endAt, endAt <= startAt {
-            throw OrreryError(.invalidSchedule, "end_at must be after start_at", field: r.fieldPath("end_at"))
-        }
-        let kind: Kind
-        switch type {
-        case "once":
-            let at = try r.timestamp("at") ?? startAt ?? now.truncatedToMilliseconds
-            if let endAt, at > endAt {
-                throw OrreryError(.invalidSchedule, "schedule can never fire: at is after end_at", field: r.fieldPath("at"))
-            }
-            if let startAt, at < startAt {
-                throw OrreryError(.invalidSchedule, "schedule can never fire: at is before start_at", field: r.fieldPath("at"))
-            }
-            kind = .once(at: at)
-        case "interval":
-            guard let every = try r.int("every_sec") else {
-                throw OrreryError(.missingField, "is required", field: r.fieldPath("every_sec"))
-            }
-            guard every > 0 else {
-                throw OrreryError(.invalidSchedule, "must be a positive number of seconds, not \(every)", field: r.fieldPath("every_sec"))
-            }
-            guard every <= maxIntervalSec else {
-                throw OrreryError(.invalidSchedule, "must be at most \(maxIntervalSec) seconds (ten years)", field: r.fieldPath("every_sec"))
-            }
-            kind = .interval(everySec: every)
-        case "cron", "calendar", "trigger":
-            throw OrreryError(.invalidSchedule, "schedule type \"\(type)\" is not supported by this version yet", field: r.fieldPath("type"))
-        default:
-            throw OrreryError(.invalidSchedule, "unknown schedule type \"\(type)\" (expected once, interval, cron, calendar or trigger)", field: r.fieldPath("type"))
-        }
-        try r.rejectUnknownFields()
-        return Schedule(kind, startAt: startAt, endAt: endAt, jitterSec: jitter)
-    }
-
-    /// The API and storage form (Appendix A).
-    public var json: JSONValue {
-        var o: [String: JSONValue] = ["type": .string(typeName)]
-        switch kind {
-        case .once(let at): o["at"] = .string(at.rfc3339)
-        case .interval(let every): o["every_sec"] = .int(every)
-        }
-        if let startAt { o["start_at"] = .string(startAt.rfc3339) }
-        if let endAt { o["end_at"] = .string(endAt.rfc3339) }
-        if let jitterSec { o["jitter_sec"] = .int(jitterSec) }
-        return .object(o)
-    }
 }
