@@ -90,3 +90,59 @@ struct ScheduleTests {
         }
     }
 }
+
+@Suite("Schedules: cron, calendar and trigger JSON")
+struct ScheduleJSONTests {
+    let now = Timestamp(rfc3339: "2026-03-01T12:00:00Z")!
+
+    func parse(_ json: String) throws -> Schedule {
+        try Schedule.parse(try JSONValue.parse(Array(json.utf8)), now: now)
+    }
+
+    @Test("valid cron, calendar and trigger schedules parse and print back", arguments: [
+        #"{"type":"cron","expression":"0 3 * * *","timezone":"Europe/Berlin"}"#,
+        #"{"type":"cron","expression":"*/5 * * * *","timezone":"UTC","dst":{"gap":"skip","overlap":"both"}}"#,
+        #"{"type":"calendar","minutes":[0],"hours":[9],"days_of_month":[],"months":[],"weekdays":["monday","friday"],"timezone":"Asia/Shanghai"}"#,
+        #"{"type":"trigger","event":"desktop.created","delay_sec":30,"priority":2}"#,
+    ])
+    func roundTrip(json: String) throws {
+        let s = try parse(json)
+        #expect(try Schedule.parse(s.json, now: now) == s)
+    }
+
+    @Test("invalid schedules are refused with the field and the reason", arguments: [
+        (#"{"type":"cron","expression":"0 24 * * *"}"#, "schedule.expression", "cron field 2 (hour): 24 is out of range 0-23"),
+        (#"{"type":"cron","expression":"0 0 30 2 *"}"#, "schedule.expression", "schedule can never fire"),
+        (#"{"type":"cron","expression":"0 L * * *"}"#, "schedule.expression", "\"L\" is only allowed in day-of-month and day-of-week"),
+        (#"{"type":"cron","expression":"0 0 * * *","timezone":"Mars/Base"}"#, "schedule.timezone", "unknown time zone \"Mars/Base\""),
+        (#"{"type":"cron"}"#, "schedule.expression", "is required"),
+        (#"{"type":"cron","expression":"0 0 * * *","dst":{"gap":"later"}}"#, "schedule.dst.gap", "must be shift or skip, not \"later\""),
+        (#"{"type":"calendar","hours":[25]}"#, "schedule", "hours: 25 is out of range 0-23"),
+        (#"{"type":"calendar","weekdays":["funday"]}"#, "schedule.weekdays", "unknown weekday \"funday\" (expected monday … sunday)"),
+        (#"{"type":"calendar","days_of_month":[31],"months":[2]}"#, "schedule", "schedule can never fire"),
+        (#"{"type":"trigger"}"#, "schedule.event", "is required"),
+        (#"{"type":"trigger","event":"x","delay_sec":-1}"#, "schedule.delay_sec", "-1 is out of range 0-31536000"),
+        (#"{"type":"cron","expression":"0 0 1 1 *","start_at":"2026-02-01T00:00:00Z","end_at":"2026-12-01T00:00:00Z"}"#, "schedule.end_at", "schedule can never fire between start_at and end_at"),
+    ])
+    func invalid(json: String, field: String, message: String) {
+        do {
+            _ = try parse(json)
+            Issue.record("\(json) should be refused")
+        } catch let error as OrreryError {
+            #expect(error.field == field, "\(error)")
+            #expect(error.message == message, "\(error)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test("cron windows: nothing before start_at or after end_at; triggers never fire on time")
+    func windows() throws {
+        let s = try parse(#"{"type":"cron","expression":"0 0 * * *","start_at":"2026-03-10T12:00:00Z","end_at":"2026-03-12T12:00:00Z"}"#)
+        let times = s.upcoming(after: now, count: 5, createdAt: now).map(\.at.rfc3339)
+        #expect(times == ["2026-03-11T00:00:00.000Z", "2026-03-12T00:00:00.000Z"])
+        let trigger = try parse(#"{"type":"trigger","event":"desktop.created"}"#)
+        #expect(trigger.nextFire(after: nil, createdAt: now) == nil && !trigger.isRecurring)
+        #expect(trigger.summary == "When event \"desktop.created\" arrives")
+    }
+}
