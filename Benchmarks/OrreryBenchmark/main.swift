@@ -19,6 +19,7 @@ struct Options {
     var concurrency = 100
     var synchronousFull = false
     var storeOnly = false
+    var cron = false
 
     init(_ args: [String]) {
         var i = 0
@@ -35,6 +36,7 @@ struct Options {
             case "--concurrency": concurrency = next()
             case "--sync-full": synchronousFull = true
             case "--store-only": storeOnly = true
+            case "--cron": cron = true
             default: print("unknown option \(args[i])"); exit(2)
             }
             i += 1
@@ -91,13 +93,86 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double {
     sorted[min(sorted.count - 1, max(0, Int((Double(sorted.count) * p).rounded(.up)) - 1))]
 }
 
-func peakRSSMegabytes() -> Double {
+func peakRSSMegabytes(_ field: String = "VmHWM:") -> Double {
     let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-    let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix(field) } ?? ""
     return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
 }
 
 print("Orrery benchmark — \(ProcessInfo.processInfo.activeProcessorCount) cores, SQLite synchronous=\(options.synchronousFull ? "FULL" : "NORMAL"), concurrency \(options.concurrency)")
+
+if options.cron {
+    // Next-fire computations on a fixed mix of expressions and zones, single-threaded,
+    // then the same mix through croniter (ORRERY_CRONITER_PYTHON) for the ratio.
+    let mix: [(String, String)] = [
+        ("*/5 * * * *", "UTC"), ("0 9 * * MON-FRI", "Asia/Shanghai"), ("0 0 L * *", "Europe/Berlin"),
+        ("0 10 * * 6#3", "America/New_York"), ("30 2 * * *", "America/New_York"), ("15 */2 * * *", "Asia/Kathmandu"),
+        ("0 0 1 1 *", "UTC"), ("*/10 * * * * *", "UTC"), ("45 1 * * *", "Australia/Lord_Howe"), ("0 12 * * SUN", "Europe/London"),
+        ("0 8-18 * * 1-5", "America/Los_Angeles"), ("0 0 15W * *", "UTC"), ("5,35 * * * *", "Asia/Tokyo"),
+        ("0 3 * * *", "Europe/Berlin"), ("0 0 * * 0", "Pacific/Auckland"), ("*/15 9-17 * * MON-FRI", "America/Chicago"),
+        ("0 6 1,15 * *", "UTC"), ("0 22 * * 1-5", "Asia/Kolkata"), ("0 0 29 2 *", "UTC"), ("0 * * * *", "America/Sao_Paulo"),
+    ]
+    let recurrences = try mix.map { try Recurrence(cron: CronExpression.parse($0.0), zone: ZoneRules.named($0.1)!) }
+    let n = 2_000_000
+    let origin = Timestamp(rfc3339: "2026-01-01T00:00:00Z")!, horizon = Timestamp(rfc3339: "2100-01-01T00:00:00Z")!
+    var cursors = Array(repeating: origin, count: recurrences.count)
+    let c = ContinuousClock()
+    let t0 = c.now
+    for i in 0..<n {
+        let k = i % recurrences.count
+        let next = recurrences[k].nextFire(after: cursors[k]) ?? origin
+        cursors[k] = next > horizon ? origin : next  // stay within this century
+    }
+    let rate = Double(n) / seconds(c.now - t0)
+    print(String(format: "cron: %d next-fire computations (20 expressions, 13 zones), single-threaded: %.0f per second", n, rate))
+    if let python = ProcessInfo.processInfo.environment["ORRERY_CRONITER_PYTHON"] {
+        let cases = JSONValue.array(mix.map { .object(["expr": .string($0.0), "tz": .string($0.1), "start": .int(1_767_225_600), "count": .int(1)]) })
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/cron_oracle.py").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [script, "--bench", "100000"]
+        let stdin = Pipe(), stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(cases.jsonText.utf8))
+        try stdin.fileHandleForWriting.close()
+        let out = stdout.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let oracle = (try? JSONValue.parse(out))?["per_second"]
+        if case .double(let theirs)? = oracle {
+            print(String(format: "croniter: same mix: %.0f per second; Orrery is %.0fx faster", theirs, rate / theirs))
+        } else {
+            print("croniter: the oracle failed; no ratio")
+        }
+    } else {
+        print("croniter: not measured (set ORRERY_CRONITER_PYTHON)")
+    }
+    // 100,000 active cron tasks in a real store with the engine running.
+    let (store, dir) = try temporaryStore()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let now = clock.now()
+    for chunk in 0..<20 {
+        let batch = try (0..<5_000).map { i -> (task: ScheduledTask, firstRun: TaskRun?) in
+            let (expr, zone) = mix[(chunk * 5_000 + i) % mix.count]
+            let schedule = try Schedule.parse(.object(["type": .string("cron"), "expression": .string(expr), "timezone": .string(zone)]), now: now)
+            let task = ScheduledTask(id: ids.make(at: now), name: "cron", module: "noop", schedule: schedule, createdAt: now)
+            return (task, task.firstRun(now: now, id: ids.make(at: now)))
+        }
+        _ = try await store.createTasks(batch)
+    }
+    let beforeEngine = peakRSSMegabytes("VmRSS:")
+    let engine = makeEngine(store, modules: [NoopModule()])
+    let running = Task { try await engine.run() }
+    try await Task.sleep(for: .seconds(3))
+    let during = peakRSSMegabytes("VmRSS:")
+    running.cancel()
+    _ = try? await running.value
+    print(String(format: "100,000 active cron tasks in SQLite: resident %.1f MB with the engine running (%.1f MB before it started; peak %.1f MB including creating them); %d runs fired in 3 s",
+                 during, beforeEngine, peakRSSMegabytes(), engine.stats.recorded))
+    exit(0)
+}
 
 if options.storeOnly {
     let (store, dir) = try temporaryStore()

@@ -53,7 +53,7 @@ public final class SQLiteStore: Sendable {
         // for when writes never pause long enough for the background one to catch up.
         let autoCheckpoint = options.exclusive ? 10_000 : 1_000
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(synchronous); PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = \(autoCheckpoint)")
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous); PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = \(autoCheckpoint)")
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)

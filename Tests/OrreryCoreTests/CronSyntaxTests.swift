@@ -107,3 +107,14 @@ struct CronSyntaxTests {
         #expect(recurrence.description == text)
     }
 }
+
+@Suite("Cron far future")
+struct CronFarFutureTests {
+    @Test("fire times end at year 9999 instead of overflowing")
+    func endsAt9999() throws {
+        let r = try Recurrence(cron: try CronExpression.parse("0 0 29 2 *"), zone: try #require(ZoneRules.named("UTC")))
+        let late = try #require(Timestamp(rfc3339: "9996-03-01T00:00:00Z"))
+        #expect(r.nextFire(after: late) == nil)
+        #expect(r.nextFire(after: try #require(Timestamp(rfc3339: "9995-03-01T00:00:00Z")))?.rfc3339 == "9996-02-29T00:00:00.000Z")
+    }
+}

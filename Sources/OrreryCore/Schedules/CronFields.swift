@@ -86,7 +86,8 @@ struct CronFields: Sendable, Hashable {
         var (days, secondOfDay) = start.floorDivided(by: 86_400)
         var (year, month, day) = CivilDate.fromDays(days)
         var hour = Int(secondOfDay / 3600), minute = Int(secondOfDay / 60 % 60), second = Int(secondOfDay % 60)
-        let lastYear = year + years
+        // Never past 9999: RFC 3339 has four-digit years, and instants stay far from overflow.
+        let lastYear = min(year + years, 9999)
         while year <= lastYear {
             // Month.
             if months & (1 << UInt16(month)) == 0 {
