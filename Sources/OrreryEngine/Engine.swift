@@ -16,6 +16,11 @@ public final class Engine: Service, Sendable {
         public var node: String
         /// At most this many runs execute at once.
         public var concurrency: Int = 100
+        /// Per-queue limits (a queue not listed shares only the global limit). A saturated
+        /// queue's runs wait without standing in the way of other queues' runs.
+        public var queueLimits: [String: Int] = [:]
+        /// Per-module limits, likewise.
+        public var moduleLimits: [String: Int] = [:]
         /// At most this many runs are claimed per transaction.
         public var claimBatch: Int = 500
         /// How long a claimed run stays ours without renewal.
@@ -48,6 +53,8 @@ public final class Engine: Service, Sendable {
     /// Runs claimed whose end is not yet written. A slot frees when the end is durable,
     /// so slots come back in batches (one per group commit) and claims stay large.
     private let inFlight = Locked(0)
+    /// Runs executing now, per limited queue and per limited module.
+    private let executing = Locked<(queues: [String: Int], modules: [String: Int])>(([:], [:]))
 
     public init(configuration: Configuration, store: any RunQueue, modules: ModuleRegistry, clock: any EngineClock = SystemClock(), logger: Logger = Logger(label: "orrery.engine")) {
         self.configuration = configuration
@@ -116,21 +123,23 @@ public final class Engine: Service, Sendable {
                 continue
             }
             let limit = min(free, configuration.claimBatch)
+            let limits = claimLimits()
             do {
                 let now = clock.now()
                 let claimed = try await store.claimDue(
-                    limit: limit, now: now, node: configuration.node, leaseUntil: now.adding(configuration.leaseDuration))
+                    limit: limit, now: now, node: configuration.node, leaseUntil: now.adding(configuration.leaseDuration), limits: limits)
                 failures = 0
                 counters.withLock { $0.claimed += claimed.count; $0.claimTransactions += 1 }
                 inFlight.withLock { $0 += claimed.count }
                 for run in claimed {
                     for old in run.replaces { requestCancel(runID: old) }
+                    track(run.run, delta: 1)
                     let handle = ActiveRun()
                     active.withLock { $0[run.run.id] = handle }
                     runs.addTask { await self.execute(run, handle: handle) }
                 }
                 if claimed.count == limit { continue }
-                let next = try await store.nextDueTime()
+                let next = try await store.nextDueTime(limits: claimLimits())
                 if let next, next <= clock.now() { continue }
                 await dispatchBell.wait(until: next, clock: clock)
             } catch {
@@ -164,6 +173,7 @@ public final class Engine: Service, Sendable {
             end = .failed(RunError(code: "unknown_module", message: "no module named \"\(run.module)\" is registered on node \(configuration.node)"))
         }
         active.withLock { _ = $0.removeValue(forKey: run.id) }
+        if track(run, delta: -1) { dispatchBell.ring() }  // a limited queue or module has room again
         recorder.end(RunOutcome(runID: run.id, end: end, at: clock.now()))
         counters.withLock { $0.finished += 1 }
     }
@@ -188,6 +198,29 @@ public final class Engine: Service, Sendable {
         let result = await first.value()
         timer.cancel()
         return result
+    }
+
+    /// Free slots of the limited queues and modules.
+    private func claimLimits() -> ClaimLimits {
+        guard !configuration.queueLimits.isEmpty || !configuration.moduleLimits.isEmpty else { return .none }
+        return executing.withLock { e in
+            ClaimLimits(
+                queueRoom: configuration.queueLimits.reduce(into: [:]) { $0[$1.key] = $1.value - e.queues[$1.key, default: 0] },
+                moduleRoom: configuration.moduleLimits.reduce(into: [:]) { $0[$1.key] = $1.value - e.modules[$1.key, default: 0] })
+        }
+    }
+
+    /// Counts a run in or out of its limited queue and module; true when it had a limit.
+    @discardableResult
+    private func track(_ run: TaskRun, delta: Int) -> Bool {
+        let limitedQueue = configuration.queueLimits[run.queue] != nil
+        let limitedModule = configuration.moduleLimits[run.module] != nil
+        guard limitedQueue || limitedModule else { return false }
+        executing.withLock { e in
+            if limitedQueue { e.queues[run.queue, default: 0] += delta }
+            if limitedModule { e.modules[run.module, default: 0] += delta }
+        }
+        return true
     }
 
     private static func end(for reason: CancelReason) -> RunOutcome.End {

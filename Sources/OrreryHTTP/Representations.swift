@@ -23,7 +23,7 @@ extension TaskRun {
         .object([
             "id": .string(id), "task_id": .string(taskID), "project": .string(project), "module": .string(module),
             "resource_id": resourceID.map(JSONValue.string) ?? .null, "attempt": .int(attempt),
-            "status": .string(status.rawValue), "trigger": .string(trigger.rawValue),
+            "status": .string(status.rawValue), "trigger": .string(trigger.rawValue), "queue": .string(queue),
             "performed_by": performedBy.map(JSONValue.string) ?? .null, "scheduled_at": .time(scheduledAt),
             "started_at": .time(startedAt), "finished_at": .time(finishedAt), "canceled_at": .time(canceledAt),
             "updated_at": .time(updatedAt),

@@ -121,6 +121,9 @@ enum Migrations {
                 CREATE INDEX runs_finished ON runs(finished_at) WHERE finished_at IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("v4-run-queues") { db in
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN queue TEXT NOT NULL DEFAULT 'default'")
+        }
         return migrator
     }
 }

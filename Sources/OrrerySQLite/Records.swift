@@ -49,7 +49,7 @@ enum Records {
     static let runColumns = """
         seq, id, task_id, project, module, resource_id, attempt, status, trigger, performed_by, slot, scheduled_at,
         started_at, finished_at, canceled_at, updated_at, priority, progress_percent, progress_message, result,
-        error_code, error_message, node, lease_expires_at, dismissed_by, dismissed_at
+        error_code, error_message, node, lease_expires_at, dismissed_by, dismissed_at, queue
         """
 
     /// Decodes a row selected with `runColumns`, by position (the hot path: claims and lists).
@@ -64,7 +64,7 @@ enum Records {
             status: RunStatus(rawValue: row[7]) ?? .failed,
             trigger: RunTrigger(rawValue: row[8]) ?? .schedule, performedBy: row[9],
             slot: row[10], scheduledAt: row[11], startedAt: row[12],
-            finishedAt: row[13], canceledAt: row[14], priority: row[16],
+            finishedAt: row[13], canceledAt: row[14], priority: row[16], queue: row[26],
             updatedAt: row[15],
             progress: (percent == nil && message == nil) ? nil : RunProgress(percent: percent, message: message),
             result: try resultText.map(JSONValue.fromStored),
@@ -75,8 +75,8 @@ enum Records {
 
     static let insertRunSQL = """
         INSERT OR IGNORE INTO runs (id, task_id, project, module, resource_id, attempt, status, trigger, performed_by,
-            slot, scheduled_at, updated_at, priority, finished_at, result)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            slot, scheduled_at, updated_at, priority, finished_at, result, queue)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     /// Inserts a scheduled run; returns false when its slot already exists (it never fires twice).
@@ -86,7 +86,7 @@ enum Records {
         try statement.execute(arguments: [
             run.id, run.taskID, run.project, run.module, run.resourceID, run.attempt, run.status.rawValue,
             run.trigger.rawValue, run.performedBy, run.slot, run.scheduledAt, run.updatedAt, run.priority,
-            run.finishedAt, run.result?.jsonText,
+            run.finishedAt, run.result?.jsonText, run.queue,
         ])
         return db.changesCount > 0
     }

@@ -3,9 +3,9 @@ import GRDB
 public import OrreryCore
 
 extension SQLiteStore: RunQueue {
-    public func claimDue(limit: Int, now: Timestamp, node: String, leaseUntil: Timestamp) async throws -> [ClaimedRun] {
+    public func claimDue(limit: Int, now: Timestamp, node: String, leaseUntil: Timestamp, limits: ClaimLimits) async throws -> [ClaimedRun] {
         try await write { db in
-            let due = try Self.dueRuns(limit: limit, now: now, db)
+            let due = limits.admit(try Self.dueRuns(limit: limit, now: now, limits: limits, db))
             guard !due.isEmpty else { return [] }
             let taskIDs = JSONValue.array(Array(Set(due.map { JSONValue.string($0.taskID) }))).jsonText
             var tasks: [String: (params: String, timeout: Int64?, recurring: Bool, policy: ClaimPolicy)] = [:]
@@ -96,7 +96,7 @@ extension SQLiteStore: RunQueue {
     /// Walks the priority levels present among scheduled runs from the top (one index seek
     /// each) and takes each level's due runs in time order, so the cost is the number of
     /// levels plus `limit` — never the size of the backlog or of the history.
-    static func dueRuns(limit: Int, now: Timestamp, _ db: Database) throws -> [TaskRun] {
+    static func dueRuns(limit: Int, now: Timestamp, limits: ClaimLimits, _ db: Database) throws -> [TaskRun] {
         // `INDEXED BY`: left to itself the planner picks runs_status and scans every scheduled run.
         let topLevel = try db.cachedStatement(sql: """
             SELECT priority FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND held = 0
@@ -107,18 +107,22 @@ extension SQLiteStore: RunQueue {
             ORDER BY priority DESC LIMIT 1
             """)
         let dueAtLevel = try db.cachedStatement(sql: """
-            SELECT seq, id, task_id, project, module, resource_id, attempt, trigger, performed_by, slot, scheduled_at, priority
+            SELECT seq, id, task_id, project, module, resource_id, attempt, trigger, performed_by, slot, scheduled_at, priority, queue
             FROM runs INDEXED BY runs_claim
-            WHERE status = 'scheduled' AND held = 0 AND priority = ? AND scheduled_at <= ? ORDER BY scheduled_at LIMIT ?
+            WHERE status = 'scheduled' AND held = 0 AND priority = ? AND scheduled_at <= ?
+                AND queue NOT IN (SELECT value FROM json_each(?)) AND module NOT IN (SELECT value FROM json_each(?))
+            ORDER BY scheduled_at LIMIT ?
             """)
+        let fullQueues = JSONValue.array(limits.fullQueues.map(JSONValue.string)).jsonText
+        let fullModules = JSONValue.array(limits.fullModules.map(JSONValue.string)).jsonText
         var runs: [TaskRun] = []
         var level = try Int64.fetchOne(topLevel)
         while let priority = level, runs.count < limit {
-            for row in try Row.fetchAll(dueAtLevel, arguments: [priority, now, limit - runs.count]) {
+            for row in try Row.fetchAll(dueAtLevel, arguments: [priority, now, fullQueues, fullModules, limit - runs.count]) {
                 runs.append(TaskRun(
                     id: row[1], seq: row[0], taskID: row[2], project: row[3], module: row[4], resourceID: row[5],
                     attempt: row[6], status: .scheduled, trigger: RunTrigger(rawValue: row[7]) ?? .schedule,
-                    performedBy: row[8], slot: row[9], scheduledAt: row[10], priority: row[11], updatedAt: now))
+                    performedBy: row[8], slot: row[9], scheduledAt: row[10], priority: row[11], queue: row[12], updatedAt: now))
             }
             level = try Int64.fetchOne(nextLevel, arguments: [priority])
         }
@@ -140,8 +144,10 @@ extension SQLiteStore: RunQueue {
         if let next { try Records.insert(next, db) }
     }
 
-    public func nextDueTime() async throws -> Timestamp? {
-        try await read { db in
+    public func nextDueTime(limits: ClaimLimits) async throws -> Timestamp? {
+        let fullQueues = JSONValue.array(limits.fullQueues.map(JSONValue.string)).jsonText
+        let fullModules = JSONValue.array(limits.fullModules.map(JSONValue.string)).jsonText
+        return try await read { db in
             // The earliest of each priority level's earliest: one index seek per level.
             try Timestamp.fetchOne(db.cachedStatement(sql: """
                 WITH RECURSIVE levels(p) AS (
@@ -152,9 +158,10 @@ extension SQLiteStore: RunQueue {
                             AND priority < levels.p ORDER BY priority DESC LIMIT 1)
                     FROM levels WHERE levels.p IS NOT NULL)
                 SELECT min((SELECT scheduled_at FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND held = 0
-                            AND priority = levels.p ORDER BY scheduled_at LIMIT 1))
+                            AND priority = levels.p AND queue NOT IN (SELECT value FROM json_each(?1))
+                            AND module NOT IN (SELECT value FROM json_each(?2)) ORDER BY scheduled_at LIMIT 1))
                 FROM levels WHERE levels.p IS NOT NULL
-                """))
+                """), arguments: [fullQueues, fullModules])
         }
     }
 
@@ -238,14 +245,14 @@ extension SQLiteStore: RunQueue {
     private func retryRun(after runID: String, now: Timestamp, _ db: Database) throws -> TaskRun? {
         guard let row = try Row.fetchOne(
             db.cachedStatement(sql: """
-                SELECT r.task_id, r.project, r.module, r.resource_id, r.attempt, r.performed_by, r.priority, t.retry
+                SELECT r.task_id, r.project, r.module, r.resource_id, r.attempt, r.performed_by, r.priority, t.retry, r.queue
                 FROM runs r JOIN tasks t ON t.id = r.task_id AND t.deleted_at IS NULL WHERE r.id = ?
                 """),
             arguments: [runID])
         else { return nil }
         let failed = TaskRun(
             id: runID, taskID: row[0], project: row[1], module: row[2], resourceID: row[3], attempt: row[4],
-            status: .failed, performedBy: row[5], scheduledAt: now, priority: row[6], updatedAt: now)
+            status: .failed, performedBy: row[5], scheduledAt: now, priority: row[6], queue: row[8], updatedAt: now)
         let policy = try RetryPolicy.parse(try JSONValue.fromStored(row[7]), path: "retry")
         return policy.retryRun(after: failed, now: now, id: ids.make(at: now), jitterUnit: Double.random(in: 0..<1))
     }

@@ -8,7 +8,7 @@ extension RetryPolicy {
         return TaskRun(
             id: id, taskID: run.taskID, project: run.project, module: run.module, resourceID: run.resourceID,
             attempt: run.attempt + 1, status: .scheduled, trigger: .retry, performedBy: run.performedBy,
-            scheduledAt: at, priority: run.priority, updatedAt: now)
+            scheduledAt: at, priority: run.priority, queue: run.queue, updatedAt: now)
     }
 }
 

@@ -68,7 +68,7 @@ public struct ScheduledTask: Sendable, Hashable {
             id: id, taskID: self.id, project: project, module: module, resourceID: resourceID,
             attempt: 1, status: .scheduled, trigger: .schedule, slot: slot,
             scheduledAt: slot.adding(microseconds: schedule.jitter(forTaskID: self.id)),
-            priority: priority, updatedAt: slot)
+            priority: priority, queue: queue, updatedAt: slot)
     }
 
     /// A run requested by hand ("run now").
@@ -76,6 +76,6 @@ public struct ScheduledTask: Sendable, Hashable {
         TaskRun(
             id: id, taskID: self.id, project: project, module: module, resourceID: resourceID,
             attempt: 1, status: .scheduled, trigger: .manual, performedBy: performedBy,
-            scheduledAt: now, priority: priority, updatedAt: now)
+            scheduledAt: now, priority: priority, queue: queue, updatedAt: now)
     }
 }

@@ -18,6 +18,8 @@ public struct TaskRun: Sendable, Hashable {
     public var canceledAt: Timestamp?
     public var updatedAt: Timestamp
     public var priority: Int64
+    /// The task's queue when the run was made: queues have their own concurrency limits.
+    public var queue: String
     public var progress: RunProgress?
     public var result: JSONValue?
     public var error: RunError?
@@ -31,14 +33,14 @@ public struct TaskRun: Sendable, Hashable {
         resourceID: String? = nil, attempt: Int64 = 1, status: RunStatus = .scheduled,
         trigger: RunTrigger = .schedule, performedBy: String? = nil, slot: Timestamp? = nil,
         scheduledAt: Timestamp, startedAt: Timestamp? = nil, finishedAt: Timestamp? = nil,
-        canceledAt: Timestamp? = nil, priority: Int64 = 0, updatedAt: Timestamp,
+        canceledAt: Timestamp? = nil, priority: Int64 = 0, queue: String = "default", updatedAt: Timestamp,
         progress: RunProgress? = nil, result: JSONValue? = nil, error: RunError? = nil,
         node: String? = nil, leaseExpiresAt: Timestamp? = nil, dismissedBy: String? = nil, dismissedAt: Timestamp? = nil
     ) {
         self.id = id; self.seq = seq; self.taskID = taskID; self.project = project; self.module = module
         self.resourceID = resourceID; self.attempt = attempt; self.status = status; self.trigger = trigger
         self.performedBy = performedBy; self.slot = slot; self.scheduledAt = scheduledAt; self.startedAt = startedAt
-        self.finishedAt = finishedAt; self.canceledAt = canceledAt; self.priority = priority; self.updatedAt = updatedAt
+        self.finishedAt = finishedAt; self.canceledAt = canceledAt; self.priority = priority; self.queue = queue; self.updatedAt = updatedAt
         self.progress = progress; self.result = result; self.error = error; self.node = node
         self.leaseExpiresAt = leaseExpiresAt; self.dismissedBy = dismissedBy; self.dismissedAt = dismissedAt
     }

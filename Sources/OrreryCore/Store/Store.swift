@@ -39,9 +39,10 @@ public enum Reschedule: Sendable {
 public protocol RunQueue: Sendable {
     /// Moves up to `limit` due runs to `active` under a lease held by `node`, highest
     /// priority then earliest first, materializing each recurring task's next run.
-    func claimDue(limit: Int, now: Timestamp, node: String, leaseUntil: Timestamp) async throws -> [ClaimedRun]
-    /// The earliest `scheduled_at` among scheduled runs, for the dispatcher's sleep.
-    func nextDueTime() async throws -> Timestamp?
+    func claimDue(limit: Int, now: Timestamp, node: String, leaseUntil: Timestamp, limits: ClaimLimits) async throws -> [ClaimedRun]
+    /// The earliest `scheduled_at` among scheduled runs not in a full queue or module, for
+    /// the dispatcher's sleep.
+    func nextDueTime(limits: ClaimLimits) async throws -> Timestamp?
     /// Writes logs, progress and ends in one transaction (group commit).
     func record(_ batch: RecordBatch, node: String, now: Timestamp) async throws -> RecordSummary
     /// Extends the lease of every active run `node` holds.
@@ -63,6 +64,47 @@ public protocol PruningStore: Sendable {
 }
 
 public typealias OrreryStore = TaskStore & RunQueue
+
+extension RunQueue {
+    public func claimDue(limit: Int, now: Timestamp, node: String, leaseUntil: Timestamp) async throws -> [ClaimedRun] {
+        try await claimDue(limit: limit, now: now, node: node, leaseUntil: leaseUntil, limits: .none)
+    }
+
+    public func nextDueTime() async throws -> Timestamp? { try await nextDueTime(limits: .none) }
+}
+
+/// Free slots in limited queues and modules at claim time (SPEC §4: per-queue and per-module
+/// limits under the global one). Runs of a full queue or module are left for later, and do
+/// not stand in the way of other queues' runs.
+public struct ClaimLimits: Sendable, Equatable {
+    /// Free slots per limited queue; queues not listed are limited only by the global limit.
+    public var queueRoom: [String: Int]
+    /// Free slots per limited module.
+    public var moduleRoom: [String: Int]
+
+    public init(queueRoom: [String: Int] = [:], moduleRoom: [String: Int] = [:]) {
+        self.queueRoom = queueRoom
+        self.moduleRoom = moduleRoom
+    }
+
+    public static let none = ClaimLimits()
+
+    public var fullQueues: [String] { queueRoom.filter { $0.value <= 0 }.map(\.key).sorted() }
+    public var fullModules: [String] { moduleRoom.filter { $0.value <= 0 }.map(\.key).sorted() }
+
+    /// The runs (in the order given) that fit the free slots.
+    public func admit(_ runs: [TaskRun]) -> [TaskRun] {
+        guard !queueRoom.isEmpty || !moduleRoom.isEmpty else { return runs }
+        var queues = queueRoom, modules = moduleRoom
+        return runs.filter { run in
+            if let room = queues[run.queue], room <= 0 { return false }
+            if let room = modules[run.module], room <= 0 { return false }
+            if queues[run.queue] != nil { queues[run.queue]! -= 1 }
+            if modules[run.module] != nil { modules[run.module]! -= 1 }
+            return true
+        }
+    }
+}
 
 /// A claimed run and what its module needs.
 public struct ClaimedRun: Sendable {
