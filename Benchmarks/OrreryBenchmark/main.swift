@@ -20,6 +20,7 @@ struct Options {
     var synchronousFull = false
     var storeOnly = false
     var cron = false
+    var execution = false
 
     init(_ args: [String]) {
         var i = 0
@@ -37,6 +38,7 @@ struct Options {
             case "--sync-full": synchronousFull = true
             case "--store-only": storeOnly = true
             case "--cron": cron = true
+            case "--execution": execution = true
             default: print("unknown option \(args[i])"); exit(2)
             }
             i += 1
@@ -99,7 +101,93 @@ func peakRSSMegabytes(_ field: String = "VmHWM:") -> Double {
     return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
 }
 
+
 print("Orrery benchmark — \(ProcessInfo.processInfo.activeProcessorCount) cores, SQLite synchronous=\(options.synchronousFull ? "FULL" : "NORMAL"), concurrency \(options.concurrency)")
+
+if options.execution {
+    // 1. Throughput with 4 queues, each limited to a quarter of the global limit.
+    do {
+        let (store, dir) = try temporaryStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let now = clock.now()
+        let n = 40_000
+        for chunk in stride(from: 0, to: n, by: 5_000) {
+            _ = try await store.createTasks((chunk..<(chunk + 5_000)).map { i in
+                let task = ScheduledTask(id: ids.make(at: now), name: "q", module: "noop", schedule: Schedule(.once(at: now)), queue: "q\(i % 4)", createdAt: now)
+                return (task, task.firstRun(now: now, id: ids.make(at: now)))
+            })
+        }
+        var config = Engine.Configuration(node: "bench")
+        config.concurrency = options.concurrency
+        config.queueLimits = Dictionary(uniqueKeysWithValues: (0..<4).map { ("q\($0)", options.concurrency / 4) })
+        config.exclusiveStore = true
+        let engine = Engine(configuration: config, store: store, modules: ModuleRegistry([NoopModule()]), clock: clock, logger: logger)
+        let start = ContinuousClock.now
+        try await run(engine) { engine.stats.recorded >= n }
+        let elapsed = seconds(ContinuousClock.now - start)
+        print(String(format: "4 queues (limit %d each, global %d): %d no-op runs in %.2f s = %.0f runs/s",
+                     options.concurrency / 4, options.concurrency, n, elapsed, Double(n) / elapsed))
+    }
+    // 2. A module writing 1,000 log lines per run.
+    do {
+        let (store, dir) = try temporaryStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let n = 300
+        try await insertOnceTasks(store, module: "chatty", at: Array(repeating: clock.now(), count: n))
+        let chatty = ClosureModule(ModuleDescriptor(name: "chatty", description: ["en-US": "1,000 lines"])) { ctx in
+            for i in 0..<1_000 { ctx.log(.info, "line \(i) of a chatty module") }
+            return nil
+        }
+        let engine = makeEngine(store, modules: [chatty])
+        let start = ContinuousClock.now
+        try await run(engine) { engine.stats.recorded >= n }
+        let elapsed = seconds(ContinuousClock.now - start)
+        let sample = try await store.listRuns(RunFilter()).items.first!
+        let lines = try await store.logs(runID: sample.id, offset: 0, limit: 1_000).count
+        print(String(format: "chatty module: %d runs x 1,000 log lines in %.2f s = %.0f runs/s, %.0f lines/s (a run's log holds %d lines)",
+                     n, elapsed, Double(n) / elapsed, Double(n * 1_000) / elapsed, lines))
+    }
+    // 3. Cancellation latency: request to `canceled` in the store, for active runs.
+    do {
+        let (store, dir) = try temporaryStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let n = 200
+        try await insertOnceTasks(store, module: "wait", at: Array(repeating: clock.now(), count: n))
+        let wait = ClosureModule(ModuleDescriptor(name: "wait", description: ["en-US": "waits to be canceled"])) { _ in
+            try await Task.sleep(for: .seconds(3600))
+            return nil
+        }
+        var config = Engine.Configuration(node: "bench")
+        config.concurrency = n  // all of them active at once
+        config.exclusiveStore = true
+        let engine = Engine(configuration: config, store: store, modules: ModuleRegistry([wait]), clock: clock, logger: logger)
+        let service = TaskService(store: store, engine: engine)
+        let running = Task { try await engine.run() }
+        let me = TaskService.Caller(name: "bench", project: "default")
+        var active: [TaskRun] = []
+        while active.count < n {
+            try await Task.sleep(for: .milliseconds(10))
+            var f = RunFilter()
+            f.statuses = [.active]
+            f.limit = 1000
+            active = try await store.listRuns(f).items
+        }
+        var latencies: [Double] = []
+        for run in active {
+            let t0 = ContinuousClock.now
+            _ = try await service.cancelRun(run.id, by: me)
+            while try await store.run(id: run.id, project: nil).status != .canceled { try await Task.sleep(for: .microseconds(100)) }
+            latencies.append(seconds(ContinuousClock.now - t0) * 1000)
+        }
+        running.cancel()
+        _ = try? await running.value
+        let sorted = latencies.sorted()
+        print(String(format: "cancellation of %d active runs, request to canceled in the store: p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+                     n, percentile(sorted, 0.5), percentile(sorted, 0.99), sorted.last ?? 0))
+    }
+    print(String(format: "peak resident memory: %.1f MB", peakRSSMegabytes()))
+    exit(0)
+}
 
 if options.cron {
     // Next-fire computations on a fixed mix of expressions and zones, single-threaded,

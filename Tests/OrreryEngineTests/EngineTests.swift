@@ -165,6 +165,7 @@ struct EngineTests {
             let ok = try await h.create(#"{"name":"ok","module":"shell","params":{"command":["/bin/sh","-c","echo one; echo two; echo \"$GREETING from $(pwd)\""],"env":{"GREETING":"hello"},"cwd":"/tmp"},"schedule":{"type":"once"}}"#)
             let bad = try await h.create(#"{"name":"bad","module":"shell","params":{"command":["/bin/sh","-c","echo out; echo first >&2; echo last >&2; exit 7"]},"schedule":{"type":"once"}}"#)
             let missing = try await h.create(#"{"name":"missing","module":"shell","params":{"command":["/no/such/program"]},"schedule":{"type":"once"}}"#)
+            let crash = try await h.create(#"{"name":"crash","module":"shell","params":{"command":["/bin/sh","-c","kill -9 $$"]},"schedule":{"type":"once"}}"#)
             try await eventually("all ended") {
                 try await h.store.listRuns(RunFilter()).items.allSatisfy(\.status.isFinished)
             }
@@ -177,6 +178,8 @@ struct EngineTests {
             let badLogs = try await h.store.logs(runID: badRun.id, offset: 0, limit: 10)
             #expect(Set(badLogs.map(\.message)) == ["out", "first", "last"])
             #expect(try await h.runs(of: missing).first?.error?.code == "spawn_failed")
+            let crashed = try #require(try await h.runs(of: crash).first)
+            #expect(crashed.status == .failed && crashed.error == RunError(code: "signaled", message: "killed by signal 9"))
         }
     }
 

@@ -95,3 +95,23 @@ extension Sequence where Element: Sendable {
         return out
     }
 }
+
+@Suite("Queues under load")
+struct QueuesUnderLoadTests {
+    @Test("many runs across four limited queues all complete")
+    func fourQueues() async throws {
+        try await EngineHarness.with(configure: { $0.concurrency = 8; $0.queueLimits = ["q0": 2, "q1": 2, "q2": 2, "q3": 2] }) { h in
+            let now = h.clock.now()
+            let tasks = (0..<400).map { i in
+                ScheduledTask(id: IDGenerator().make(at: now), name: "q", module: "noop", schedule: Schedule(.once(at: now)), queue: "q\(i % 4)", createdAt: now)
+            }
+            try await Fixtures.create(tasks, in: h.store, now: now)
+            h.engine.wake()
+            try await eventually("all complete") {
+                var f = RunFilter()
+                f.statuses = [.complete]
+                return try await h.store.listRuns(f).totalCount == 400
+            }
+        }
+    }
+}
