@@ -6,15 +6,7 @@ import Testing
 @Suite("Time zones and daylight saving")
 struct CronDSTTests {
     func fires(_ expression: String, _ tz: String, from: String, count: Int = 3, dst: DSTPolicy = DSTPolicy()) throws -> [String] {
-        let recurrence = try Recurrence(cron: try CronExpression.parse(expression), zone: try #require(ZoneRules.named(tz)), dst: dst)
-        var t = try #require(Timestamp(rfc3339: from))
-        var out: [String] = []
-        for _ in 0..<count {
-            guard let next = recurrence.nextFire(after: t) else { break }
-            out.append(next.rfc3339)
-            t = next
-        }
-        return out
+        try CronSyntaxTests.fires(expression, from: from, count: count, tz: tz, dst: dst)
     }
 
     @Test("New York spring forward: 02:30 does not exist, it fires once at 03:00 EDT (07:00Z), not 03:30")

@@ -4,8 +4,9 @@ import Testing
 /// Next fire times of cron expressions in UTC, one form per row.
 @Suite("Cron syntax")
 struct CronSyntaxTests {
-    static func fires(_ expression: String, from: String, count: Int = 3, tz: String = "UTC") throws -> [String] {
-        let recurrence = try Recurrence(cron: try CronExpression.parse(expression), zone: try #require(ZoneRules.named(tz)))
+    /// The next `count` fire times after `from`, as RFC 3339 strings.
+    static func fires(_ expression: String, from: String, count: Int = 3, tz: String = "UTC", dst: DSTPolicy = DSTPolicy()) throws -> [String] {
+        let recurrence = try Recurrence(cron: try CronExpression.parse(expression), zone: try #require(ZoneRules.named(tz)), dst: dst)
         var t = try #require(Timestamp(rfc3339: from))
         var out: [String] = []
         for _ in 0..<count {
