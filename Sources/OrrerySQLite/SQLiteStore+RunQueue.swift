@@ -35,7 +35,15 @@ extension SQLiteStore: RunQueue {
             var replaced: [String: [String]] = [:]
             var taken: [TaskRun] = []  // claimed or skipped: their slot is used, the next one follows
             for run in due {
-                guard let task = tasks[run.taskID] else { continue }
+                guard let task = tasks[run.taskID] else {
+                    // A due run whose task row is gone can never run; leaving it scheduled would
+                    // keep it due for ever (and the dispatcher busy). Record why and move on.
+                    try db.cachedStatement(sql: """
+                        UPDATE runs SET status = 'skipped', finished_at = ?, updated_at = ?, result = ?
+                        WHERE seq = ? AND status = 'scheduled'
+                        """).execute(arguments: [now, now, JSONValue.object(["skipped": .string("task_missing")]).jsonText, run.seq])
+                    continue
+                }
                 let decision = task.policy.decide(
                     for: run, now: now, taskHasActiveRun: busy.contains(run.taskID), taskHasHeldRun: holding.contains(run.taskID))
                 switch decision {

@@ -216,3 +216,20 @@ struct SQLiteStoreTests {
         _ = first
     }
 }
+
+@Suite("SQLite store edge cases")
+struct SQLiteStoreEdgeTests {
+    @Test("a due run whose task row is gone is skipped, not left due for ever")
+    func orphanRun() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try Fixtures.store(in: dir)
+        let t0 = Timestamp(rfc3339: "2026-03-01T12:00:00Z")!
+        let orphan = TaskRun(id: "orphan", taskID: "no-such-task", module: "noop", trigger: .manual, scheduledAt: t0, updatedAt: t0)
+        _ = try await store.insertRun(orphan)
+        #expect(try await store.claimDue(limit: 10, now: t0, node: "n", leaseUntil: t0.adding(seconds: 30)).isEmpty)
+        let run = try await store.run(id: "orphan", project: nil)
+        #expect(run.status == .skipped && run.result == .object(["skipped": .string("task_missing")]))
+        #expect(try await store.nextDueTime() == nil)
+    }
+}
