@@ -114,10 +114,18 @@ public struct TaskService: Sendable {
     }
 
     /// Cancels a scheduled run at once; asks an active one to stop (it ends `canceled`).
+    /// When this engine runs it, waits briefly (at most 1 s) for the end to be written, so
+    /// the caller usually gets the run back `canceled` rather than still `active`.
     public func cancelRun(_ id: String, by caller: Caller) async throws -> TaskRun {
         let run = try await store.cancel(runID: id, project: caller.project, now: clock.now())
-        if run.status == .active { engine.requestCancel(runID: id) }
-        return run
+        guard run.status == .active, engine.requestCancel(runID: id) else { return run }
+        let deadline = ContinuousClock.now.advanced(by: .seconds(1))
+        while ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(1))  // a real-time wait for an answer, not a schedule
+            let current = try await store.run(id: id, project: caller.project)
+            if current.status.isFinished { return current }
+        }
+        return try await store.run(id: id, project: caller.project)
     }
 
     public func dismissRun(_ id: String, by caller: Caller) async throws -> TaskRun {
