@@ -121,7 +121,7 @@ public struct TaskService: Sendable {
         guard run.status == .active, engine.requestCancel(runID: id) else { return run }
         let deadline = ContinuousClock.now.advanced(by: .seconds(1))
         while ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(1))  // a real-time wait for an answer, not a schedule
+            try await Task.sleep(for: .microseconds(200))  // a real-time wait for an answer, not a schedule
             let current = try await store.run(id: id, project: caller.project)
             if current.status.isFinished { return current }
         }
