@@ -73,6 +73,7 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            resources: [.copy("Resources/openapi.json")],
             swiftSettings: strict
         ),
         .executableTarget(

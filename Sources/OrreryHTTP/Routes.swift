@@ -12,6 +12,9 @@ public enum OrreryRoutes {
         let router = Router(context: OrreryRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         router.get("healthz") { _, _ in json(.object(["status": .string("ok")])) }
+        router.get("openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
+        }
         router.get("readyz") { _, _ in
             _ = try await service.store.tokenCount()
             return json(.object(["status": .string("ready")]))
@@ -95,4 +98,14 @@ struct Query {
             return status
         }
     }
+}
+
+/// The OpenAPI 3.1 document of the native API (`Resources/openapi.json`), served at `/openapi.json`.
+public enum OpenAPIDocument {
+    public static let bytes: [UInt8] = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"),
+              let data = try? Data(contentsOf: url)
+        else { return Array(#"{"error":"openapi.json is missing from the build"}"#.utf8) }
+        return Array(data)
+    }()
 }
