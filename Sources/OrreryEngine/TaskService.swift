@@ -19,17 +19,39 @@ public struct TaskService: Sendable {
     public struct Caller: Sendable {
         public var name: String
         public var project: String
-        public init(name: String, project: String) { self.name = name; self.project = project }
+        public var role: Role
+        public init(name: String, project: String, role: Role = .admin) {
+            self.name = name
+            self.project = project
+            self.role = role
+        }
+
+        /// Throws `.forbidden` unless the caller's role is at least `role`.
+        public func require(_ role: Role, to action: String) throws {
+            guard self.role >= role else {
+                throw OrreryError(.forbidden, "a \(self.role.rawValue) token cannot \(action); it needs the \(role.rawValue) role")
+            }
+        }
     }
 
     public func createTask(_ body: JSONValue, by caller: Caller) async throws -> ScheduledTask {
+        try caller.require(.operator, to: "create tasks")
         let now = clock.now()
         let task = try TaskInput.create(
             body, id: ids.make(at: now), now: now, project: caller.project, owner: caller.name,
             modules: modules.descriptors)
+        try requireRight(for: task.module, caller)
         let created = try await store.createTasks([(task, task.firstRun(now: now, id: ids.make(at: now)))])
         engine.wake()
         return created[0]
+    }
+
+    /// A module with a `required_right` (the shell module: `shell`) needs that right; until
+    /// tokens carry rights of their own, only admins hold them.
+    func requireRight(for module: String, _ caller: Caller) throws {
+        if let right = modules[module]?.descriptor.requiredRight, caller.role < .admin {
+            throw OrreryError(.forbidden, "module \"\(module)\" needs the \"\(right)\" right, which only admin tokens hold", field: "module")
+        }
     }
 
     public func task(_ id: String, by caller: Caller) async throws -> ScheduledTask {
@@ -45,12 +67,14 @@ public struct TaskService: Sendable {
     /// Applies a partial update; `ifMatch` (the task version) makes a stale write a
     /// `.versionMismatch`. A changed schedule or `enabled` replaces the pending run.
     public func updateTask(_ id: String, with body: JSONValue, ifMatch: Int64?, by caller: Caller) async throws -> ScheduledTask {
+        try caller.require(.operator, to: "change tasks")
         let current = try await store.task(id: id, project: caller.project)
         if let ifMatch, ifMatch != current.version {
             throw OrreryError(.versionMismatch, "task \"\(id)\" is at version \(current.version), not \(ifMatch)", field: "If-Match")
         }
         let now = clock.now()
         let updated = try TaskInput.update(current, with: body, now: now, modules: modules.descriptors)
+        try requireRight(for: updated.module, caller)
         guard updated != current else { return current }
         var reschedule: Reschedule?
         if updated.schedule != current.schedule || updated.enabled != current.enabled {
@@ -86,11 +110,13 @@ public struct TaskService: Sendable {
     }
 
     public func deleteTask(_ id: String, by caller: Caller) async throws {
+        try caller.require(.operator, to: "delete tasks")
         try await store.deleteTask(id: id, project: caller.project, now: clock.now())
     }
 
     /// "Run now": a manual run, due at once.
     public func runNow(_ id: String, by caller: Caller) async throws -> TaskRun {
+        try caller.require(.operator, to: "run tasks")
         let task = try await store.task(id: id, project: caller.project)
         let now = clock.now()
         let run = try await store.insertRun(task.manualRun(id: ids.make(at: now), now: now, performedBy: caller.name))
@@ -117,6 +143,7 @@ public struct TaskService: Sendable {
     /// When this engine runs it, waits briefly (at most 1 s) for the end to be written, so
     /// the caller usually gets the run back `canceled` rather than still `active`.
     public func cancelRun(_ id: String, by caller: Caller) async throws -> TaskRun {
+        try caller.require(.operator, to: "cancel runs")
         let run = try await store.cancel(runID: id, project: caller.project, now: clock.now())
         guard run.status == .active, engine.requestCancel(runID: id) else { return run }
         let deadline = ContinuousClock.now.advanced(by: .seconds(1))
@@ -129,6 +156,7 @@ public struct TaskService: Sendable {
     }
 
     public func dismissRun(_ id: String, by caller: Caller) async throws -> TaskRun {
-        try await store.dismiss(runID: id, project: caller.project, by: caller.name, now: clock.now())
+        try caller.require(.operator, to: "dismiss runs")
+        return try await store.dismiss(runID: id, project: caller.project, by: caller.name, now: clock.now())
     }
 }

@@ -20,7 +20,10 @@ public enum AdminToken {
             }
             return .fromEnvironment
         }
-        guard try await store.tokenCount() == 0 else { return .existing }
+        // "Empty" means no usable admin token: viewer or operator tokens made first with
+        // `orrery token create` do not stop the first admin token from being made.
+        let hasAdmin = try await store.listTokens().contains { $0.role == Role.admin.rawValue && $0.revokedAt == nil }
+        guard !hasAdmin else { return .existing }
         let token = TokenHash.generate()
         let file = (dataDir as NSString).appendingPathComponent("admin.token")
         guard FileManager.default.createFile(atPath: file, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {

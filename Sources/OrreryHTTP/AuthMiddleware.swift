@@ -21,7 +21,7 @@ struct AuthMiddleware: RouterMiddleware {
             throw ProblemError(status: .unauthorized, code: "unauthorized", title: "Unauthorized", detail: "the bearer token is not valid", field: nil)
         }
         var context = context
-        context.caller = TaskService.Caller(name: grant.name, project: grant.project)
+        context.caller = TaskService.Caller(name: grant.name, project: grant.project, role: Role(rawValue: grant.role) ?? .viewer)
         return try await next(request, context)
     }
 }

@@ -22,6 +22,7 @@ public enum OrreryRoutes {
         let v1 = router.group("v1").add(middleware: AuthMiddleware(store: service.store, clock: service.clock))
         TaskRoutes(service: service).add(to: v1)
         RunRoutes(service: service).add(to: v1)
+        TokenRoutes(service: service).add(to: v1)
         v1.get("modules") { _, context in
             _ = try context.requireCaller()
             let items = service.modules.descriptors.values.sorted { $0.name < $1.name }.map(\.json)

@@ -226,6 +226,24 @@ extension SQLiteStore: TaskStore {
         }
     }
 
+    public func listTokens() async throws -> [StoredToken] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT id, name, role, project, created_at, expires_at, revoked_at FROM tokens ORDER BY created_at DESC, id DESC")
+                .map { row in
+                    var token = StoredToken(id: row[0], hash: "", name: row[1], role: row[2], project: row[3], createdAt: row[4], expiresAt: row[5])
+                    token.revokedAt = row[6]
+                    return token
+                }
+        }
+    }
+
+    public func revokeToken(id: String, now: Timestamp) async throws {
+        try await write { db in
+            try db.execute(sql: "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", arguments: [now, id])
+            guard db.changesCount > 0 else { throw OrreryError.notFound("token", id) }
+        }
+    }
+
     public func tokenCount() async throws -> Int {
         try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM tokens WHERE revoked_at IS NULL") ?? 0 }
     }

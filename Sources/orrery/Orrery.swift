@@ -15,7 +15,7 @@ struct Orrery: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "orrery",
         abstract: "Orrery: a self-hosted scheduled-task service.",
-        subcommands: [Serve.self, Migrate.self, ScheduleCommand.self])
+        subcommands: [Serve.self, Migrate.self, TokenCommand.self, ScheduleCommand.self])
 }
 
 /// Where the data lives, shared by every command that opens the store.
@@ -171,6 +171,72 @@ struct ScheduleCommand: AsyncParsableCommand {
             for item in items {
                 say("  \(item.at.rfc3339(offsetSeconds: item.offsetSeconds))   (\(item.at.rfc3339))")
             }
+        }
+    }
+}
+
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token", abstract: "Create, list and revoke API tokens (works beside a running server).",
+        subcommands: [Create.self, List.self, Revoke.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a token and print it (alone; it is shown only once).")
+        @OptionGroup var store: StoreOptions
+        @Option(help: "viewer, operator or admin.") var role: String
+        @Option(help: "The project the token acts in.") var project: String = "default"
+        @Option(help: "A name for people.") var name: String?
+        @Option(help: "Lifetime, e.g. 30d, 12h, 90m.") var expiresIn: String?
+
+        func run() async throws {
+            guard let role = Role(rawValue: role) else { throw ValidationError("--role must be viewer, operator or admin") }
+            var seconds: Int64?
+            if let text = expiresIn {
+                let units: [Character: Int64] = ["d": 86_400, "h": 3_600, "m": 60, "s": 1]
+                guard let unit = text.last.flatMap({ units[$0] }), let n = Int64(text.dropLast()), n > 0 else {
+                    throw ValidationError("--expires-in must look like 30d, 12h, 90m or 45s")
+                }
+                seconds = n * unit
+            }
+            let sqlite = try store.openSQLite(exclusive: false)
+            let (secret, _) = try await TokenIssuer.issue(
+                store: sqlite, role: role, project: project, name: name ?? role.rawValue, expiresInSec: seconds, now: SystemClock().now())
+            say(secret)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tokens (never their secrets).")
+        @OptionGroup var store: StoreOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let tokens = try await store.openSQLite(exclusive: false).listTokens()
+            if json {
+                say(JSONValue.object(["items": .array(tokens.map(\.json))]).jsonText)
+                return
+            }
+            say("ID                          ROLE      PROJECT   NAME                 EXPIRES                   REVOKED")
+            for t in tokens {
+                let cells = [t.id, t.role, t.project, t.name, t.expiresAt?.rfc3339 ?? "-", t.revokedAt?.rfc3339 ?? "-"]
+                let widths = [28, 10, 10, 21, 26, 0]
+                say(zip(cells, widths).map { cell, width in width == 0 ? cell : cell.padding(toLength: max(width, cell.count + 1), withPad: " ", startingAt: 0) }.joined())
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a token by id.")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The token id (from `orrery token list`).") var id: String
+
+        func run() async throws {
+            do {
+                try await store.openSQLite(exclusive: false).revokeToken(id: id, now: SystemClock().now())
+            } catch let error as OrreryError {
+                throw ValidationError(error.description)
+            }
+            say("revoked \(id)")
         }
     }
 }

@@ -25,6 +25,16 @@ public protocol TaskStore: Sendable {
     func tokenRole(hash: String, now: Timestamp) async throws -> TokenGrant?
     func insertToken(_ token: StoredToken) async throws
     func tokenCount() async throws -> Int
+    /// Every token (never its secret), newest first.
+    func listTokens() async throws -> [StoredToken]
+    /// Revokes a token; unknown ids are `.notFound`.
+    func revokeToken(id: String, now: Timestamp) async throws
+}
+
+/// What a token may do (SPEC §6): read; manage tasks and runs; everything.
+public enum Role: String, Sendable, CaseIterable, Comparable {
+    case viewer, `operator`, admin
+    public static func < (a: Role, b: Role) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
 }
 
 /// Whether and how a task update replaces the task's pending schedule runs.
@@ -207,6 +217,7 @@ public struct StoredToken: Sendable {
     public var project: String
     public var createdAt: Timestamp
     public var expiresAt: Timestamp?
+    public var revokedAt: Timestamp?
     public init(id: String, hash: String, name: String, role: String, project: String, createdAt: Timestamp, expiresAt: Timestamp? = nil) {
         self.id = id; self.hash = hash; self.name = name; self.role = role; self.project = project
         self.createdAt = createdAt; self.expiresAt = expiresAt
