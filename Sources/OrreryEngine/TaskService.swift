@@ -74,7 +74,8 @@ public struct TaskService: Sendable {
         }
         let now = clock.now()
         let updated = try TaskInput.update(current, with: body, now: now, modules: modules.descriptors)
-        try requireRight(for: updated.module, caller)
+        // Choosing what runs needs the module's right; pausing or rescheduling it does not.
+        if updated.module != current.module || updated.params != current.params { try requireRight(for: updated.module, caller) }
         guard updated != current else { return current }
         var reschedule: Reschedule?
         if updated.schedule != current.schedule || updated.enabled != current.enabled {
