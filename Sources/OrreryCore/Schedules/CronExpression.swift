@@ -48,7 +48,7 @@ public struct CronExpression: Sendable, Hashable {
         func value(_ token: Substring) throws -> Int {
             if let n = Int(token) {
                 guard kind.range.contains(n) else {
-                    throw fail("\(n) is out of range \(kind.range.lowerBound)-\(kind.range.upperBound == 7 ? 6 : kind.range.upperBound)")
+                    throw fail("\(n) is out of range \(kind.range.lowerBound)-\(kind.range.upperBound)")
                 }
                 return kind == .dayOfWeek ? n % 7 : n
             }
@@ -62,12 +62,11 @@ public struct CronExpression: Sendable, Hashable {
         for rawItem in text.split(separator: ",", omittingEmptySubsequences: false) {
             if rawItem.isEmpty { throw fail("empty list item") }
             // Names first (JUL contains an L, WED a W), then the specials can be told apart.
-            var named = String(rawItem)
-            if kind == .month { for (i, name) in monthNames.enumerated() { named = named.replacingOccurrences(of: name, with: "\(i + 1)") } }
-            if kind == .dayOfWeek { for (i, name) in dayNames.enumerated() { named = named.replacingOccurrences(of: name, with: "\(i)") } }
-            let item = Substring(named)
+            let item = Substring(substituteNames(rawItem, kind))
             // Specials: L, L-n, nW, LW in day-of-month; dL and d#n in day-of-week.
-            if item.contains("L") || item.contains("W") || item.contains("#") {
+            let words = item.split(whereSeparator: { !$0.isLetter })
+            let onlySpecialLetters = words.allSatisfy { ["L", "W", "LW"].contains($0) }
+            if item.contains("#") || (!words.isEmpty && onlySpecialLetters) {
                 guard kind == .dayOfMonth || kind == .dayOfWeek else {
                     let letter = item.contains("L") ? "L" : item.contains("W") ? "W" : "#"
                     throw OrreryError(.invalidSchedule, "\"\(letter)\" is only allowed in day-of-month and day-of-week")
@@ -113,7 +112,7 @@ public struct CronExpression: Sendable, Hashable {
                 low = try value(ends[0])
                 if ends.count == 2 {
                     high = try value(ends[1])
-                    if kind == .dayOfWeek && ends[1] == "7" { high = 7 }  // MON-7 means through Sunday
+                    if kind == .dayOfWeek && high == 0 && low > 0 { high = 7 }  // MON-7, MON-SUN: through Sunday
                     guard low <= high else { throw fail("range \(rangeText) is backwards") }
                 } else {
                     high = stepParts.count == 2 ? (kind == .dayOfWeek ? 6 : kind.range.upperBound) : low
@@ -137,6 +136,23 @@ public struct CronExpression: Sendable, Hashable {
             fields.weekdays = UInt8(bits)
             fields.weekdaysRestricted = !wildcard
         }
+    }
+
+    /// Replaces whole three-letter names (JUL, WED) by their numbers; other letter runs
+    /// (`L`, `W`, `LW`, unknown words) stay, to be read as specials or reported by name.
+    private static func substituteNames(_ item: Substring, _ kind: Field) -> String {
+        let names = kind == .month ? monthNames : kind == .dayOfWeek ? dayNames : []
+        guard !names.isEmpty else { return String(item) }
+        var out = "", word = ""
+        func flush() {
+            if let i = names.firstIndex(of: word) { out += String(kind == .month ? i + 1 : i) } else { out += word }
+            word = ""
+        }
+        for ch in item {
+            if ch.isLetter { word.append(ch) } else { flush(); out.append(ch) }
+        }
+        flush()
+        return out
     }
 
     private enum DaySpecial { case last(Int), nearest(Int), lastWeekday }
