@@ -74,10 +74,11 @@ func insertOnceTasks(_ store: SQLiteStore, module: String, at times: [Timestamp]
     }
 }
 
-func makeEngine(_ store: SQLiteStore, modules: [any TaskModule]) -> Engine {
+func makeEngine(_ store: SQLiteStore, modules: [any TaskModule], configure: (inout Engine.Configuration) -> Void = { _ in }) -> Engine {
     var config = Engine.Configuration(node: "bench")
     config.concurrency = options.concurrency
     config.exclusiveStore = true
+    configure(&config)
     return Engine(configuration: config, store: store, modules: ModuleRegistry(modules), clock: clock, logger: logger)
 }
 
@@ -117,11 +118,9 @@ if options.execution {
                 return (task, task.firstRun(now: now, id: ids.make(at: now)))
             })
         }
-        var config = Engine.Configuration(node: "bench")
-        config.concurrency = options.concurrency
-        config.queueLimits = Dictionary(uniqueKeysWithValues: (0..<4).map { ("q\($0)", options.concurrency / 4) })
-        config.exclusiveStore = true
-        let engine = Engine(configuration: config, store: store, modules: ModuleRegistry([NoopModule()]), clock: clock, logger: logger)
+        let engine = makeEngine(store, modules: [NoopModule()]) {
+            $0.queueLimits = Dictionary(uniqueKeysWithValues: (0..<4).map { ("q\($0)", options.concurrency / 4) })
+        }
         let start = ContinuousClock.now
         try await run(engine) { engine.stats.recorded >= n }
         let elapsed = seconds(ContinuousClock.now - start)
@@ -157,10 +156,7 @@ if options.execution {
             try await Task.sleep(for: .seconds(3600))
             return nil
         }
-        var config = Engine.Configuration(node: "bench")
-        config.concurrency = n  // all of them active at once
-        config.exclusiveStore = true
-        let engine = Engine(configuration: config, store: store, modules: ModuleRegistry([wait]), clock: clock, logger: logger)
+        let engine = makeEngine(store, modules: [wait]) { $0.concurrency = n }  // all of them active at once
         let service = TaskService(store: store, engine: engine)
         let running = Task { try await engine.run() }
         let me = TaskService.Caller(name: "bench", project: "default")
