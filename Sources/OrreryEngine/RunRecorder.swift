@@ -43,7 +43,10 @@ final class RunRecorder: Sendable {
     /// the database refuses work from a canceled one and the last ends must not be lost.
     func run() async {
         while !Task.isCancelled {
-            await doorbell.wait(until: nil, clock: clock)
+            // Ends that could not be written yet (the store was unreachable) are tried again
+            // every second even if nothing else happens: no run is left active for ever.
+            let unwritten = pending.withLock { !$0.isEmpty }
+            await doorbell.wait(until: unwritten ? clock.now().adding(.seconds(1)) : nil, clock: clock)
             await flush()
         }
         await Task { await self.flush() }.value

@@ -47,7 +47,7 @@ extension SQLiteStore: TaskStore {
         }
         return try await page(
             table: "tasks", columns: Records.taskColumns, filters: clauses, arguments: args,
-            after: try filter.cursor.map { ("seq > ?", try Cursor.decode($0)) }, order: "seq", limit: filter.limit,
+            after: try filter.cursor.map { ("seq > ?", try PageCursor.decode($0)) }, order: "seq", limit: filter.limit,
             decode: Records.task, seq: \.seq)
     }
 
@@ -124,7 +124,7 @@ extension SQLiteStore: TaskStore {
         }
         return try await page(
             table: "runs", columns: Records.runColumns, filters: clauses, arguments: args,
-            after: try filter.cursor.map { ("seq < ?", try Cursor.decode($0)) }, order: "seq DESC", limit: filter.limit,
+            after: try filter.cursor.map { ("seq < ?", try PageCursor.decode($0)) }, order: "seq DESC", limit: filter.limit,
             decode: Records.run, seq: \.seq)
     }
 
@@ -150,7 +150,7 @@ extension SQLiteStore: TaskStore {
             let rows = try Row.fetchAll(db, sql: pageSQL, arguments: fetchArgs)
             let items = try rows.prefix(limit).map(decode)
             let total = try Int.fetchOne(db, sql: countSQL, arguments: countArgs) ?? 0
-            let next = rows.count > limit ? items.last.map { Cursor.encode(seq($0)) } : nil
+            let next = rows.count > limit ? items.last.map { PageCursor.encode(seq($0)) } : nil
             return Page(items: items, nextCursor: next, totalCount: total)
         }
     }
@@ -246,5 +246,17 @@ extension SQLiteStore: TaskStore {
 
     public func tokenCount() async throws -> Int {
         try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM tokens WHERE revoked_at IS NULL") ?? 0 }
+    }
+}
+
+extension SQLiteStore: TokenBootstrapStore {
+    public func insertFirstAdminToken(_ token: StoredToken) async throws -> Bool {
+        try await write { db in
+            guard try Int.fetchOne(db, sql: "SELECT count(*) FROM tokens WHERE role = 'admin' AND revoked_at IS NULL") == 0 else { return false }
+            try db.execute(
+                sql: "INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [token.id, token.hash, token.name, token.role, token.project, token.createdAt, token.expiresAt])
+            return true
+        }
     }
 }
