@@ -130,6 +130,32 @@ enum PostgresMigrations {
             )
             """,
         ]),
+        Migration(name: "v2-users-idempotency", statements: [
+            """
+            CREATE TABLE users (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                role TEXT NOT NULL,
+                project TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                disabled_at BIGINT
+            )
+            """,
+            "ALTER TABLE tokens ADD COLUMN user_id TEXT",
+            "CREATE INDEX tokens_user ON tokens(user_id) WHERE user_id IS NOT NULL",
+            """
+            CREATE TABLE idempotency_keys (
+                project TEXT NOT NULL,
+                key TEXT NOT NULL,
+                request_hash TEXT NOT NULL,
+                task_id TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (project, key)
+            )
+            """,
+            // Listing runs by project (every non-admin listing).
+            "CREATE INDEX runs_project ON runs(project, seq)",
+        ]),
     ]
 }
 

@@ -13,7 +13,7 @@ enum PostgresRecords {
     static let storedTaskColumns = """
         seq, id, project, name, description, module, params, resource_id, labels, schedule, enabled, queue,
         priority, timeout_sec, retry, overlap, misfire, notify, owner, created_at, updated_at, version,
-        last_run_at, last_status
+        last_run_at, last_status, deleted_at
         """
 
     /// Decodes a row selected with `taskColumns` (`derived`) or `storedTaskColumns`.
@@ -35,8 +35,8 @@ enum PostgresRecords {
             notify: try row[17].decode(String?.self).map(JSONValue.fromStored), owner: try row[18].decode(String?.self),
             createdAt: Timestamp(microseconds: try row[19].decode(Int64.self)),
             updatedAt: Timestamp(microseconds: try row[20].decode(Int64.self)), version: try row[21].decode(Int64.self),
-            nextRunAt: derived ? try timestamp(row[24]) : nil, lastRunAt: try timestamp(row[22]),
-            lastStatus: try row[23].decode(String?.self).flatMap(RunStatus.init(rawValue:)))
+            nextRunAt: derived ? try timestamp(row[25]) : nil, lastRunAt: try timestamp(row[22]),
+            lastStatus: try row[23].decode(String?.self).flatMap(RunStatus.init(rawValue:)), deletedAt: try timestamp(row[24]))
     }
 
     static let runColumns = """

@@ -30,11 +30,11 @@ extension PostgresStore: RunQueue {
             let taskIDs = Array(Set(due.map(\.taskID))).sorted()
             var tasks: [String: (task: ScheduledTask, live: Bool)] = [:]
             for row in try await connection.rows("""
-                SELECT \(unescaped: PostgresRecords.storedTaskColumns), deleted_at IS NULL FROM tasks
+                SELECT \(unescaped: PostgresRecords.storedTaskColumns) FROM tasks
                 WHERE id = ANY(\(taskIDs)) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED
                 """, logger: self.logger) {
                 let task = try PostgresRecords.task(row, derived: false)
-                tasks[task.id] = (task, try row[24].decode(Bool.self))
+                tasks[task.id] = (task, task.deletedAt == nil)
             }
             let unlocked = taskIDs.filter { tasks[$0] == nil }
             if !unlocked.isEmpty {

@@ -35,31 +35,24 @@ extension PostgresStore: TaskStore {
     }
 
     public func listTasks(_ filter: TaskFilter) async throws -> Page<ScheduledTask> {
-        let after = try filter.cursor.map(PageCursor.decode)
-        let statuses = filter.lastStatus.map(\.rawValue)
-        // One fixed statement: a filter not given is a NULL parameter (planned away, as the
-        // unnamed statement is planned with its values).
-        let conditions = """
-            deleted_at IS NULL
-            AND ($1::text IS NULL OR project = $1) AND ($2::text IS NULL OR module = $2)
-            AND ($3::text IS NULL OR resource_id = $3) AND ($4::boolean IS NULL OR enabled = $4)
-            AND (cardinality($5::text[]) = 0 OR last_status = ANY($5))
-            """
-        var binds = PostgresBindings()
-        binds.append(filter.project)
-        binds.append(filter.module)
-        binds.append(filter.resourceID)
-        binds.append(filter.enabled)
-        binds.append(statuses)
-        var pageBinds = binds
-        pageBinds.append(after)
-        pageBinds.append(Int64(filter.limit + 1))
-        let page = PostgresQuery(unsafeSQL: """
-            SELECT \(PostgresRecords.taskColumns) FROM tasks
-            WHERE \(conditions) AND ($6::bigint IS NULL OR seq > $6) ORDER BY seq LIMIT $7
-            """, binds: pageBinds)
-        let count = PostgresQuery(unsafeSQL: "SELECT count(*) FROM tasks WHERE \(conditions)", binds: binds)
-        return try await self.page(page, count: count, limit: filter.limit, decode: { try PostgresRecords.task($0) }, seq: \.seq)
+        var w = PostgresWhere()
+        if !filter.includeDeleted { w.add("deleted_at IS NULL") }
+        w.equal("project", filter.project)
+        w.equal("seq", filter.seq)
+        w.equal("module", filter.module)
+        w.equal("resource_id", filter.resourceID)
+        w.equal("enabled", filter.enabled)
+        w.equal("name", filter.name)
+        w.equal("owner", filter.owner)
+        w.equal("(schedule::jsonb ->> 'event')", filter.triggerEvent)
+        if let part = filter.nameContains { w.add("strpos(lower(name), lower(\(w.bind(part)))) > 0") }
+        w.among("last_status", filter.lastStatus.map(\.rawValue))
+        w.among("schedule_type", filter.scheduleTypes)
+        w.labels(filter.labels, column: "tasks.labels")
+        return try await page(
+            table: "tasks", columns: PostgresRecords.taskColumns, filter: w,
+            after: try filter.cursor.map { (">", try PageCursor.decode($0)) }, order: "seq", limit: filter.limit,
+            offset: filter.offset, decode: { try PostgresRecords.task($0) }, seq: \.seq)
     }
 
     public func updateTask(_ task: ScheduledTask, expectedVersion: Int64, reschedule: Reschedule?) async throws -> ScheduledTask {
@@ -121,46 +114,48 @@ extension PostgresStore: TaskStore {
     }
 
     public func listRuns(_ filter: RunFilter) async throws -> Page<TaskRun> {
-        let before = try filter.cursor.map(PageCursor.decode)
-        let dismissed = switch (filter.includeDismissed, filter.dismissed) {
-        case (true, _): "any"
-        case (false, true?): "only"
-        case (false, false?), (false, nil): "none"
+        var w = PostgresWhere()
+        w.equal("project", filter.project)
+        w.equal("task_id", filter.taskID)
+        w.equal("module", filter.module)
+        w.equal("resource_id", filter.resourceID)
+        w.equal("performed_by", filter.performedBy)
+        w.among("status", filter.statuses.map(\.rawValue))
+        w.among("trigger", filter.triggers.map(\.rawValue))
+        w.before("scheduled_at", filter.scheduledBefore)
+        w.after("scheduled_at", filter.scheduledAfter)
+        w.before("started_at", filter.startedBefore)
+        w.after("started_at", filter.startedAfter)
+        w.before("finished_at", filter.finishedBefore)
+        w.after("finished_at", filter.finishedAfter)
+        w.before("(CASE WHEN status = 'scheduled' THEN scheduled_at ELSE updated_at END)", filter.timestampBefore)
+        w.wrapping({ "task_id IN (SELECT id FROM tasks WHERE \($0))" }) { $0.labels(filter.labels, column: "tasks.labels") }
+        switch (filter.includeDismissed, filter.dismissed) {
+        case (true, _): break
+        case (false, true?): w.add("dismissed_at IS NOT NULL")
+        case (false, false?), (false, nil): w.add("dismissed_at IS NULL")
         }
-        let conditions = """
-            ($1::text IS NULL OR project = $1) AND ($2::text IS NULL OR task_id = $2)
-            AND ($3::text IS NULL OR module = $3) AND ($4::text IS NULL OR resource_id = $4)
-            AND (cardinality($5::text[]) = 0 OR status = ANY($5))
-            AND ($6::bigint IS NULL OR scheduled_at < $6) AND ($7::bigint IS NULL OR scheduled_at >= $7)
-            AND ($8::text = 'any' OR ($8::text = 'only') = (dismissed_at IS NOT NULL))
-            """
-        var binds = PostgresBindings()
-        binds.append(filter.project)
-        binds.append(filter.taskID)
-        binds.append(filter.module)
-        binds.append(filter.resourceID)
-        binds.append(filter.statuses.map(\.rawValue))
-        binds.append(filter.scheduledBefore?.microseconds)
-        binds.append(filter.scheduledAfter?.microseconds)
-        binds.append(dismissed)
-        var pageBinds = binds
-        pageBinds.append(before)
-        pageBinds.append(Int64(filter.limit + 1))
-        let page = PostgresQuery(unsafeSQL: """
-            SELECT \(PostgresRecords.runColumns) FROM runs
-            WHERE \(conditions) AND ($9::bigint IS NULL OR seq < $9) ORDER BY seq DESC LIMIT $10
-            """, binds: pageBinds)
-        let count = PostgresQuery(unsafeSQL: "SELECT count(*) FROM runs WHERE \(conditions)", binds: binds)
-        return try await self.page(page, count: count, limit: filter.limit, decode: PostgresRecords.run, seq: \.seq)
+        return try await page(
+            table: "runs", columns: PostgresRecords.runColumns, filter: w,
+            after: try filter.cursor.map { ("<", try PageCursor.decode($0)) }, order: "seq DESC", limit: filter.limit,
+            offset: filter.offset, decode: PostgresRecords.run, seq: \.seq)
     }
 
-    /// One page of a keyset-paginated listing (the query asks for one row more than `limit`,
-    /// to know whether a next page exists) and the exact count of what the filters match.
+    /// One page of a keyset-paginated listing (`after` positions it past the cursor's row;
+    /// one row more than `limit` is read, to know whether a next page exists) and the exact
+    /// count of what the filters match.
     private func page<Item: Sendable>(
-        _ page: PostgresQuery, count: PostgresQuery, limit: Int,
+        table: String, columns: String, filter: PostgresWhere, after cursor: (comparison: String, seq: Int64)?,
+        order: String, limit: Int, offset: Int,
         decode: @escaping @Sendable (PostgresRandomAccessRow) throws -> Item, seq: @escaping @Sendable (Item) -> Int64
     ) async throws -> Page<Item> {
-        try await transaction { connection in
+        let count = filter.query { conditions, _ in "SELECT count(*) FROM \(table) WHERE \(conditions)" }
+        var pageFilter = filter
+        if let cursor { pageFilter.add("seq \(cursor.comparison) \(pageFilter.bind(cursor.seq))") }
+        let page = pageFilter.query([Int64(limit + 1), Int64(offset)]) { conditions, p in
+            "SELECT \(columns) FROM \(table) WHERE \(conditions) ORDER BY \(order) LIMIT \(p[0]) OFFSET \(p[1])"
+        }
+        return try await transaction { connection in
             let rows = try await connection.rows(page, logger: self.logger)
             let items = try rows.prefix(limit).map(decode)
             let total = try await connection.rows(count, logger: self.logger)[0][0].decode(Int64.self)
@@ -232,6 +227,7 @@ extension PostgresStore: TaskStore {
             try await connection.rows("""
                 SELECT id, name, role, project FROM tokens
                 WHERE hash = \(hash) AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > \(now.microseconds))
+                    AND (user_id IS NULL OR user_id IN (SELECT id FROM users WHERE disabled_at IS NULL))
                 """, logger: self.logger).first.map {
                 TokenGrant(tokenID: try $0[0].decode(String.self), name: try $0[1].decode(String.self),
                            role: try $0[2].decode(String.self), project: try $0[3].decode(String.self))
@@ -245,22 +241,22 @@ extension PostgresStore: TaskStore {
 
     func insertToken(_ token: StoredToken, _ connection: PostgresConnection) async throws {
         try await connection.execute("""
-            INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at)
+            INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at, user_id)
             VALUES (\(token.id), \(token.hash), \(token.name), \(token.role), \(token.project), \(token.createdAt.microseconds),
-                \(token.expiresAt?.microseconds))
+                \(token.expiresAt?.microseconds), \(token.userID))
             """, logger: logger)
     }
 
     public func listTokens() async throws -> [StoredToken] {
         try await withConnection { connection in
             try await connection.rows(
-                "SELECT id, name, role, project, created_at, expires_at, revoked_at FROM tokens ORDER BY created_at DESC, id DESC",
+                "SELECT id, name, role, project, created_at, expires_at, revoked_at, user_id FROM tokens ORDER BY created_at DESC, id DESC",
                 logger: self.logger
             ).map { row in
                 var token = StoredToken(
                     id: try row[0].decode(String.self), hash: "", name: try row[1].decode(String.self), role: try row[2].decode(String.self),
                     project: try row[3].decode(String.self), createdAt: Timestamp(microseconds: try row[4].decode(Int64.self)),
-                    expiresAt: try PostgresRecords.timestamp(row[5]))
+                    expiresAt: try PostgresRecords.timestamp(row[5]), userID: try row[7].decode(String?.self))
                 token.revokedAt = try PostgresRecords.timestamp(row[6])
                 return token
             }
