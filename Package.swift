@@ -111,6 +111,7 @@ let package = Package(
             dependencies: [
                 "OrreryCore",
                 "OrrerySQLite",
+                "OrreryPostgres",
                 "OrreryEngine",
                 "OrreryModules",
                 .product(name: "Logging", package: "swift-log"),
@@ -171,7 +172,7 @@ let package = Package(
         .testTarget(
             name: "OrreryHTTPTests",
             dependencies: [
-                "OrreryCore", "OrrerySQLite", "OrreryEngine", "OrreryModules", "OrreryHTTP", "OrreryTesting",
+                "OrreryCore", "OrrerySQLite", "OrreryPostgres", "OrreryEngine", "OrreryModules", "OrreryHTTP", "OrreryTesting",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -263,7 +263,9 @@ public final class Engine: Service, Sendable {
             try? await clock.sleep(for: every)
             if Task.isCancelled { return }
             do {
-                try await store.renewLeases(node: configuration.node, until: clock.now().adding(configuration.leaseDuration))
+                // The runs executing here and those whose end is not written yet.
+                let held = active.withLock { Array($0.keys) } + recorder.unwrittenEnds()
+                try await store.renewLeases(node: configuration.node, runIDs: held, until: clock.now().adding(configuration.leaseDuration))
             } catch {
                 noteStoreFailure()
                 logger.error("renewing leases failed", metadata: ["error": "\(error)"])

@@ -7,6 +7,8 @@ import Synchronization
 /// chatty module or a burst of completions costs few transactions, not one per line.
 final class RunRecorder: Sendable {
     private let pending = Mutex(RecordBatch())
+    /// Ends taken out of `pending` by a write in progress.
+    private let writing = Mutex<[String]>([])
     private let doorbell = Doorbell()
     private let store: any RunQueue
     private let node: String
@@ -32,6 +34,11 @@ final class RunRecorder: Sendable {
     func progress(runID: String, _ progress: RunProgress) {
         pending.withLock { $0.progress[runID] = progress }
         doorbell.ring()
+    }
+
+    /// Runs whose end is recorded here but not yet written (their leases must stay ours).
+    func unwrittenEnds() -> [String] {
+        pending.withLock { $0.outcomes.map(\.runID) } + writing.withLock { $0 }
     }
 
     func end(_ outcome: RunOutcome) {
@@ -61,6 +68,8 @@ final class RunRecorder: Sendable {
                 return p
             }
             if batch.isEmpty { return }
+            writing.withLock { $0 = batch.outcomes.map(\.runID) }
+            defer { writing.withLock { $0 = [] } }
             do {
                 let summary = try await store.record(batch, node: node, now: clock.now())
                 onRecorded(summary, batch.outcomes.count)

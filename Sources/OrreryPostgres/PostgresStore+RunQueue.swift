@@ -262,10 +262,13 @@ extension PostgresStore: RunQueue {
         return policy.retryRun(after: failed, now: now, id: ids.make(at: now), jitterUnit: Double.random(in: 0..<1))
     }
 
-    public func renewLeases(node: String, until: Timestamp) async throws {
+    public func renewLeases(node: String, runIDs: [String], until: Timestamp) async throws {
+        guard !runIDs.isEmpty else { return }
         try await withConnection { connection in
-            try await connection.execute(
-                "UPDATE runs SET lease_expires_at = \(until.microseconds) WHERE status = 'active' AND node = \(node)", logger: self.logger)
+            try await connection.execute("""
+                UPDATE runs SET lease_expires_at = \(until.microseconds)
+                WHERE status = 'active' AND node = \(node) AND id = ANY(\(runIDs))
+                """, logger: self.logger)
         }
     }
 

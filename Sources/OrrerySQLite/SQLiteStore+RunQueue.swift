@@ -241,10 +241,13 @@ extension SQLiteStore: RunQueue {
         return policy.retryRun(after: failed, now: now, id: ids.make(at: now), jitterUnit: Double.random(in: 0..<1))
     }
 
-    public func renewLeases(node: String, until: Timestamp) async throws {
+    public func renewLeases(node: String, runIDs: [String], until: Timestamp) async throws {
+        guard !runIDs.isEmpty else { return }
+        let ids = JSONValue.array(runIDs.map(JSONValue.string)).jsonText
         try await write { db in
-            try db.cachedStatement(sql: "UPDATE runs SET lease_expires_at = ? WHERE status = 'active' AND node = ?")
-                .execute(arguments: [until, node])
+            try db.cachedStatement(sql: """
+                UPDATE runs SET lease_expires_at = ? WHERE status = 'active' AND node = ? AND id IN (SELECT value FROM json_each(?))
+                """).execute(arguments: [until, node, ids])
         }
     }
 

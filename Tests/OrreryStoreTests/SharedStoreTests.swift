@@ -89,6 +89,21 @@ struct SharedStoreTests {
         }
     }
 
+    @Test("a node renews only the leases of runs it names: a run claimed under its name that it does not know lapses", arguments: StoreKind.enabled)
+    func renewNamedLeases(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let tasks = (0..<2).map { i in Fixtures.task("t\(i)", schedule: Schedule(.once(at: t0)), at: t0) }
+            try await Fixtures.create(tasks, in: store, now: t0)
+            let claimed = try await store.claimDue(limit: 10, now: t0, node: "n", leaseUntil: t0.adding(seconds: 30)).map(\.run.id)
+            try await store.renewLeases(node: "n", runIDs: [claimed[0]], until: t0.adding(seconds: 60))
+            try await store.renewLeases(node: "other", runIDs: [claimed[1]], until: t0.adding(seconds: 60))
+            let summary = try await store.rescueExpired(expiredBefore: t0.adding(seconds: 31), exceptNode: nil, now: t0.adding(seconds: 31))
+            #expect(summary.ended == 1)
+            #expect(try await store.run(id: claimed[0], project: nil).status == .active)
+            #expect(try await store.run(id: claimed[1], project: nil).error?.code == "lease_expired")
+        }
+    }
+
     @Test("nodes starting together make exactly one first admin token", arguments: StoreKind.enabled)
     func firstAdminOnce(_ kind: StoreKind) async throws {
         try await kind.withStores(4) { nodes in
