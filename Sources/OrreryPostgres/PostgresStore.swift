@@ -3,6 +3,7 @@ public import OrreryCore
 public import PostgresNIO
 import Synchronization
 
+
 /// The shared store: one PostgreSQL database that several Orrery nodes use at once,
 /// behind `TaskStore`, `RunQueue` and `PruningStore` with the same semantics as
 /// `SQLiteStore`, plus wake-ups between nodes (`NotifyingStore`) and a leader lease
@@ -18,6 +19,8 @@ public final class PostgresStore: Sendable {
     let ids = IDGenerator()
     /// How long a call may wait for a connection before it is `.unavailable`.
     let connectWait: Duration
+    /// How long a call may use its connection before the connection is closed under it.
+    let operationLimit: Duration = .seconds(20)
     private let runner: Task<Void, Never>
     /// Where this store connects, without the password (for logs and `orrery migrate`).
     public let displayURL: String
@@ -77,44 +80,45 @@ public final class PostgresStore: Sendable {
     }
 
     /// Runs `body` on a pooled connection (one statement or several, each autocommitted).
-    /// Waiting for a connection is bounded by `connectWait`: an unreachable database is
-    /// `.unavailable`, never a hang.
+    /// Bounded in time: waiting for a connection by `connectWait` (an unreachable database
+    /// is `.unavailable`, never a hang), and the work on it by `operationLimit`, after which
+    /// the connection is closed under it (a server that vanished mid-query).
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        let leased = LeaseFlag()
-        do {
-            return try await withThrowingTaskGroup(of: Attempt<T>.self) { group in
-                group.addTask {
-                    .value(try await self.client.withConnection { connection in
-                        leased.set()
-                        return try await body(connection)
-                    })
-                }
-                group.addTask {
-                    try await Task.sleep(for: self.connectWait)
-                    // Once a connection is ours, a dead server fails the query by itself.
-                    while leased.isSet { try await Task.sleep(for: .seconds(3600)) }
-                    return .timedOut
-                }
-                defer { group.cancelAll() }
-                switch try await group.next() {
-                case .value(let value)?: return value
-                case .timedOut?, nil: throw OrreryError(.unavailable, "the database is unreachable")
-                }
+        let lease = LeaseState()
+        let work = Task {
+            try await self.client.withConnection { connection in
+                lease.leased(connection)
+                return try await body(connection)
             }
+        }
+        let connectWait = self.connectWait, operationLimit = self.operationLimit
+        let watchdog = Task {
+            try await Task.sleep(for: connectWait)
+            guard let connection = lease.connection else {
+                lease.timedOut()
+                work.cancel()
+                return
+            }
+            try await Task.sleep(for: operationLimit)
+            lease.timedOut()
+            try? await connection.close()
+        }
+        defer { watchdog.cancel() }
+        do {
+            return try await withTaskCancellationHandler { try await work.value } onCancel: { work.cancel() }
         } catch {
+            if lease.didTimeOut { throw OrreryError(.unavailable, "the database is unreachable") }
             throw translate(error)
         }
     }
 
-    private final class LeaseFlag: Sendable {
-        private let value = Atomic<Bool>(false)
-        func set() { value.store(true, ordering: .relaxed) }
-        var isSet: Bool { value.load(ordering: .relaxed) }
-    }
-
-    private enum Attempt<T: Sendable>: Sendable {
-        case value(T)
-        case timedOut
+    /// A connection leased for one call, and whether the call ran out of time.
+    private final class LeaseState: Sendable {
+        private let state = Mutex<(connection: PostgresConnection?, timedOut: Bool)>((nil, false))
+        func leased(_ connection: PostgresConnection) { state.withLock { $0.connection = connection } }
+        func timedOut() { state.withLock { $0.timedOut = true } }
+        var connection: PostgresConnection? { state.withLock { $0.connection } }
+        var didTimeOut: Bool { state.withLock { $0.timedOut } }
     }
 
     /// Database errors become Orrery's: a unique violation is `.conflict`, a lost or refused

@@ -148,8 +148,19 @@ struct MultiNodeTests {
         try await eventually(timeout: .seconds(30), "the API answers again") { try await api.call(.GET, "/readyz").status == 200 }
         var unfinished = RunFilter()
         unfinished.statuses = [.scheduled, .active]
-        unfinished.limit = 1
-        try await eventually(timeout: .seconds(90), "every run ended") { try await store.listRuns(unfinished).totalCount == 0 }
+        unfinished.limit = 100_000
+        do {
+            try await eventually(timeout: .seconds(60), "every run ended") { try await store.listRuns(unfinished).totalCount == 0 }
+        } catch {
+            let left = try await store.listRuns(unfinished).items
+            let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
+            let summary = Dictionary(grouping: left, by: { "\($0.status.rawValue) node=\($0.node ?? "-") lease=\(($0.leaseExpiresAt?.microseconds ?? 0) - now.microseconds)us due=\($0.scheduledAt.microseconds - now.microseconds > 0)" })
+                .mapValues(\.count)
+            let logs = (0..<2).map { (try? String(contentsOfFile: dir.file("node\($0).log"), encoding: .utf8)) ?? "" }
+                .map { $0.split(separator: "\n").filter { !$0.contains("Connection creation failed") }.suffix(15).joined(separator: "\n") }
+            Issue.record("runs left: \(Array(summary).prefix(10))\nlogs:\n\(logs.joined(separator: "\n---\n"))")
+            throw error
+        }
         var all = RunFilter()
         all.limit = 100_000
         let runs = try await store.listRuns(all).items
