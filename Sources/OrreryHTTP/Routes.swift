@@ -6,7 +6,8 @@ import Foundation
 public import OrreryCore
 public import OrreryEngine
 
-/// The native API under `/v1` (Appendix A): tasks, runs, logs, modules; plus health.
+/// The native API under `/v1` (Appendix A): tasks, runs, logs, modules; plus health; and the
+/// five compatibility profiles (SPEC §8), each at its seed's own paths with its own errors.
 public enum OrreryRoutes {
     public static func build(service: TaskService) -> Router<OrreryRequestContext> {
         let router = Router(context: OrreryRequestContext.self)
@@ -19,7 +20,8 @@ public enum OrreryRoutes {
             _ = try await service.store.tokenCount()
             return json(.object(["status": .string("ready")]))
         }
-        let v1 = router.group("v1").add(middleware: AuthMiddleware(store: service.store, clock: service.clock))
+        let authenticator = TokenAuthenticator(store: service.store, clock: service.clock)
+        let v1 = router.group("v1").add(middleware: AuthMiddleware(authenticator: authenticator))
         TaskRoutes(service: service).add(to: v1)
         RunRoutes(service: service).add(to: v1)
         TokenRoutes(service: service).add(to: v1)
@@ -28,6 +30,11 @@ public enum OrreryRoutes {
             let items = service.modules.descriptors.values.sorted { $0.name < $1.name }.map(\.json)
             return json(.object(["items": .array(items)]))
         }
+        SynapseProfile(service: service, authenticator: authenticator).add(to: router)
+        TaskAPIProfile(service: service, authenticator: authenticator).add(to: router)
+        WorkspaceProfile(service: service, authenticator: authenticator).add(to: router)
+        TaskListRPCProfile(service: service, authenticator: authenticator).add(to: router)
+        DMSProfile(service: service, authenticator: authenticator).add(to: router)
         return router
     }
 }

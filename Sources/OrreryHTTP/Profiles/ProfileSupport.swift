@@ -1,0 +1,134 @@
+import HTTPTypes
+public import Hummingbird
+import Logging
+import NIOCore
+public import OrreryCore
+public import OrreryEngine
+
+/// A refusal as a compatibility profile words it: the HTTP status, the profile's own error
+/// code (`M_FORBIDDEN`, `WKS.0001`, …) and a message for people.
+struct ProfileFailure: Error, Sendable {
+    var status: HTTPResponse.Status
+    var code: String
+    var message: String
+}
+
+/// How one profile writes errors: each seed system has its own body shape and codes.
+protocol ProfileErrorFormat: Sendable {
+    /// The profile's code for a native error that maps to `status`.
+    func code(for status: HTTPResponse.Status, native: OrreryError.Code) -> String
+    /// The body of an error response.
+    func body(_ failure: ProfileFailure) -> JSONValue
+}
+
+extension ProfileErrorFormat {
+    func failure(_ status: HTTPResponse.Status, _ native: OrreryError.Code, _ message: String) -> ProfileFailure {
+        ProfileFailure(status: status, code: code(for: status, native: native), message: message)
+    }
+
+    func response(_ failure: ProfileFailure) -> Response {
+        json(body(failure), status: failure.status)
+    }
+
+    /// Any error as this profile's failure: the status is the native API's for the same
+    /// error (so a profile never disagrees with `/v1` on what went wrong), the wording the
+    /// profile's. Internal errors are logged and never described to the client.
+    func failure(from error: any Error, logger: Logger) -> ProfileFailure {
+        switch error {
+        case let failure as ProfileFailure:
+            return failure
+        case let error as OrreryError:
+            let problem = ProblemError(error)
+            if problem.status == .internalServerError {
+                logger.error("internal error", metadata: ["error": "\(error)"])
+                return self.failure(.internalServerError, .internal, problem.detail)
+            }
+            return self.failure(problem.status, error.code, error.description)
+        case let problem as ProblemError:
+            return self.failure(problem.status, OrreryError.Code(problem.code), problem.detail)
+        case let error as HTTPError:
+            return self.failure(error.status, OrreryError.Code("http_\(error.status.code)"), error.body ?? error.status.reasonPhrase)
+        default:
+            logger.error("unexpected error", metadata: ["error": "\(String(reflecting: error))"])
+            return self.failure(.internalServerError, .internal, "an internal error occurred")
+        }
+    }
+}
+
+/// Answers every error of a profile's routes in that profile's format (inside the router's
+/// `ProblemMiddleware`, which then sees an ordinary response).
+struct ProfileErrorMiddleware<Format: ProfileErrorFormat>: RouterMiddleware {
+    typealias Context = OrreryRequestContext
+    let format: Format
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            return format.response(format.failure(from: error, logger: context.logger))
+        }
+    }
+}
+
+extension TokenAuthenticator {
+    /// The caller a profile's token speaks for; the profile words the two refusals.
+    func caller(_ token: String?, missing: ProfileFailure, invalid: ProfileFailure) async throws -> TaskService.Caller {
+        switch try await check(token) {
+        case .missing: throw missing
+        case .invalid: throw invalid
+        case .valid(let caller): return caller
+        }
+    }
+}
+
+extension TaskService.Caller {
+    /// Whether a project named in a profile's path is one this caller may read: its own, or
+    /// any for an admin (whose scope is every project).
+    func mayRead(project: String) -> Bool { scope == nil || scope == project }
+}
+
+/// Every item of a listing, following its cursor: for profiles whose real API has no paging
+/// (Synapse, 001's task list, 003), so a client sees everything it would have seen there.
+func everyPage<Item>(_ fetch: (_ cursor: String?) async throws -> Page<Item>) async throws -> [Item] {
+    var items: [Item] = []
+    var cursor: String?
+    repeat {
+        let page = try await fetch(cursor)
+        items += page.items
+        cursor = page.nextCursor
+    } while cursor != nil
+    return items
+}
+
+/// The wall-clock forms the Huawei profiles use.
+enum HuaweiTime {
+    /// `yyyy-MM-dd HH:mm:ss` as read on a clock `offsetSeconds` from UTC (Workspace).
+    static func local(_ t: Timestamp, offsetSeconds: Int) -> String {
+        let whole = t.microseconds >= 0 ? t.microseconds / 1_000_000 : (t.microseconds - 999_999) / 1_000_000
+        let seconds = whole + Int64(offsetSeconds)
+        var days = seconds / 86_400
+        var secondOfDay = seconds % 86_400
+        if secondOfDay < 0 { days -= 1; secondOfDay += 86_400 }
+        let (y, m, d) = CivilDate.fromDays(days)
+        return "\(pad(y, 4))-\(pad(Int64(m), 2))-\(pad(Int64(d), 2)) \(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))"
+    }
+
+    /// Parses `YYYYMMDDHHmmss` (DMS), read as UTC; nil when malformed or not a real time.
+    static func parseCompact(_ text: String) -> Timestamp? {
+        let digits = Array(text.utf8)
+        guard digits.count == 14, digits.allSatisfy({ (48...57).contains($0) }) else { return nil }
+        func number(_ from: Int, _ count: Int) -> Int64 {
+            digits[from..<(from + count)].reduce(0) { $0 * 10 + Int64($1 - 48) }
+        }
+        let (year, month, day) = (number(0, 4), Int(number(4, 2)), Int(number(6, 2)))
+        let (hour, minute, second) = (number(8, 2), number(10, 2), number(12, 2))
+        guard (1...12).contains(month), day >= 1, Int64(day) <= CivilDate.daysInMonth(year: year, month: month),
+              hour < 24, minute < 60, second < 60 else { return nil }
+        return Timestamp(seconds: CivilDate.days(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second)
+    }
+
+    private static func pad(_ value: Int64, _ width: Int) -> String {
+        let s = String(value)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+}
