@@ -1,0 +1,50 @@
+import Foundation
+import NIOHTTP1
+import OrreryCore
+import OrreryTesting
+import Testing
+
+@Suite("Profiles: one store, five views")
+struct CrossProfileTests {
+    @Test("tasks and runs made through /v1 tell the same story through all five profiles")
+    func sameStory() async throws {
+        try await InProcessServer.with { admin, _ in
+            let ok = try await admin.task(#"{"name":"backup ok","module":"noop","resource_id":"vm-1","labels":{"configuration_id":"4"},"schedule":{"type":"once"}}"#)
+            let bad = try await admin.task(#"{"name":"backup bad","module":"shell","params":{"command":["/usr/bin/env","false"]},"resource_id":"vm-1","labels":{"configuration_id":"4"},"schedule":{"type":"once"}}"#)
+            let later = try await admin.task(#"{"name":"backup later","module":"noop","resource_id":"vm-1","labels":{"configuration_id":"4"},"schedule":{"type":"once","at":"\#(Future.y2030)"}}"#)
+            let okRun = try require(try await admin.waitForRun(of: ok, "complete")["id"]?.stringValue)
+            let badRun = try require(try await admin.waitForRun(of: bad, "failed")["id"]?.stringValue)
+            let laterRun = try require(try await admin.waitForRun(of: later, "scheduled")["id"]?.stringValue)
+            let token = try require(admin.token)
+
+            // 000: every run, in Synapse's words.
+            let synapse = try await admin.get("/_synapse/admin/v1/scheduled_tasks?resource_id=vm-1")["scheduled_tasks"]?.arrayValue ?? []
+            let synapseStatus = Dictionary(uniqueKeysWithValues: synapse.map { ($0["id"]?.stringValue ?? "", $0["status"]?.stringValue ?? "") })
+            #expect(synapseStatus == [okRun: "complete", badRun: "failed", laterRun: "scheduled"])
+
+            // 004: the same runs as jobs of instance vm-1.
+            let dms = try await admin.raw(.GET, "/v2/default/instances/vm-1/scheduled-tasks?limit=100", headers: [("X-Auth-Token", token)])
+            let dmsStatus = Dictionary(uniqueKeysWithValues: (dms["jobs"]?.arrayValue ?? []).map { ($0["id"]?.stringValue ?? "", $0["status"]?.stringValue ?? "") })
+            #expect(dmsStatus == [okRun: "SUCCESS", badRun: "FAILED", laterRun: "CREATED"] && dms["job_count"] == .int(3))
+
+            // 003: the started runs of configuration 4.
+            let rpc = try await admin.post("/rpc/task/list", #"{"params":{"configuration_id":4}}"#)["result"]?["tasks"]?.arrayValue ?? []
+            let rpcState = Dictionary(uniqueKeysWithValues: rpc.map { ($0["title"]?.stringValue ?? "", $0["state"]?.stringValue ?? "") })
+            #expect(rpcState == ["backup ok": "End", "backup bad": "Failed"])
+
+            // 001: each task by its integer id.
+            for (task, status) in [(ok, "finished"), (bad, "failed"), (later, "scheduled")] {
+                let seq = try require(task["seq"]?.intValue)
+                #expect(try await admin.get("/api/task/\(seq)")["task"]?["status"] == .string(status), "\(task["name"]!)")
+            }
+
+            // 002: the tasks, with their last status.
+            let workspace = try await admin.raw(.GET, "/v2/default/scheduled-tasks?offset=0&limit=50&task_name=backup", headers: [("X-Auth-Token", token)])
+            let lastStatus = Dictionary(uniqueKeysWithValues: (workspace["scheduled_tasks"]?.arrayValue ?? []).map {
+                ($0["task_name"]?.stringValue ?? "", $0["last_status"] ?? .null)
+            })
+            #expect(lastStatus == ["backup ok": .string("SUCCESS"), "backup bad": .string("FAIL"), "backup later": .null])
+            #expect(workspace["total_count"] == .int(3))
+        }
+    }
+}
