@@ -41,9 +41,15 @@ struct HuaweiErrorFormat: ProfileErrorFormat {
         return caller
     }
 
+    /// The first of a parameter's spellings that is present, with its value.
+    static func first(of names: [String], in q: Query) -> (name: String, value: String)? {
+        for name in names { if let value = q.string(name) { return (name, value) } }
+        return nil
+    }
+
     /// An integer query parameter within `range`; `required` ones may not be absent.
     func int(_ q: Query, _ names: [String], required: Bool, in range: ClosedRange<Int>, default value: Int) throws -> Int {
-        guard let (name, text) = names.lazy.compactMap({ n in q.string(n).map { (n, $0) } }).first else {
+        guard case let (name, text)? = Self.first(of: names, in: q) else {
             if required { throw failure(.badRequest, .missingField, "\(names[0]): is required") }
             return value
         }

@@ -1,9 +1,9 @@
 import HTTPTypes
-public import Hummingbird
+import Hummingbird
 import Logging
 import NIOCore
-public import OrreryCore
-public import OrreryEngine
+import OrreryCore
+import OrreryEngine
 
 /// A refusal as a compatibility profile words it: the HTTP status, the profile's own error
 /// code (`M_FORBIDDEN`, `WKS.0001`, …) and a message for people.
@@ -78,6 +78,17 @@ extension TokenAuthenticator {
         case .invalid: throw invalid
         case .valid(let caller): return caller
         }
+    }
+}
+
+extension ProfileErrorFormat {
+    /// The caller of a profile that takes Orrery's own `Authorization: Bearer` tokens (001, 003),
+    /// refused in this profile's format with the native API's 401 wording.
+    func bearerCaller(_ request: Request, _ authenticator: TokenAuthenticator) async throws -> TaskService.Caller {
+        try await authenticator.caller(
+            TokenAuthenticator.bearerToken(request),
+            missing: failure(.unauthorized, .unauthorized, "missing bearer token (Authorization: Bearer <token>)"),
+            invalid: failure(.unauthorized, .unauthorized, "the bearer token is not valid"))
     }
 }
 

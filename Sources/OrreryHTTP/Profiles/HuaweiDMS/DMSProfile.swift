@@ -69,7 +69,7 @@ struct DMSProfile {
 
     /// A `YYYYMMDDHHmmss` parameter under either of its spellings.
     private func time(_ q: Query, _ names: [String]) throws -> Timestamp? {
-        guard let (name, text) = names.lazy.compactMap({ n in q.string(n).map { (n, $0) } }).first else { return nil }
+        guard case let (name, text)? = HuaweiErrorFormat.first(of: names, in: q) else { return nil }
         guard let t = HuaweiTime.parseCompact(text) else {
             throw format.invalid(name, "must be a time as YYYYMMDDHHmmss, not \"\(text)\"")
         }
@@ -77,13 +77,16 @@ struct DMSProfile {
     }
 
     static func job(_ run: TaskRun, task: ScheduledTask?) -> JSONValue {
-        let status = if task?.deletedAt != nil { "DELETED" } else {
+        let status: String
+        if task?.deletedAt != nil {
+            status = "DELETED"
+        } else {
             switch run.status {
-            case .scheduled: "CREATED"
-            case .active: "EXECUTING"
-            case .complete, .skipped: "SUCCESS"
-            case .failed: "FAILED"
-            case .canceled: "CANCELLED"
+            case .scheduled: status = "CREATED"
+            case .active: status = "EXECUTING"
+            case .complete, .skipped: status = "SUCCESS"
+            case .failed: status = "FAILED"
+            case .canceled: status = "CANCELLED"
             }
         }
         let user = run.performedBy ?? task?.owner ?? ""

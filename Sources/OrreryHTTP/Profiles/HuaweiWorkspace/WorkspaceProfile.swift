@@ -62,7 +62,7 @@ struct WorkspaceProfile {
             }
             let lifeCycle = q.string("life_cycle_type")
             filter.triggerEvent = lifeCycle.map { Self.lifeCycleEvents[$0] ?? $0 }
-            let period = try q.string("scheduled_type").map { word in
+            let period = try q.string("scheduled_type").map { (word: String) throws -> String in
                 guard Self.scheduledTypes.contains(word) else {
                     throw format.invalid("scheduled_type", "must be one of \(Self.scheduledTypes.joined(separator: ", ")), not \"\(word)\"")
                 }

@@ -40,7 +40,7 @@ struct SynapseProfile {
             guard caller.role == .admin else {
                 throw ProfileFailure(status: .forbidden, code: "M_FORBIDDEN", message: "You are not a server admin")
             }
-            let filter = try filter(Query(request))
+            let filter = try runFilter(Query(request))
             let runs = try await everyPage { cursor in
                 var page = filter
                 page.cursor = cursor
@@ -50,7 +50,7 @@ struct SynapseProfile {
         }
     }
 
-    private func filter(_ q: Query) throws -> RunFilter {
+    private func runFilter(_ q: Query) throws -> RunFilter {
         var filter = RunFilter()
         filter.module = q.string("action_name")
         filter.resourceID = q.string("resource_id")

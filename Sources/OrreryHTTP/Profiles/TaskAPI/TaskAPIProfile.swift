@@ -38,12 +38,12 @@ struct TaskAPIProfile {
         let group = router.group("api").add(middleware: ProfileErrorMiddleware(format: format))
         // The constant path first: the router tries routes in the order they were added.
         group.get("task/modules") { request, _ in
-            _ = try await caller(request)
+            _ = try await authenticate(request)
             let modules = service.modules.descriptors.values.sorted { $0.name < $1.name }.map(Self.module)
             return json(.object(["modules": .array(modules)]))
         }
         group.get("tasks") { request, _ in
-            let caller = try await caller(request)
+            let caller = try await authenticate(request)
             let tasks = try await everyPage { cursor in
                 var filter = TaskFilter()
                 filter.limit = 1000
@@ -55,19 +55,19 @@ struct TaskAPIProfile {
             return json(.array(items))
         }
         group.get("task/:taskId") { request, context in
-            let caller = try await caller(request)
-            return json(try await envelope(try await task(context, caller), caller: caller))
+            let caller = try await authenticate(request)
+            return json(try await envelope(try await resolveTask(context, caller), caller: caller))
         }
         group.delete("task/:taskId") { request, context in
-            let caller = try await caller(request)
+            let caller = try await authenticate(request)
             try caller.require(.operator, to: "delete tasks")
-            try await service.deleteTask(try await task(context, caller).id, by: caller)
+            try await service.deleteTask(try await resolveTask(context, caller).id, by: caller)
             return json(.object(["acknowledged": .string("ok")]))
         }
         group.post("task/:taskId/cancel") { request, context in
-            let caller = try await caller(request)
+            let caller = try await authenticate(request)
             try caller.require(.operator, to: "cancel runs")
-            let task = try await task(context, caller)
+            let task = try await resolveTask(context, caller)
             var run = try await firstRun(of: task, in: [.active], caller)
             if run == nil { run = try await firstRun(of: task, in: [.scheduled], caller) }
             guard let run else {
@@ -77,11 +77,11 @@ struct TaskAPIProfile {
             return json(.object(["acknowledged": .string("ok")]))
         }
         group.get("task/:taskId/log") { request, context in
-            let caller = try await caller(request)
+            let caller = try await authenticate(request)
             let q = Query(request)
             let offset = try q.int("offset", default: 0, in: 0...Int(Int32.max))
             let limit = try q.int("limit", default: 100, in: 1...1000)
-            guard let run = try await currentRun(of: try await task(context, caller), caller) else { return json(.array([])) }
+            guard let run = try await currentRun(of: try await resolveTask(context, caller), caller) else { return json(.array([])) }
             let entries = try await service.logs(runID: run.id, offset: offset, limit: limit, by: caller)
             return json(.array(entries.map { e in
                 .object([
@@ -93,15 +93,12 @@ struct TaskAPIProfile {
         }
     }
 
-    private func caller(_ request: Request) async throws -> TaskService.Caller {
-        try await authenticator.caller(
-            TokenAuthenticator.bearerToken(request),
-            missing: format.failure(.unauthorized, .unauthorized, "missing bearer token (Authorization: Bearer <token>)"),
-            invalid: format.failure(.unauthorized, .unauthorized, "the bearer token is not valid"))
+    private func authenticate(_ request: Request) async throws -> TaskService.Caller {
+        try await format.bearerCaller(request, authenticator)
     }
 
     /// The task a path's integer id names, among those the caller may see.
-    private func task(_ context: OrreryRequestContext, _ caller: TaskService.Caller) async throws -> ScheduledTask {
+    private func resolveTask(_ context: OrreryRequestContext, _ caller: TaskService.Caller) async throws -> ScheduledTask {
         let text = try context.parameters.require("taskId")
         guard let seq = Int64(text), seq > 0 else {
             throw OrreryError(.invalidField, "must be a positive integer, not \"\(text)\"", field: "taskId")

@@ -31,10 +31,7 @@ struct TaskListRPCProfile {
     func add(to router: Router<OrreryRequestContext>) {
         let group = router.group("rpc/task").add(middleware: ProfileErrorMiddleware(format: format))
         group.post("list") { request, context in
-            let caller = try await authenticator.caller(
-                TokenAuthenticator.bearerToken(request),
-                missing: format.failure(.unauthorized, .unauthorized, "missing bearer token (Authorization: Bearer <token>)"),
-                invalid: format.failure(.unauthorized, .unauthorized, "the bearer token is not valid"))
+            let caller = try await format.bearerCaller(request, authenticator)
             var body = try FieldReader(try await request.jsonBody(context: context))
             var filter = RunFilter()
             filter.statuses = [.active, .complete, .failed, .canceled, .skipped]
@@ -72,11 +69,14 @@ struct TaskListRPCProfile {
     }
 
     static func task(_ run: TaskRun, task: ScheduledTask?, messages: [LogEntry]) -> JSONValue {
-        let state = if run.dismissedAt != nil { "Dismissed" } else {
+        let state: String
+        if run.dismissedAt != nil {
+            state = "Dismissed"
+        } else {
             switch run.status {
-            case .scheduled, .active: "In Progress"
-            case .complete, .skipped: "End"
-            case .failed, .canceled: "Failed"
+            case .scheduled, .active: state = "In Progress"
+            case .complete, .skipped: state = "End"
+            case .failed, .canceled: state = "Failed"
             }
         }
         let configuration = task?.deletedAt == nil ? task?.labels["configuration_id"].flatMap { Int64($0) } ?? 0 : 0
