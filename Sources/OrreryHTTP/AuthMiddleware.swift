@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
-public import Hummingbird
-public import OrreryCore
+import Hummingbird
+import OrreryCore
 import OrreryEngine
 
 /// Checks `Authorization: Bearer <token>` for the native API (through `TokenAuthenticator`,
