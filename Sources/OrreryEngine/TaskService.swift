@@ -15,7 +15,7 @@ public struct TaskService: Sendable {
         self.clock = engine.clock
     }
 
-    /// Who is asking: a token's name and project (roles arrive with the API contract issue).
+    /// Who is asking: a token's (or its user's) name, its project and its role.
     public struct Caller: Sendable {
         public var name: String
         public var project: String
@@ -26,6 +26,10 @@ public struct TaskService: Sendable {
             self.role = role
         }
 
+        /// The project this caller's reads and writes are confined to; nil for admins, who
+        /// see every project (SPEC §6).
+        public var scope: String? { role == .admin ? nil : project }
+
         /// Throws `.forbidden` unless the caller's role is at least `role`.
         public func require(_ role: Role, to action: String) throws {
             guard self.role >= role else {
@@ -35,15 +39,47 @@ public struct TaskService: Sendable {
     }
 
     public func createTask(_ body: JSONValue, by caller: Caller) async throws -> ScheduledTask {
+        try await createTask(body, by: caller, idempotency: nil).task
+    }
+
+    /// Creates a task; with an `Idempotency-Key` (and a digest of the request), a repeated
+    /// request returns the task the first one created (`replayed`) instead of a second task.
+    public func createTask(
+        _ body: JSONValue, by caller: Caller, idempotency: (key: String, requestHash: String)?
+    ) async throws -> (task: ScheduledTask, replayed: Bool) {
         try caller.require(.operator, to: "create tasks")
         let now = clock.now()
+        let project = try project(in: body, for: caller)
         let task = try TaskInput.create(
-            body, id: ids.make(at: now), now: now, project: caller.project, owner: caller.name,
-            modules: modules.descriptors)
+            body, id: ids.make(at: now), now: now, project: project, owner: caller.name, modules: modules.descriptors)
         try requireRight(for: task.module, caller)
-        let created = try await store.createTasks([(task, task.firstRun(now: now, id: ids.make(at: now)))])
-        engine.wake()
-        return created[0]
+        let firstRun = task.firstRun(now: now, id: ids.make(at: now))
+        let result: (task: ScheduledTask, replayed: Bool)
+        if let idempotency {
+            let key = IdempotencyKey(project: project, key: idempotency.key, requestHash: idempotency.requestHash, createdAt: now)
+            result = try await store.createTask(task, firstRun: firstRun, idempotencyKey: key)
+        } else {
+            result = (try await store.createTasks([(task, firstRun)])[0], false)
+        }
+        if !result.replayed { engine.wake() }
+        return result
+    }
+
+    /// The project a new task goes to: the body's `project` when an admin names one,
+    /// otherwise the caller's own. Others may name only their own project.
+    func project(in body: JSONValue, for caller: Caller) throws -> String {
+        guard let value = body.objectValue?["project"], value != .null else { return caller.project }
+        guard case .string(let name) = value, Self.isValidProjectName(name) else {
+            throw OrreryError(.invalidField, "must be a project name (1-100 letters, digits, '-', '_' or '.')", field: "project")
+        }
+        guard caller.role == .admin || name == caller.project else {
+            throw OrreryError(.forbidden, "a \(caller.role.rawValue) token of project \"\(caller.project)\" cannot create tasks in another project", field: "project")
+        }
+        return name
+    }
+
+    public static func isValidProjectName(_ name: String) -> Bool {
+        (1...100).contains(name.count) && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
     }
 
     /// A module with a `required_right` (the shell module: `shell`) needs that right; until
@@ -55,12 +91,12 @@ public struct TaskService: Sendable {
     }
 
     public func task(_ id: String, by caller: Caller) async throws -> ScheduledTask {
-        try await store.task(id: id, project: caller.project)
+        try await store.task(id: id, project: caller.scope)
     }
 
     public func listTasks(_ filter: TaskFilter, by caller: Caller) async throws -> Page<ScheduledTask> {
         var filter = filter
-        filter.project = caller.project
+        if let scope = caller.scope { filter.project = scope }
         return try await store.listTasks(filter)
     }
 
@@ -68,7 +104,7 @@ public struct TaskService: Sendable {
     /// `.versionMismatch`. A changed schedule or `enabled` replaces the pending run.
     public func updateTask(_ id: String, with body: JSONValue, ifMatch: Int64?, by caller: Caller) async throws -> ScheduledTask {
         try caller.require(.operator, to: "change tasks")
-        let current = try await store.task(id: id, project: caller.project)
+        let current = try await store.task(id: id, project: caller.scope)
         if let ifMatch, ifMatch != current.version {
             throw OrreryError(.versionMismatch, "task \"\(id)\" is at version \(current.version), not \(ifMatch)", field: "If-Match")
         }
@@ -88,7 +124,7 @@ public struct TaskService: Sendable {
 
     /// The task's next `count` fire times from now (with its jitter), as `upcoming` shows them.
     public func upcoming(_ id: String, count: Int, by caller: Caller) async throws -> [(at: Timestamp, offsetSeconds: Int)] {
-        let task = try await store.task(id: id, project: caller.project)
+        let task = try await store.task(id: id, project: caller.scope)
         let jitter = task.schedule.jitter(forTaskID: task.id)
         return task.schedule.upcoming(after: clock.now(), count: count, createdAt: task.createdAt)
             .map { (Timestamp(microseconds: $0.at.microseconds + jitter), $0.offsetSeconds) }
@@ -110,15 +146,21 @@ public struct TaskService: Sendable {
         try await updateTask(id, with: .object(["enabled": .bool(enabled)]), ifMatch: nil, by: caller)
     }
 
-    public func deleteTask(_ id: String, by caller: Caller) async throws {
+    public func deleteTask(_ id: String, ifMatch: Int64? = nil, by caller: Caller) async throws {
         try caller.require(.operator, to: "delete tasks")
-        try await store.deleteTask(id: id, project: caller.project, now: clock.now())
+        if let ifMatch {
+            let current = try await store.task(id: id, project: caller.scope)
+            guard ifMatch == current.version else {
+                throw OrreryError(.versionMismatch, "task \"\(id)\" is at version \(current.version), not \(ifMatch)", field: "If-Match")
+            }
+        }
+        try await store.deleteTask(id: id, project: caller.scope, now: clock.now())
     }
 
     /// "Run now": a manual run, due at once.
     public func runNow(_ id: String, by caller: Caller) async throws -> TaskRun {
         try caller.require(.operator, to: "run tasks")
-        let task = try await store.task(id: id, project: caller.project)
+        let task = try await store.task(id: id, project: caller.scope)
         let now = clock.now()
         let run = try await store.insertRun(task.manualRun(id: ids.make(at: now), now: now, performedBy: caller.name))
         engine.wake()
@@ -126,17 +168,17 @@ public struct TaskService: Sendable {
     }
 
     public func run(_ id: String, by caller: Caller) async throws -> TaskRun {
-        try await store.run(id: id, project: caller.project)
+        try await store.run(id: id, project: caller.scope)
     }
 
     public func listRuns(_ filter: RunFilter, by caller: Caller) async throws -> Page<TaskRun> {
         var filter = filter
-        filter.project = caller.project
+        if let scope = caller.scope { filter.project = scope }
         return try await store.listRuns(filter)
     }
 
     public func logs(runID: String, offset: Int, limit: Int, by caller: Caller) async throws -> [LogEntry] {
-        _ = try await store.run(id: runID, project: caller.project)
+        _ = try await store.run(id: runID, project: caller.scope)
         return try await store.logs(runID: runID, offset: offset, limit: limit)
     }
 
@@ -145,19 +187,19 @@ public struct TaskService: Sendable {
     /// the caller usually gets the run back `canceled` rather than still `active`.
     public func cancelRun(_ id: String, by caller: Caller) async throws -> TaskRun {
         try caller.require(.operator, to: "cancel runs")
-        let run = try await store.cancel(runID: id, project: caller.project, now: clock.now())
+        let run = try await store.cancel(runID: id, project: caller.scope, now: clock.now())
         guard run.status == .active, engine.requestCancel(runID: id) else { return run }
         let deadline = ContinuousClock.now.advanced(by: .seconds(1))
         while ContinuousClock.now < deadline {
             try await Task.sleep(for: .microseconds(200))  // a real-time wait for an answer, not a schedule
-            let current = try await store.run(id: id, project: caller.project)
+            let current = try await store.run(id: id, project: caller.scope)
             if current.status.isFinished { return current }
         }
-        return try await store.run(id: id, project: caller.project)
+        return try await store.run(id: id, project: caller.scope)
     }
 
     public func dismissRun(_ id: String, by caller: Caller) async throws -> TaskRun {
         try caller.require(.operator, to: "dismiss runs")
-        return try await store.dismiss(runID: id, project: caller.project, by: caller.name, now: clock.now())
+        return try await store.dismiss(runID: id, project: caller.scope, by: caller.name, now: clock.now())
     }
 }

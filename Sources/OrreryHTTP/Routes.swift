@@ -25,6 +25,7 @@ public enum OrreryRoutes {
         TaskRoutes(service: service).add(to: v1)
         RunRoutes(service: service).add(to: v1)
         TokenRoutes(service: service).add(to: v1)
+        UserRoutes(service: service).add(to: v1)
         v1.get("modules") { _, context in
             _ = try context.requireCaller()
             let items = service.modules.descriptors.values.sorted { $0.name < $1.name }.map(\.json)
@@ -98,14 +99,65 @@ struct Query {
 
     /// A comma-separated list of statuses (`status=complete,failed`).
     func statuses(_ name: String) throws -> [RunStatus] {
+        try words(name, RunStatus.self)
+    }
+
+    /// A comma-separated list of words of one enumeration (`trigger=manual,retry`).
+    func words<Word: RawRepresentable & CaseIterable>(_ name: String, _: Word.Type) throws -> [Word] where Word.RawValue == String {
         guard let text = string(name) else { return [] }
-        return try text.split(separator: ",").map { word in
-            guard let status = RunStatus(rawValue: String(word)) else {
-                throw OrreryError(.invalidField, "unknown status \"\(word)\" (expected \(RunStatus.allCases.map(\.rawValue).joined(separator: ", ")))", field: name)
+        return try text.split(separator: ",", omittingEmptySubsequences: false).map { word in
+            guard let value = Word(rawValue: String(word)) else {
+                throw OrreryError(.invalidField, "unknown value \"\(word)\" (expected one of \(Word.allCases.map(\.rawValue).joined(separator: ", ")))", field: name)
             }
-            return status
+            return value
         }
     }
+
+    /// A label selector, as Kubernetes writes it: `labels=team=ops,configuration_id=7`.
+    func labels(_ name: String) throws -> [String: String] {
+        guard let text = string(name) else { return [:] }
+        var labels: [String: String] = [:]
+        for pair in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw OrreryError(.invalidField, "must be key=value pairs separated by commas, not \"\(pair)\"", field: name)
+            }
+            labels[String(parts[0])] = String(parts[1])
+        }
+        return labels
+    }
+
+    /// A bounded string parameter.
+    func string(_ name: String, maxLength: Int) throws -> String? {
+        guard let text = string(name) else { return nil }
+        guard text.count <= maxLength else {
+            throw OrreryError(.invalidField, "must be at most \(maxLength) characters", field: name)
+        }
+        return text
+    }
+
+    /// Refuses parameters the endpoint does not know: a misspelt filter would otherwise
+    /// silently list everything.
+    func allowOnly(_ names: Set<String>) throws {
+        for (key, _) in uri.queryParameters where !names.contains(String(key)) {
+            throw OrreryError(.unknownField, "unknown query parameter \"\(key)\" (known: \(names.sorted().joined(separator: ", ")))", field: String(key))
+        }
+    }
+
+    /// The project a listing is confined to: `project=` (admins may name any; others only
+    /// their own, which is where they are confined anyway).
+    func project() throws -> String? {
+        guard let name = string("project") else { return nil }
+        guard TaskService.isValidProjectName(name) else {
+            throw OrreryError(.invalidField, "is not a project name", field: "project")
+        }
+        return name
+    }
+}
+
+/// The schedule kinds, as `schedule_type=` names them.
+enum ScheduleTypeWord: String, CaseIterable {
+    case once, interval, cron, calendar, trigger
 }
 
 /// The OpenAPI 3.1 document of the native API (`Resources/openapi.json`), served at `/openapi.json`.

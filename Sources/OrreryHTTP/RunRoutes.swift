@@ -10,13 +10,26 @@ struct RunRoutes {
         group.get("runs") { request, context in
             let caller = try context.requireCaller()
             let q = Query(request)
+            try q.allowOnly([
+                "project", "task_id", "module", "resource_id", "status", "trigger", "labels", "performed_by",
+                "scheduled_before", "scheduled_after", "started_before", "started_after", "finished_before",
+                "finished_after", "dismissed", "limit", "cursor",
+            ])
             var filter = RunFilter()
-            filter.taskID = q.string("task_id")
-            filter.module = q.string("module")
-            filter.resourceID = q.string("resource_id")
+            filter.project = try q.project()
+            filter.taskID = try q.string("task_id", maxLength: 100)
+            filter.module = try q.string("module", maxLength: 100)
+            filter.resourceID = try q.string("resource_id", maxLength: 500)
             filter.statuses = try q.statuses("status")
+            filter.triggers = try q.words("trigger", RunTrigger.self)
+            filter.labels = try q.labels("labels")
+            filter.performedBy = try q.string("performed_by", maxLength: 200)
             filter.scheduledBefore = try q.time("scheduled_before")
             filter.scheduledAfter = try q.time("scheduled_after")
+            filter.startedBefore = try q.time("started_before")
+            filter.startedAfter = try q.time("started_after")
+            filter.finishedBefore = try q.time("finished_before")
+            filter.finishedAfter = try q.time("finished_after")
             filter.dismissed = try q.bool("dismissed")
             filter.limit = try q.int("limit", default: 100, in: 1...1000)
             filter.cursor = q.string("cursor")

@@ -11,17 +11,38 @@ struct TaskRoutes {
     func add(to group: RouterGroup<OrreryRequestContext>) {
         group.post("tasks") { request, context in
             let caller = try context.requireCaller()
-            let task = try await service.createTask(try await request.jsonBody(context: context), by: caller)
-            return json(task.json, status: .created)
+            let body = try await request.jsonBody(context: context)
+            var idempotency: (key: String, requestHash: String)?
+            if let key = request.headers[HTTPField.Name("Idempotency-Key")!] {
+                guard (1...255).contains(key.count), key.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline }) else {
+                    throw OrreryError(.invalidField, "must be 1-255 visible ASCII characters", field: "Idempotency-Key")
+                }
+                idempotency = (key, TokenHash.of(body.jsonText))
+            }
+            let created = try await service.createTask(body, by: caller, idempotency: idempotency)
+            var response = json(created.task.json, status: .created)
+            if created.replayed { response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
+            return response
         }
         group.get("tasks") { request, context in
             let caller = try context.requireCaller()
             let q = Query(request)
+            try q.allowOnly([
+                "project", "module", "resource_id", "last_status", "enabled", "name", "name_contains", "schedule_type",
+                "event", "labels", "owner", "limit", "cursor",
+            ])
             var filter = TaskFilter()
-            filter.module = q.string("module")
-            filter.resourceID = q.string("resource_id")
+            filter.project = try q.project()
+            filter.module = try q.string("module", maxLength: 100)
+            filter.resourceID = try q.string("resource_id", maxLength: 500)
             filter.lastStatus = try q.statuses("last_status")
             filter.enabled = try q.bool("enabled")
+            filter.name = try q.string("name", maxLength: TaskInput.maxNameLength)
+            filter.nameContains = try q.string("name_contains", maxLength: TaskInput.maxNameLength)
+            filter.scheduleTypes = try q.words("schedule_type", ScheduleTypeWord.self).map(\.rawValue)
+            filter.triggerEvent = try q.string("event", maxLength: 200)
+            filter.labels = try q.labels("labels")
+            filter.owner = try q.string("owner", maxLength: 200)
             filter.limit = try q.int("limit", default: 100, in: 1...1000)
             filter.cursor = q.string("cursor")
             return json(try await service.listTasks(filter, by: caller).json(\.json))
@@ -32,21 +53,14 @@ struct TaskRoutes {
         }
         group.patch("tasks/:id") { request, context in
             let caller = try context.requireCaller()
-            var ifMatch: Int64?
-            if let header = request.headers[.ifMatch] {
-                let trimmed = header.trimmingCharacters(in: CharacterSet(charactersIn: "\" W/"))
-                guard let version = Int64(trimmed) else {
-                    throw OrreryError(.invalidField, "must be the task version (an integer), not \"\(header)\"", field: "If-Match")
-                }
-                ifMatch = version
-            }
+            let ifMatch = try Self.ifMatch(request)
             let body = try await request.jsonBody(context: context)
             let task = try await service.updateTask(try context.parameters.require("id"), with: body, ifMatch: ifMatch, by: caller)
             return json(task.json)
         }
-        group.delete("tasks/:id") { _, context in
+        group.delete("tasks/:id") { request, context in
             let caller = try context.requireCaller()
-            try await service.deleteTask(try context.parameters.require("id"), by: caller)
+            try await service.deleteTask(try context.parameters.require("id"), ifMatch: try Self.ifMatch(request), by: caller)
             return Response(status: .noContent)
         }
         group.post("tasks/:id/run") { _, context in
@@ -72,6 +86,18 @@ struct TaskRoutes {
             let caller = try context.requireCaller()
             return json(try await service.setEnabled(try context.parameters.require("id"), true, by: caller).json)
         }
+    }
+}
+
+extension TaskRoutes {
+    /// `If-Match: 3` (or `"3"`, `W/"3"`): the task version a write expects.
+    static func ifMatch(_ request: Request) throws -> Int64? {
+        guard let header = request.headers[.ifMatch] else { return nil }
+        let trimmed = header.trimmingCharacters(in: CharacterSet(charactersIn: "\" W/"))
+        guard let version = Int64(trimmed) else {
+            throw OrreryError(.invalidField, "must be the task version (an integer), not \"\(header)\"", field: "If-Match")
+        }
+        return version
     }
 }
 

@@ -12,16 +12,44 @@ struct TokenRoutes {
             let caller = try context.requireCaller()
             try caller.require(.admin, to: "manage tokens")
             var r = try FieldReader(try await request.jsonBody(context: context))
-            let roleName = try r.requiredString("role", maxLength: 20)
-            guard let role = Role(rawValue: roleName) else {
-                throw OrreryError(.invalidField, "must be viewer, operator or admin, not \"\(roleName)\"", field: "role")
+            let userName = try r.string("user", maxLength: 200)
+            let roleName = try r.string("role", maxLength: 20)
+            var role = try roleName.map { name in
+                guard let role = Role(rawValue: name) else {
+                    throw OrreryError(.invalidField, "must be viewer, operator or admin, not \"\(name)\"", field: "role")
+                }
+                return role
             }
-            let project = try r.string("project", maxLength: 100) ?? caller.project
-            let name = try r.string("name", maxLength: 200) ?? role.rawValue
+            var project = try r.string("project", maxLength: 100)
+            if let project, !TaskService.isValidProjectName(project) {
+                throw OrreryError(.invalidField, "must be a project name (1-100 letters, digits, '-', '_' or '.')", field: "project")
+            }
+            var name = try r.string("name", maxLength: 200)
             let expiresIn = try r.int("expires_in_sec", in: 60...315_576_000)
             try r.rejectUnknownFields()
+            var user: StoredUser?
+            if let userName {
+                // A user's token speaks for the user: its name, its project, at most its role.
+                let found = try await service.store.user(name: userName)
+                guard found.disabledAt == nil else {
+                    throw OrreryError(.invalidField, "user \"\(userName)\" is disabled", field: "user")
+                }
+                let userRole = Role(rawValue: found.role) ?? .viewer
+                if let asked = role, asked > userRole {
+                    throw OrreryError(.invalidField, "cannot exceed the user's role (\(userRole.rawValue))", field: "role")
+                }
+                if let asked = project, asked != found.project {
+                    throw OrreryError(.invalidField, "must be the user's project (\(found.project))", field: "project")
+                }
+                role = role ?? userRole
+                project = found.project
+                name = found.name
+                user = found
+            }
+            guard let role else { throw OrreryError(.missingField, "is required (or name a user)", field: "role") }
             let (secret, token) = try await TokenIssuer.issue(
-                store: service.store, role: role, project: project, name: name, expiresInSec: expiresIn, now: service.clock.now())
+                store: service.store, role: role, project: project ?? caller.project, name: name ?? role.rawValue,
+                expiresInSec: expiresIn, now: service.clock.now(), userID: user?.id)
             var json = token.json
             if case .object(var o) = json { o["token"] = .string(secret); json = .object(o) }
             return OrreryHTTP.json(json, status: .created)
@@ -43,12 +71,13 @@ struct TokenRoutes {
 /// Makes tokens: 256 random bits, shown once, stored as a SHA-256 hash.
 public enum TokenIssuer {
     public static func issue(
-        store: any TaskStore, role: Role, project: String, name: String, expiresInSec: Int64?, now: Timestamp
+        store: any TaskStore, role: Role, project: String, name: String, expiresInSec: Int64?, now: Timestamp,
+        userID: String? = nil
     ) async throws -> (secret: String, token: StoredToken) {
         let secret = TokenHash.generate()
         let token = StoredToken(
             id: IDGenerator().make(at: now), hash: TokenHash.of(secret), name: name, role: role.rawValue, project: project,
-            createdAt: now, expiresAt: expiresInSec.map { now.adding(seconds: $0) })
+            createdAt: now, expiresAt: expiresInSec.map { now.adding(seconds: $0) }, userID: userID)
         try await store.insertToken(token)
         return (secret, token)
     }
@@ -59,7 +88,16 @@ extension StoredToken {
         .object([
             "id": .string(id), "name": .string(name), "role": .string(role), "project": .string(project),
             "created_at": .string(createdAt.rfc3339), "expires_at": expiresAt.map { .string($0.rfc3339) } ?? .null,
-            "revoked_at": revokedAt.map { .string($0.rfc3339) } ?? .null,
+            "revoked_at": revokedAt.map { .string($0.rfc3339) } ?? .null, "user_id": userID.map(JSONValue.string) ?? .null,
+        ])
+    }
+}
+
+extension StoredUser {
+    public var json: JSONValue {
+        .object([
+            "id": .string(id), "name": .string(name), "role": .string(role), "project": .string(project),
+            "created_at": .string(createdAt.rfc3339), "disabled_at": disabledAt.map { .string($0.rfc3339) } ?? .null,
         ])
     }
 }

@@ -124,6 +124,30 @@ enum Migrations {
         migrator.registerMigration("v4-run-queues") { db in
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN queue TEXT NOT NULL DEFAULT 'default'")
         }
+        migrator.registerMigration("v5-users-idempotency") { db in
+            try db.execute(sql: """
+                CREATE TABLE users (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL UNIQUE,
+                    role TEXT NOT NULL,
+                    project TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    disabled_at INTEGER
+                ) STRICT;
+                ALTER TABLE tokens ADD COLUMN user_id TEXT;
+                CREATE INDEX tokens_user ON tokens(user_id) WHERE user_id IS NOT NULL;
+                CREATE TABLE idempotency_keys (
+                    project TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    request_hash TEXT NOT NULL,
+                    task_id TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    PRIMARY KEY (project, key)
+                ) STRICT, WITHOUT ROWID;
+                -- Listing tasks and runs by project (every non-admin listing).
+                CREATE INDEX runs_project ON runs(project, seq);
+                """)
+        }
         return migrator
     }
 }

@@ -7,7 +7,7 @@ enum Records {
     static let taskColumns = """
         seq, id, project, name, description, module, params, resource_id, labels, schedule, enabled, queue,
         priority, timeout_sec, retry, overlap, misfire, notify, owner, created_at, updated_at, version,
-        last_run_at, last_status,
+        last_run_at, last_status, deleted_at,
         (SELECT min(r.scheduled_at) FROM runs r WHERE r.task_id = tasks.id AND r.status = 'scheduled') AS next_run_at
         """
 
@@ -28,7 +28,7 @@ enum Records {
             notify: try notifyText.map(JSONValue.fromStored), owner: row["owner"],
             createdAt: row["created_at"], updatedAt: row["updated_at"], version: row["version"],
             nextRunAt: row["next_run_at"], lastRunAt: row["last_run_at"],
-            lastStatus: (row["last_status"] as String?).flatMap(RunStatus.init(rawValue:)))
+            lastStatus: (row["last_status"] as String?).flatMap(RunStatus.init(rawValue:)), deletedAt: row["deleted_at"])
     }
 
     static func taskArguments(_ t: ScheduledTask) -> StatementArguments {

@@ -35,20 +35,26 @@ extension SQLiteStore: TaskStore {
     }
 
     public func listTasks(_ filter: TaskFilter) async throws -> Page<ScheduledTask> {
-        var clauses = ["deleted_at IS NULL"]
-        var args: [DatabaseValue] = []
-        if let project = filter.project { clauses.append("project = ?"); args.append(project.databaseValue) }
-        if let module = filter.module { clauses.append("module = ?"); args.append(module.databaseValue) }
-        if let resource = filter.resourceID { clauses.append("resource_id = ?"); args.append(resource.databaseValue) }
-        if let enabled = filter.enabled { clauses.append("enabled = ?"); args.append(enabled.databaseValue) }
-        if !filter.lastStatus.isEmpty {
-            clauses.append("last_status IN (\(Array(repeating: "?", count: filter.lastStatus.count).joined(separator: ",")))")
-            args += filter.lastStatus.map(\.rawValue.databaseValue)
+        var w = Where()
+        if !filter.includeDeleted { w.add("deleted_at IS NULL") }
+        w.equal("project", filter.project)
+        w.equal("seq", filter.seq)
+        w.equal("module", filter.module)
+        w.equal("resource_id", filter.resourceID)
+        w.equal("enabled", filter.enabled)
+        w.equal("name", filter.name)
+        w.equal("owner", filter.owner)
+        w.equal("json_extract(schedule, '$.event')", filter.triggerEvent)
+        if let part = filter.nameContains {
+            w.add("instr(lower(name), lower(?)) > 0", part)
         }
+        w.among("last_status", filter.lastStatus.map(\.rawValue))
+        w.among("schedule_type", filter.scheduleTypes)
+        w.labels(filter.labels, column: "tasks.labels")
         return try await page(
-            table: "tasks", columns: Records.taskColumns, filters: clauses, arguments: args,
+            table: "tasks", columns: Records.taskColumns, filter: w,
             after: try filter.cursor.map { ("seq > ?", try Cursor.decode($0)) }, order: "seq", limit: filter.limit,
-            decode: Records.task, seq: \.seq)
+            offset: filter.offset, decode: Records.task, seq: \.seq)
     }
 
     public func updateTask(_ task: ScheduledTask, expectedVersion: Int64, reschedule: Reschedule?) async throws -> ScheduledTask {
@@ -105,47 +111,51 @@ extension SQLiteStore: TaskStore {
     }
 
     public func listRuns(_ filter: RunFilter) async throws -> Page<TaskRun> {
-        var clauses: [String] = []
-        var args: [DatabaseValue] = []
-        if let project = filter.project { clauses.append("project = ?"); args.append(project.databaseValue) }
-        if let taskID = filter.taskID { clauses.append("task_id = ?"); args.append(taskID.databaseValue) }
-        if let module = filter.module { clauses.append("module = ?"); args.append(module.databaseValue) }
-        if let resource = filter.resourceID { clauses.append("resource_id = ?"); args.append(resource.databaseValue) }
-        if !filter.statuses.isEmpty {
-            clauses.append("status IN (\(Array(repeating: "?", count: filter.statuses.count).joined(separator: ",")))")
-            args += filter.statuses.map(\.rawValue.databaseValue)
+        var w = Where()
+        w.equal("project", filter.project)
+        w.equal("task_id", filter.taskID)
+        w.equal("module", filter.module)
+        w.equal("resource_id", filter.resourceID)
+        w.equal("performed_by", filter.performedBy)
+        w.among("status", filter.statuses.map(\.rawValue))
+        w.among("trigger", filter.triggers.map(\.rawValue))
+        w.before("scheduled_at", filter.scheduledBefore)
+        w.after("scheduled_at", filter.scheduledAfter)
+        w.before("started_at", filter.startedBefore)
+        w.after("started_at", filter.startedAfter)
+        w.before("finished_at", filter.finishedBefore)
+        w.after("finished_at", filter.finishedAfter)
+        w.before("(CASE WHEN status = 'scheduled' THEN scheduled_at ELSE updated_at END)", filter.timestampBefore)
+        if !filter.labels.isEmpty {
+            var inner = Where()
+            inner.labels(filter.labels, column: "tasks.labels")
+            w.add("task_id IN (SELECT id FROM tasks WHERE \(inner.sql))", inner.arguments)
         }
-        if let before = filter.scheduledBefore { clauses.append("scheduled_at < ?"); args.append(before.databaseValue) }
-        if let after = filter.scheduledAfter { clauses.append("scheduled_at >= ?"); args.append(after.databaseValue) }
         switch (filter.includeDismissed, filter.dismissed) {
         case (true, _): break
-        case (false, true?): clauses.append("dismissed_at IS NOT NULL")
-        case (false, false?), (false, nil): clauses.append("dismissed_at IS NULL")
+        case (false, true?): w.add("dismissed_at IS NOT NULL")
+        case (false, false?), (false, nil): w.add("dismissed_at IS NULL")
         }
         return try await page(
-            table: "runs", columns: Records.runColumns, filters: clauses, arguments: args,
+            table: "runs", columns: Records.runColumns, filter: w,
             after: try filter.cursor.map { ("seq < ?", try Cursor.decode($0)) }, order: "seq DESC", limit: filter.limit,
-            decode: Records.run, seq: \.seq)
+            offset: filter.offset, decode: Records.run, seq: \.seq)
     }
 
     /// One page of a keyset-paginated listing (`after` positions it past the cursor's row)
     /// and the exact count of everything the filters match.
     private func page<Item: Sendable>(
-        table: String, columns: String, filters: [String], arguments: [DatabaseValue], after cursor: (clause: String, seq: Int64)?,
-        order: String, limit: Int, decode: @escaping @Sendable (Row) throws -> Item, seq: @escaping @Sendable (Item) -> Int64
+        table: String, columns: String, filter: Where, after cursor: (clause: String, seq: Int64)?,
+        order: String, limit: Int, offset: Int, decode: @escaping @Sendable (Row) throws -> Item,
+        seq: @escaping @Sendable (Item) -> Int64
     ) async throws -> Page<Item> {
-        let filterSQL = filters.isEmpty ? "1" : filters.joined(separator: " AND ")
-        let countSQL = "SELECT count(*) FROM \(table) WHERE \(filterSQL)"
-        var pageWhere = filterSQL
-        var pageArgs = arguments
-        if let cursor {
-            pageWhere += " AND \(cursor.clause)"
-            pageArgs.append(cursor.seq.databaseValue)
-        }
-        pageArgs.append((limit + 1).databaseValue)  // one more than asked: is there a next page?
-        let pageSQL = "SELECT \(columns) FROM \(table) WHERE \(pageWhere) ORDER BY \(order) LIMIT ?"
-        let countArgs = StatementArguments(arguments)
-        let fetchArgs = StatementArguments(pageArgs)
+        let countSQL = "SELECT count(*) FROM \(table) WHERE \(filter.sql)"
+        var pageFilter = filter
+        if let cursor { pageFilter.add(cursor.clause, cursor.seq) }
+        // One more than asked: is there a next page?
+        let pageSQL = "SELECT \(columns) FROM \(table) WHERE \(pageFilter.sql) ORDER BY \(order) LIMIT ? OFFSET ?"
+        let countArgs = StatementArguments(filter.arguments)
+        let fetchArgs = StatementArguments(pageFilter.arguments + [(limit + 1).databaseValue, offset.databaseValue])
         return try await read { db in
             let rows = try Row.fetchAll(db, sql: pageSQL, arguments: fetchArgs)
             let items = try rows.prefix(limit).map(decode)
@@ -212,6 +222,7 @@ extension SQLiteStore: TaskStore {
                 db.cachedStatement(sql: """
                     SELECT id, name, role, project FROM tokens
                     WHERE hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+                        AND (user_id IS NULL OR user_id IN (SELECT id FROM users WHERE disabled_at IS NULL))
                     """),
                 arguments: [hash, now]
             ).map { TokenGrant(tokenID: $0["id"], name: $0["name"], role: $0["role"], project: $0["project"]) }
@@ -221,16 +232,17 @@ extension SQLiteStore: TaskStore {
     public func insertToken(_ token: StoredToken) async throws {
         try await write { db in
             try db.execute(
-                sql: "INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: [token.id, token.hash, token.name, token.role, token.project, token.createdAt, token.expiresAt])
+                sql: "INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at, user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                arguments: [token.id, token.hash, token.name, token.role, token.project, token.createdAt, token.expiresAt, token.userID])
         }
     }
 
     public func listTokens() async throws -> [StoredToken] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT id, name, role, project, created_at, expires_at, revoked_at FROM tokens ORDER BY created_at DESC, id DESC")
+            try Row.fetchAll(db, sql: "SELECT id, name, role, project, created_at, expires_at, revoked_at, user_id FROM tokens ORDER BY created_at DESC, id DESC")
                 .map { row in
-                    var token = StoredToken(id: row[0], hash: "", name: row[1], role: row[2], project: row[3], createdAt: row[4], expiresAt: row[5])
+                    var token = StoredToken(
+                        id: row[0], hash: "", name: row[1], role: row[2], project: row[3], createdAt: row[4], expiresAt: row[5], userID: row[7])
                     token.revokedAt = row[6]
                     return token
                 }

@@ -31,6 +31,7 @@ public enum JSONValue: Sendable, Hashable {
     public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
     public var objectValue: [String: JSONValue]? { if case .object(let o) = self { return o } else { return nil } }
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
+    public var intValue: Int64? { if case .int(let i) = self { return i } else { return nil } }
 }
 
 extension JSONValue: Codable {

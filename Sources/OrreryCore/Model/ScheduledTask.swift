@@ -30,6 +30,8 @@ public struct ScheduledTask: Sendable, Hashable {
     public var nextRunAt: Timestamp?
     public var lastRunAt: Timestamp?
     public var lastStatus: RunStatus?
+    /// When the task was deleted (only listings that include deleted tasks show one).
+    public var deletedAt: Timestamp?
 
     public init(
         id: String, seq: Int64 = 0, project: String = "default", name: String, description: String? = nil,
@@ -38,7 +40,8 @@ public struct ScheduledTask: Sendable, Hashable {
         timeoutSec: Int64? = nil, retry: RetryPolicy = .none, overlap: OverlapPolicy = .skip,
         misfire: MisfirePolicy = MisfirePolicy(), notify: JSONValue? = nil, owner: String? = nil,
         createdAt: Timestamp, updatedAt: Timestamp? = nil, version: Int64 = 1,
-        nextRunAt: Timestamp? = nil, lastRunAt: Timestamp? = nil, lastStatus: RunStatus? = nil
+        nextRunAt: Timestamp? = nil, lastRunAt: Timestamp? = nil, lastStatus: RunStatus? = nil,
+        deletedAt: Timestamp? = nil
     ) {
         self.id = id; self.seq = seq; self.project = project; self.name = name; self.description = description
         self.module = module; self.params = params; self.resourceID = resourceID; self.labels = labels
@@ -46,6 +49,7 @@ public struct ScheduledTask: Sendable, Hashable {
         self.timeoutSec = timeoutSec; self.retry = retry; self.overlap = overlap; self.misfire = misfire
         self.notify = notify; self.owner = owner; self.createdAt = createdAt; self.updatedAt = updatedAt ?? createdAt
         self.version = version; self.nextRunAt = nextRunAt; self.lastRunAt = lastRunAt; self.lastStatus = lastStatus
+        self.deletedAt = deletedAt
     }
 
     /// The first run this task should have, given the time now; nil when it will never fire.

@@ -15,6 +15,7 @@ public enum TaskInput {
         var task = ScheduledTask(
             id: id, project: project, name: "", module: "", schedule: Schedule(.once(at: now)),
             owner: owner, createdAt: now)
+        _ = r.value("project")  // chosen and checked by the caller (TaskService), who knows the token
         try apply(&r, to: &task, now: now, modules: modules)
         try r.rejectUnknownFields()
         return task
@@ -26,6 +27,11 @@ public enum TaskInput {
     ) throws -> ScheduledTask {
         var r = try FieldReader(body)
         var updated = task
+        if r.has("project") {
+            guard r.value("project") == .string(task.project) else {
+                throw OrreryError(.invalidField, "cannot be changed; create the task in the other project instead", field: "project")
+            }
+        }
         try apply(&r, to: &updated, now: now, modules: modules)
         try r.rejectUnknownFields()
         if updated != task {

@@ -3,6 +3,10 @@
 public protocol TaskStore: Sendable {
     /// Inserts tasks with their first runs (nil: the task has nothing to fire yet).
     func createTasks(_ tasks: [(task: ScheduledTask, firstRun: TaskRun?)]) async throws -> [ScheduledTask]
+    /// Inserts a task with its first run and remembers `key` in the same transaction. When
+    /// the key was used before with the same request, nothing is inserted and the task that
+    /// request created is returned with `replayed: true`; with another request it is a `.conflict`.
+    func createTask(_ task: ScheduledTask, firstRun: TaskRun?, idempotencyKey key: IdempotencyKey) async throws -> (task: ScheduledTask, replayed: Bool)
     func task(id: String, project: String?) async throws -> ScheduledTask
     func listTasks(_ filter: TaskFilter) async throws -> Page<ScheduledTask>
     /// Replaces a task when its stored version equals `expectedVersion` (else `.versionMismatch`).
@@ -29,6 +33,41 @@ public protocol TaskStore: Sendable {
     func listTokens() async throws -> [StoredToken]
     /// Revokes a token; unknown ids are `.notFound`.
     func revokeToken(id: String, now: Timestamp) async throws
+
+    /// Adds a user; a taken name is a `.conflict`.
+    func insertUser(_ user: StoredUser) async throws
+    /// Every user, disabled ones too, oldest first.
+    func listUsers() async throws -> [StoredUser]
+    func user(name: String) async throws -> StoredUser
+    /// Disables a user and revokes every token issued to them; unknown ids are `.notFound`.
+    func disableUser(id: String, now: Timestamp) async throws
+}
+
+/// An `Idempotency-Key` sent with a create request (SPEC §6), scoped to a project.
+public struct IdempotencyKey: Sendable, Equatable {
+    public var project: String
+    public var key: String
+    /// A digest of the request: the same key with a different request is refused.
+    public var requestHash: String
+    public var createdAt: Timestamp
+    public init(project: String, key: String, requestHash: String, createdAt: Timestamp) {
+        self.project = project; self.key = key; self.requestHash = requestHash; self.createdAt = createdAt
+    }
+}
+
+/// Someone who calls the API: a name with a role in one project (admins act in all).
+/// Tokens issued to a user carry its name as `performed_by`/`owner` and die with it.
+public struct StoredUser: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var role: String
+    public var project: String
+    public var createdAt: Timestamp
+    public var disabledAt: Timestamp?
+    public init(id: String, name: String, role: String, project: String, createdAt: Timestamp, disabledAt: Timestamp? = nil) {
+        self.id = id; self.name = name; self.role = role; self.project = project; self.createdAt = createdAt
+        self.disabledAt = disabledAt
+    }
 }
 
 /// What a token may do (SPEC §6): read; manage tasks and runs; everything.
@@ -181,30 +220,65 @@ public struct Page<Item: Sendable>: Sendable {
     }
 }
 
+/// What `GET /v1/tasks` (and the profiles' task lists) may filter on. Every filter given
+/// must match; empty lists and nil mean "any". Listings are ordered by `seq` (creation).
 public struct TaskFilter: Sendable {
+    /// nil: every project (admins).
     public var project: String?
+    /// The stable integer id (profile 001 addresses tasks by it).
+    public var seq: Int64?
     public var module: String?
     public var resourceID: String?
     public var lastStatus: [RunStatus] = []
     public var enabled: Bool?
+    /// Exact name.
+    public var name: String?
+    /// Case-insensitive substring of the name.
+    public var nameContains: String?
+    /// Schedule kinds: `once`, `interval`, `cron`, `calendar`, `trigger`.
+    public var scheduleTypes: [String] = []
+    /// Trigger tasks fired by this event.
+    public var triggerEvent: String?
+    /// Every pair must be among the task's labels.
+    public var labels: [String: String] = [:]
+    public var owner: String?
+    /// Deleted tasks too (their history stays readable).
+    public var includeDeleted = false
     public var limit: Int = 100
+    /// An opaque keyset cursor from a previous page.
     public var cursor: String?
+    /// Rows to skip (profiles with offset paging); prefer `cursor`, which stays fast on deep pages.
+    public var offset: Int = 0
     public init() {}
 }
 
+/// What `GET /v1/runs` (and the profiles' run lists) may filter on. Listings are newest
+/// first (by `seq`, descending), a stable order that keyset cursors follow.
 public struct RunFilter: Sendable {
+    /// nil: every project (admins).
     public var project: String?
     public var taskID: String?
     public var module: String?
     public var resourceID: String?
     public var statuses: [RunStatus] = []
+    public var triggers: [RunTrigger] = []
+    /// Runs of tasks carrying every one of these labels.
+    public var labels: [String: String] = [:]
+    public var performedBy: String?
     public var scheduledBefore: Timestamp?
     public var scheduledAfter: Timestamp?
+    public var startedBefore: Timestamp?
+    public var startedAfter: Timestamp?
+    public var finishedBefore: Timestamp?
+    public var finishedAfter: Timestamp?
+    /// Synapse's `timestamp`: `scheduled_at` for a scheduled run, else its last change.
+    public var timestampBefore: Timestamp?
     /// nil: not dismissed only (the default listing); true: dismissed only; false: not dismissed.
     public var dismissed: Bool?
     public var includeDismissed = false
     public var limit: Int = 100
     public var cursor: String?
+    public var offset: Int = 0
     public init() {}
 }
 
@@ -218,9 +292,14 @@ public struct StoredToken: Sendable {
     public var createdAt: Timestamp
     public var expiresAt: Timestamp?
     public var revokedAt: Timestamp?
-    public init(id: String, hash: String, name: String, role: String, project: String, createdAt: Timestamp, expiresAt: Timestamp? = nil) {
+    /// The user the token was issued to (its `name` is then the user's name).
+    public var userID: String?
+    public init(
+        id: String, hash: String, name: String, role: String, project: String, createdAt: Timestamp,
+        expiresAt: Timestamp? = nil, userID: String? = nil
+    ) {
         self.id = id; self.hash = hash; self.name = name; self.role = role; self.project = project
-        self.createdAt = createdAt; self.expiresAt = expiresAt
+        self.createdAt = createdAt; self.expiresAt = expiresAt; self.userID = userID
     }
 }
 

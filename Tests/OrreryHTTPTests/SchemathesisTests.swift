@@ -1,0 +1,45 @@
+import Foundation
+import OrreryCore
+import OrreryTesting
+import Testing
+
+/// Schemathesis (installed by `scripts/test` into a throwaway virtual environment, path in
+/// `ORRERY_SCHEMATHESIS`) fuzzes the real server on loopback from the OpenAPI document it
+/// serves, bounded in examples and time: no 5xx, and every response conforms to the document.
+@Suite("Schemathesis against the served OpenAPI document")
+struct SchemathesisTests {
+    static let binary = ProcessInfo.processInfo.environment["ORRERY_SCHEMATHESIS"]
+
+    @Test("no server error and no response outside the document",
+          .enabled(if: SchemathesisTests.binary != nil, "ORRERY_SCHEMATHESIS is not set (scripts/test installs schemathesis)"))
+    func fuzz() async throws {
+        try await InProcessServer.with { api, _ in
+            // Something for the fuzzer to find: a task with runs, a log, a token.
+            let task = try await api.post("/v1/tasks", #"{"name":"fuzz","module":"noop","schedule":{"type":"interval","every_sec":3600}}"#)
+            _ = try await api.post("/v1/tasks/\(try require(task["id"]?.stringValue))/run")
+            // An operator token: the fuzzer must not be able to start shell commands it made up.
+            let token = try require(try await api.post("/v1/tokens", #"{"role":"operator","name":"fuzzer"}"#)["token"]?.stringValue)
+
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try require(Self.binary))
+            process.arguments = [
+                "run", "\(api.baseURL)/openapi.json", "--url", api.baseURL,
+                "-H", "Authorization: Bearer \(token)",
+                "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+                "--phases", "examples,coverage,fuzzing", "--max-examples", "25", "--max-time", "150", "--seed", "20261126",
+                "--workers", "2", "--request-timeout", "10", "--no-color", "--suppress-health-check", "all",
+            ]
+            let log = dir.file("schemathesis.log")
+            FileManager.default.createFile(atPath: log, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            process.standardOutput = handle
+            process.standardError = handle
+            try process.run()
+            process.waitUntilExit()
+            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            #expect(process.terminationStatus == 0, "schemathesis found failures:\n\(output.suffix(6000))")
+        }
+    }
+}
