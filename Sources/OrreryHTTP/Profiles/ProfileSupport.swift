@@ -55,16 +55,26 @@ extension ProfileErrorFormat {
     }
 }
 
-/// Answers every error of a profile's routes in that profile's format (inside the router's
-/// `ProblemMiddleware`, which then sees an ordinary response).
-struct ProfileErrorMiddleware<Format: ProfileErrorFormat>: RouterMiddleware {
+/// The paths a profile owns and the format its errors are written in.
+struct ProfileErrors: Sendable {
+    let owns: @Sendable (_ path: String) -> Bool
+    let format: any ProfileErrorFormat
+}
+
+/// Answers every error on a profile's paths in that profile's format, including a path or
+/// method the profile does not have (the router's 404), so a client of that API never sees
+/// Orrery's problem+json. On the router, inside `ProblemMiddleware`, which then sees an
+/// ordinary response; errors on other paths pass through untouched.
+struct ProfileErrorMiddleware: RouterMiddleware {
     typealias Context = OrreryRequestContext
-    let format: Format
+    let profiles: [ProfileErrors]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
+            let path = request.uri.path
+            guard let format = profiles.first(where: { $0.owns(path) })?.format else { throw error }
             return format.response(format.failure(from: error, logger: context.logger))
         }
     }

@@ -47,4 +47,25 @@ struct CrossProfileTests {
             #expect(workspace["total_count"] == .int(3))
         }
     }
+
+    @Test("a path or method a profile does not have is answered in that profile's error format, not problem+json")
+    func unknownRoutes() async throws {
+        try await InProcessServer.with { admin, _ in
+            let token = try require(admin.token)
+            let synapse = try await admin.get("/_synapse/admin/v1/scheduled_task")
+            #expect(synapse.status == 404 && synapse["errcode"] == .string("M_UNRECOGNIZED") && synapse["error"] != nil)
+            let synapsePost = try await admin.post("/_synapse/admin/v1/scheduled_tasks", "{}")
+            #expect(synapsePost.status == 404 && synapsePost["errcode"] == .string("M_UNRECOGNIZED"))
+            let taskAPI = try await admin.get("/api/task/1/logs")
+            #expect(taskAPI.status == 404 && taskAPI["error"]?["code"]?.stringValue != nil && taskAPI.contentType == "application/json")
+            let workspace = try await admin.raw(.POST, "/v2/default/scheduled-tasks", headers: [("X-Auth-Token", token)], body: "{}")
+            #expect(workspace.status == 404 && workspace["error_code"] == .string("WKS.00404001"))
+            let dms = try await admin.raw(.DELETE, "/v2/default/instances/i/scheduled-tasks", headers: [("X-Auth-Token", token)])
+            #expect(dms.status == 404 && dms["error_code"] == .string("DMS.00404001"))
+            let rpc = try await admin.get("/rpc/task/list")
+            #expect(rpc.status == 404 && rpc["successful"] == .bool(false) && rpc["error"]?["message"] != nil)
+            let native = try await admin.get("/v1/nothing")
+            #expect(native.status == 404 && native.contentType == "application/problem+json", "the native API keeps its problems")
+        }
+    }
 }

@@ -23,9 +23,10 @@ struct DMSProfile {
     let service: TaskService
     let authenticator: TokenAuthenticator
     let format = HuaweiErrorFormat(service: "DMS")
+    var errors: ProfileErrors { ProfileErrors(owns: { $0.hasPrefix("/v2/") && $0.contains("/instances/") }, format: format) }
 
     func add(to router: Router<OrreryRequestContext>) {
-        let group = router.group("v2").add(middleware: ProfileErrorMiddleware(format: format))
+        let group = router.group("v2")
         for spelling in ["scheduled-tasks", "schedule-tasks"] {
             group.get(":project_id/instances/:instance_id/\(spelling)") { request, context in
                 try await list(request, context)

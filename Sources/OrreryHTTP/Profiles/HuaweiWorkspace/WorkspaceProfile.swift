@@ -29,6 +29,7 @@ struct WorkspaceProfile {
     let service: TaskService
     let authenticator: TokenAuthenticator
     let format = HuaweiErrorFormat(service: "WKS")
+    var errors: ProfileErrors { ProfileErrors(owns: { $0.hasPrefix("/v2/") && !$0.contains("/instances/") }, format: format) }
 
     static let lifeCycleEvents: [String: String] = [
         "POST_CREATE_DESKTOP_SUCCESS": "desktop.created", "POST_REBUILD_DESKTOP_SUCCESS": "desktop.rebuilt",
@@ -38,7 +39,7 @@ struct WorkspaceProfile {
     static let scheduledTypes = ["FIXED_TIME", "DAY", "WEEK", "MONTH", "LIFE_CYCLE"]
 
     func add(to router: Router<OrreryRequestContext>) {
-        let group = router.group("v2").add(middleware: ProfileErrorMiddleware(format: format))
+        let group = router.group("v2")
         group.get(":project_id/scheduled-tasks") { request, context in
             let project = try context.parameters.require("project_id")
             let caller = try await format.caller(request, project: project, authenticator: authenticator)

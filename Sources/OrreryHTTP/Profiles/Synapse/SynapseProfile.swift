@@ -24,6 +24,7 @@ struct SynapseProfile {
     let service: TaskService
     let authenticator: TokenAuthenticator
     let format = MatrixErrorFormat()
+    var errors: ProfileErrors { ProfileErrors(owns: { $0.hasPrefix("/_synapse/") }, format: format) }
 
     static let statusWords: [String: [RunStatus]] = [
         "scheduled": [.scheduled], "active": [.active], "complete": [.complete, .skipped],
@@ -31,7 +32,7 @@ struct SynapseProfile {
     ]
 
     func add(to router: Router<OrreryRequestContext>) {
-        let group = router.group("_synapse/admin/v1").add(middleware: ProfileErrorMiddleware(format: format))
+        let group = router.group("_synapse/admin/v1")
         group.get("scheduled_tasks") { request, _ in
             let caller = try await authenticator.caller(
                 TokenAuthenticator.bearerToken(request) ?? request.uri.queryParameters["access_token"].map(String.init),
@@ -99,7 +100,7 @@ struct MatrixErrorFormat: ProfileErrorFormat {
         switch status {
         case .unauthorized: "M_UNKNOWN_TOKEN"
         case .forbidden: "M_FORBIDDEN"
-        case .notFound: "M_NOT_FOUND"
+        case .notFound: native == .notFound ? "M_NOT_FOUND" : "M_UNRECOGNIZED"
         case .badRequest: native == .missingField ? "M_MISSING_PARAM" : "M_INVALID_PARAM"
         case .tooManyRequests: "M_LIMIT_EXCEEDED"
         default: "M_UNKNOWN"

@@ -33,9 +33,10 @@ struct TaskAPIProfile {
     let service: TaskService
     let authenticator: TokenAuthenticator
     let format = TaskAPIErrorFormat()
+    var errors: ProfileErrors { ProfileErrors(owns: { $0.hasPrefix("/api/task") }, format: format) }
 
     func add(to router: Router<OrreryRequestContext>) {
-        let group = router.group("api").add(middleware: ProfileErrorMiddleware(format: format))
+        let group = router.group("api")
         // The constant path first: the router tries routes in the order they were added.
         group.get("task/modules") { request, _ in
             _ = try await authenticate(request)

@@ -27,9 +27,10 @@ struct TaskListRPCProfile {
     let service: TaskService
     let authenticator: TokenAuthenticator
     let format = RPCErrorFormat()
+    var errors: ProfileErrors { ProfileErrors(owns: { $0.hasPrefix("/rpc/task/") }, format: format) }
 
     func add(to router: Router<OrreryRequestContext>) {
-        let group = router.group("rpc/task").add(middleware: ProfileErrorMiddleware(format: format))
+        let group = router.group("rpc/task")
         group.post("list") { request, context in
             let caller = try await format.bearerCaller(request, authenticator)
             var body = try FieldReader(try await request.jsonBody(context: context))
