@@ -68,4 +68,29 @@ struct CrossProfileTests {
             #expect(native.status == 404 && native.contentType == "application/problem+json", "the native API keeps its problems")
         }
     }
+
+    @Test("a run skipped by the overlap policy: Synapse complete with a skipped result, DMS SUCCESS, task list End")
+    func skippedRun() async throws {
+        try await InProcessServer.with { admin, _ in
+            let task = try await admin.task(#"{"name":"overlapping","module":"sleep","params":{"seconds":30},"resource_id":"vm-9","overlap":"skip","schedule":{"type":"interval","every_sec":1}}"#)
+            let skipped = try require(try await admin.waitForRun(of: task, "skipped")["id"]?.stringValue)
+            let id = try require(task["id"]?.stringValue)
+            #expect(try await admin.post("/v1/tasks/\(id)/pause").status == 200)
+            for run in try await admin.runs(of: task) where run["status"] == .string("active") {
+                _ = try await admin.post("/v1/runs/\(try require(run["id"]?.stringValue))/cancel")
+            }
+
+            let synapse = try await admin.get("/_synapse/admin/v1/scheduled_tasks?resource_id=vm-9")["scheduled_tasks"]?.arrayValue ?? []
+            let item = try require(synapse.first { $0["id"] == .string(skipped) })
+            #expect(item["status"] == .string("complete") && item["result"] == .object(["skipped": .bool(true)]))
+            let completes = try await admin.get("/_synapse/admin/v1/scheduled_tasks?resource_id=vm-9&status=complete")["scheduled_tasks"]?.arrayValue ?? []
+            #expect(completes.contains { $0["id"] == .string(skipped) })
+
+            let dms = try await admin.raw(.GET, "/v2/default/instances/vm-9/scheduled-tasks?limit=100", headers: [("X-Auth-Token", try require(admin.token))])
+            #expect(dms["jobs"]?.arrayValue?.first { $0["id"] == .string(skipped) }?["status"] == .string("SUCCESS"))
+
+            let rpc = try await admin.post("/rpc/task/list", #"{"params":{}}"#)["result"]?["tasks"]?.arrayValue ?? []
+            #expect(rpc.contains { $0["state"] == .string("End") && $0["title"] == .string("overlapping") && $0["finished"] != .string("") })
+        }
+    }
 }
