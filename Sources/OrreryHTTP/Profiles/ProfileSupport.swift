@@ -6,7 +6,7 @@ import OrreryCore
 import OrreryEngine
 
 /// A refusal as a compatibility profile words it: the HTTP status, the profile's own error
-/// code (`M_FORBIDDEN`, `WKS.0001`, …) and a message for people.
+/// code (`M_FORBIDDEN`, `WKS.00400001`, …) and a message for people.
 struct ProfileFailure: Error, Sendable {
     var status: HTTPResponse.Status
     var code: String

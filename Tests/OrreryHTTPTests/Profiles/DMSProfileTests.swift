@@ -113,4 +113,23 @@ struct DMSProfileTests {
             #expect(try await Self.list(admin, "limit=10")["job_count"] == .int(0), "the default project's inst-1 has none of project other's jobs")
         }
     }
+
+    @Test("user_name is who started a run by hand, else the task's owner; the task list's performed_by agrees")
+    func users() async throws {
+        try await InProcessServer.with { admin, _ in
+            let olga = try await admin.token("operator", name: "olga")
+            let task = try await olga.task(#"{"name":"owned","module":"noop","resource_id":"inst-7","labels":{"configuration_id":"70"},"schedule":{"type":"once","at":"\#(Future.y2030)"}}"#)
+            let id = try require(task["id"]?.stringValue)
+            let manual = try require(try await admin.post("/v1/tasks/\(id)/run")["id"]?.stringValue)
+            try await eventually("the manual run completes") {
+                try await admin.get("/v1/runs/\(manual)")["status"] == .string("complete")
+            }
+            let jobs = try await Self.list(admin, "limit=10", instance: "inst-7")["jobs"]?.arrayValue ?? []
+            let users = Dictionary(uniqueKeysWithValues: jobs.map { ($0["id"]?.stringValue ?? "", $0["user_name"]?.stringValue ?? "") })
+            #expect(users.count == 2 && users[manual] == "admin")
+            #expect(users.filter { $0.key != manual }.values.allSatisfy { $0 == "olga" }, "the pending scheduled run: its owner")
+            let rpc = try await admin.post("/rpc/task/list", #"{"params":{"configuration_id":70}}"#)["result"]?["tasks"]?.arrayValue ?? []
+            #expect(rpc.count == 1 && rpc.first?["performed_by"] == .string("admin"))
+        }
+    }
 }
