@@ -67,6 +67,8 @@ struct WorkspaceProfileTests {
             let monday = try require(all["scheduled_tasks"]?.arrayValue?.first { $0["task_name"] == .string("monday report") })
             #expect(monday["time_zone"] == .string("Asia/Shanghai"))
             #expect(monday["next_execution_time"]?.stringValue?.hasSuffix(" 09:00:00") == true, "Shanghai wall clock, not UTC (01:00)")
+            let nightly = try require(all["scheduled_tasks"]?.arrayValue?.first { $0["task_name"] == .string("nightly") })
+            #expect(nightly["time_zone"] == .string("Europe/Berlin") && nightly["next_execution_time"]?.stringValue?.hasSuffix(" 03:00:00") == true)
             let hourly = try require(all["scheduled_tasks"]?.arrayValue?.first { $0["task_name"] == .string("hourly ping") })
             #expect(hourly["enable"] == .bool(false) && hourly["task_type"] == .string("HTTP"))
         }

@@ -6,7 +6,8 @@ import OrreryEngine
 ///
 /// - `offset` (≥ 0) and `limit` (0–50) are required; `limit=0` answers only `total_count`.
 /// - `task_type` is the module's name in capitals (`SHELL`, `HTTP`; a module an embedding
-///   application registers as `start` is `START`); an unknown one is a 400.
+///   application registers as `start` is `START`), matched without regard to case; an
+///   unknown one is a 400 that lists the known ones.
 /// - `scheduled_type` is derived from the schedule: `once` → `FIXED_TIME`, `trigger` →
 ///   `LIFE_CYCLE`; `cron` and `calendar` → `MONTH` when they restrict days of the month or
 ///   months, else `WEEK` when they restrict weekdays, else `DAY`; `interval` → `MONTH` from 28
