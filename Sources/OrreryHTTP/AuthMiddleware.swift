@@ -21,7 +21,8 @@ struct AuthMiddleware: RouterMiddleware {
             throw ProblemError(status: .unauthorized, code: "unauthorized", title: "Unauthorized", detail: "the bearer token is not valid", field: nil)
         }
         var context = context
-        context.caller = TaskService.Caller(name: grant.name, project: grant.project, role: Role(rawValue: grant.role) ?? .viewer)
+        context.caller = TaskService.Caller(
+            name: grant.name, project: grant.project, role: Role(rawValue: grant.role) ?? .viewer, rights: Set(grant.rights))
         return try await next(request, context)
     }
 }
