@@ -72,9 +72,8 @@ public struct TaskService: Sendable {
     /// otherwise the caller's own. Others may name only their own project.
     func project(in body: JSONValue, for caller: Caller) throws -> String {
         guard let value = body.objectValue?["project"], value != .null else { return caller.project }
-        guard case .string(let name) = value, Self.isValidProjectName(name) else {
-            throw OrreryError(.invalidField, "must be a project name (1-100 letters, digits, '-', '_' or '.')", field: "project")
-        }
+        guard case .string(let name) = value else { throw Self.invalidProjectName }
+        try Self.requireProjectName(name)
         guard caller.role == .admin || name == caller.project else {
             throw OrreryError(.forbidden, "a \(caller.role.rawValue) token of project \"\(caller.project)\" cannot create tasks in another project", field: "project")
         }
@@ -84,6 +83,14 @@ public struct TaskService: Sendable {
     public static func isValidProjectName(_ name: String) -> Bool {
         (1...100).contains(name.count) && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
     }
+
+    /// Throws the error naming `project` unless `name` is a valid project name.
+    public static func requireProjectName(_ name: String) throws {
+        guard isValidProjectName(name) else { throw invalidProjectName }
+    }
+
+    static let invalidProjectName = OrreryError(
+        .invalidField, "must be a project name (1-100 letters, digits, '-', '_' or '.')", field: "project")
 
     /// A module with a `required_right` (the shell module: `shell`) needs that right: admins
     /// hold every right, other tokens only those they were issued with (`rights`).

@@ -21,9 +21,7 @@ struct TokenRoutes {
                 return role
             }
             var project = try r.string("project", maxLength: 100)
-            if let project, !TaskService.isValidProjectName(project) {
-                throw OrreryError(.invalidField, "must be a project name (1-100 letters, digits, '-', '_' or '.')", field: "project")
-            }
+            if let project { try TaskService.requireProjectName(project) }
             var name = try r.string("name", maxLength: 200)
             let expiresIn = try r.int("expires_in_sec", in: 60...315_576_000)
             let rights = try Self.rights(try r.value("rights"))
