@@ -27,7 +27,8 @@ public struct TokenAuthenticator: Sendable {
     public func check(_ token: String?) async throws -> Outcome {
         guard let token = token?.trimmingCharacters(in: .whitespaces), !token.isEmpty else { return .missing }
         guard let grant = try await store.tokenRole(hash: TokenHash.of(token), now: clock.now()) else { return .invalid }
-        return .valid(TaskService.Caller(name: grant.name, project: grant.project, role: Role(rawValue: grant.role) ?? .viewer))
+        return .valid(TaskService.Caller(
+            name: grant.name, project: grant.project, role: Role(rawValue: grant.role) ?? .viewer, rights: Set(grant.rights)))
     }
 
     /// The token of an `Authorization: Bearer <token>` header, if the request has one.

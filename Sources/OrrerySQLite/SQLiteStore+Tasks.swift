@@ -220,29 +220,37 @@ extension SQLiteStore: TaskStore {
         try await read { db in
             try Row.fetchOne(
                 db.cachedStatement(sql: """
-                    SELECT id, name, role, project FROM tokens
+                    SELECT id, name, role, project, rights FROM tokens
                     WHERE hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
                         AND (user_id IS NULL OR user_id IN (SELECT id FROM users WHERE disabled_at IS NULL))
                     """),
                 arguments: [hash, now]
-            ).map { TokenGrant(tokenID: $0["id"], name: $0["name"], role: $0["role"], project: $0["project"]) }
+            ).map { row in
+                TokenGrant(
+                    tokenID: row["id"], name: row["name"], role: row["role"], project: row["project"],
+                    rights: Self.rights(fromStored: row["rights"]))
+            }
         }
     }
 
     public func insertToken(_ token: StoredToken) async throws {
         try await write { db in
             try db.execute(
-                sql: "INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at, user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                arguments: [token.id, token.hash, token.name, token.role, token.project, token.createdAt, token.expiresAt, token.userID])
+                sql: "INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at, user_id, rights) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    token.id, token.hash, token.name, token.role, token.project, token.createdAt, token.expiresAt, token.userID,
+                    JSONValue.array(token.rights.map(JSONValue.string)).jsonText,
+                ])
         }
     }
 
     public func listTokens() async throws -> [StoredToken] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT id, name, role, project, created_at, expires_at, revoked_at, user_id FROM tokens ORDER BY created_at DESC, id DESC")
+            try Row.fetchAll(db, sql: "SELECT id, name, role, project, created_at, expires_at, revoked_at, user_id, rights FROM tokens ORDER BY created_at DESC, id DESC")
                 .map { row in
                     var token = StoredToken(
-                        id: row[0], hash: "", name: row[1], role: row[2], project: row[3], createdAt: row[4], expiresAt: row[5], userID: row[7])
+                        id: row[0], hash: "", name: row[1], role: row[2], project: row[3], createdAt: row[4], expiresAt: row[5], userID: row[7],
+                        rights: Self.rights(fromStored: row[8]))
                     token.revokedAt = row[6]
                     return token
                 }
@@ -254,6 +262,10 @@ extension SQLiteStore: TaskStore {
             try db.execute(sql: "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", arguments: [now, id])
             guard db.changesCount > 0 else { throw OrreryError.notFound("token", id) }
         }
+    }
+
+    static func rights(fromStored text: String) -> [String] {
+        ((try? JSONValue.fromStored(text))?.arrayValue ?? []).compactMap(\.stringValue)
     }
 
     public func tokenCount() async throws -> Int {

@@ -24,11 +24,12 @@ struct SchemathesisTests {
             defer { dir.remove() }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: try require(Self.binary))
+            process.currentDirectoryURL = URL(fileURLWithPath: dir.path)  // its cache stays out of the checkout
             process.arguments = [
                 "run", "\(api.baseURL)/openapi.json", "--url", api.baseURL,
                 "-H", "Authorization: Bearer \(token)",
                 "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
-                "--phases", "examples,coverage,fuzzing", "--max-examples", "25", "--max-time", "150", "--seed", "20261126",
+                "--phases", "examples,coverage,fuzzing", "--max-examples", "25", "--max-time", "90", "--seed", "20261126",
                 "--workers", "2", "--request-timeout", "10", "--no-color", "--suppress-health-check", "all",
             ]
             let log = dir.file("schemathesis.log")
@@ -39,7 +40,13 @@ struct SchemathesisTests {
             try process.run()
             process.waitUntilExit()
             let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            #expect(process.terminationStatus == 0, "schemathesis found failures:\n\(output.suffix(6000))")
+            // The verdict on the server is the checks' ("N generated, N passed" and no FAILURES).
+            // Schemathesis also exits 1 for its own generator hiccups ("Inconsistent results" when
+            // the time budget cuts a case short), which say nothing about the server.
+            let summary = output.split(separator: "\n").first { $0.contains(" generated, ") } ?? ""
+            let numbers = summary.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+            #expect(!output.contains("FAILURES") && !summary.contains("failed"), "schemathesis found failures:\n\(output.suffix(8000))")
+            #expect(numbers.count >= 2 && numbers[0] == numbers[1] && numbers[0] >= 1000, "too few cases ran: \(summary)\n\(output.suffix(3000))")
         }
     }
 }

@@ -294,12 +294,14 @@ public struct StoredToken: Sendable {
     public var revokedAt: Timestamp?
     /// The user the token was issued to (its `name` is then the user's name).
     public var userID: String?
+    /// Rights beyond the role (`shell`): modules with a `required_right` need it.
+    public var rights: [String]
     public init(
         id: String, hash: String, name: String, role: String, project: String, createdAt: Timestamp,
-        expiresAt: Timestamp? = nil, userID: String? = nil
+        expiresAt: Timestamp? = nil, userID: String? = nil, rights: [String] = []
     ) {
         self.id = id; self.hash = hash; self.name = name; self.role = role; self.project = project
-        self.createdAt = createdAt; self.expiresAt = expiresAt; self.userID = userID
+        self.createdAt = createdAt; self.expiresAt = expiresAt; self.userID = userID; self.rights = rights
     }
 }
 
@@ -309,7 +311,8 @@ public struct TokenGrant: Sendable, Equatable {
     public var name: String
     public var role: String
     public var project: String
-    public init(tokenID: String, name: String, role: String, project: String) {
-        self.tokenID = tokenID; self.name = name; self.role = role; self.project = project
+    public var rights: [String]
+    public init(tokenID: String, name: String, role: String, project: String, rights: [String] = []) {
+        self.tokenID = tokenID; self.name = name; self.role = role; self.project = project; self.rights = rights
     }
 }
