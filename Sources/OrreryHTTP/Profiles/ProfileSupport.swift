@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -125,13 +126,8 @@ func everyPage<Item>(_ fetch: (_ cursor: String?) async throws -> Page<Item>) as
 enum HuaweiTime {
     /// `yyyy-MM-dd HH:mm:ss` as read on a clock `offsetSeconds` from UTC (Workspace).
     static func local(_ t: Timestamp, offsetSeconds: Int) -> String {
-        let whole = t.microseconds >= 0 ? t.microseconds / 1_000_000 : (t.microseconds - 999_999) / 1_000_000
-        let seconds = whole + Int64(offsetSeconds)
-        var days = seconds / 86_400
-        var secondOfDay = seconds % 86_400
-        if secondOfDay < 0 { days -= 1; secondOfDay += 86_400 }
-        let (y, m, d) = CivilDate.fromDays(days)
-        return "\(pad(y, 4))-\(pad(Int64(m), 2))-\(pad(Int64(d), 2)) \(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))"
+        // RFC 3339 at that offset, `2030-01-01T09:00:00+08:00`, cut to its date and time.
+        String(t.rfc3339(offsetSeconds: offsetSeconds).prefix(19)).replacingOccurrences(of: "T", with: " ")
     }
 
     /// Parses `YYYYMMDDHHmmss` (DMS), read as UTC; nil when malformed or not a real time.
@@ -146,10 +142,5 @@ enum HuaweiTime {
         guard (1...12).contains(month), day >= 1, Int64(day) <= CivilDate.daysInMonth(year: year, month: month),
               hour < 24, minute < 60, second < 60 else { return nil }
         return Timestamp(seconds: CivilDate.days(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second)
-    }
-
-    private static func pad(_ value: Int64, _ width: Int) -> String {
-        let s = String(value)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 }

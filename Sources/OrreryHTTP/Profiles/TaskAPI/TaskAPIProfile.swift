@@ -139,11 +139,7 @@ struct TaskAPIProfile {
         ])
     }
 
-    static func userID(_ name: String) -> Int64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return Int64(hash & 0x7FFF_FFFF)
-    }
+    static func userID(_ name: String) -> Int64 { stableOffset(of: name, within: 1 << 31) }
 
     static func task(_ task: ScheduledTask, run: TaskRun?) -> JSONValue {
         let status = switch run?.status {
