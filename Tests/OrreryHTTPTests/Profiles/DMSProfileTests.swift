@@ -95,7 +95,7 @@ struct DMSProfileTests {
     @Test("bad input is a 400 with error_code and error_msg; tokens and projects are checked")
     func errors() async throws {
         try await InProcessServer.with { admin, _ in
-            for query in ["limit=0", "limit=101", "limit=ten", "start=-1", "begin_time=2024-01-01", "begin_time=20241301000000",
+            for query in ["limit=0", "limit=101", "limit=ten", "start=-1", "begin_time=2024-01-01", "begin_time=20241301000000", "begin_time=20230229000000", "end_time=20240101246000",
                           "end_time=2024010100000", "begin_time=20240102000000&end_time=20240101000000", "beginTime=yesterday"] {
                 let bad = try await Self.list(admin, query)
                 #expect(bad.status == 400 && bad["error_code"]?.stringValue?.hasPrefix("DMS.") == true, "\(query)")

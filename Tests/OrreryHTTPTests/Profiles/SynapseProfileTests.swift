@@ -95,6 +95,8 @@ struct SynapseProfileTests {
             let answer = try await admin.raw(.GET, Self.path + "?access_token=\(token)")
             #expect(answer.status == 200)
             #expect(answer["scheduled_tasks"]?.arrayValue?.contains { $0["id"] == run["id"] } == true)
+            let both = try await admin.raw(.GET, Self.path + "?access_token=\(token)", headers: [("Authorization", "Bearer nope")])
+            #expect(both.status == 401 && both["errcode"] == .string("M_UNKNOWN_TOKEN"), "the header wins over the query parameter")
         }
     }
 }
