@@ -29,6 +29,8 @@ import OrreryEngine
 ///   require_system_right, unauthenticated_visible: false}` with the module's required right.
 /// - Errors (the document shows none but a bare 403): `{"error": {"code", "message"}}` with
 ///   the native code and status (400 for a non-integer id or a bad offset/limit, 401, 403, 404).
+/// - Not served: the document's `POST /api/tasks` (an array body, "No content" answer, no
+///   described effect); tasks are created through `/v1/tasks`.
 struct TaskAPIProfile {
     let service: TaskService
     let authenticator: TokenAuthenticator
