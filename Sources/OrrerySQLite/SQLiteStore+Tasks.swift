@@ -54,7 +54,7 @@ extension SQLiteStore: TaskStore {
         return try await page(
             table: "tasks", columns: Records.taskColumns, filter: w,
             after: try filter.cursor.map { ("seq > ?", try Cursor.decode($0)) }, order: "seq", limit: filter.limit,
-            offset: filter.offset, decode: Records.task, seq: \.seq)
+            offset: filter.offset, count: filter.countTotal, decode: Records.task, seq: \.seq)
     }
 
     public func updateTask(_ task: ScheduledTask, expectedVersion: Int64, reschedule: Reschedule?) async throws -> ScheduledTask {
@@ -139,14 +139,14 @@ extension SQLiteStore: TaskStore {
         return try await page(
             table: "runs", columns: Records.runColumns, filter: w,
             after: try filter.cursor.map { ("seq < ?", try Cursor.decode($0)) }, order: "seq DESC", limit: filter.limit,
-            offset: filter.offset, decode: Records.run, seq: \.seq)
+            offset: filter.offset, count: filter.countTotal, decode: Records.run, seq: \.seq)
     }
 
     /// One page of a keyset-paginated listing (`after` positions it past the cursor's row)
-    /// and the exact count of everything the filters match.
+    /// and, when `count`, the exact count of everything the filters match.
     private func page<Item: Sendable>(
         table: String, columns: String, filter: Where, after cursor: (clause: String, seq: Int64)?,
-        order: String, limit: Int, offset: Int, decode: @escaping @Sendable (Row) throws -> Item,
+        order: String, limit: Int, offset: Int, count: Bool, decode: @escaping @Sendable (Row) throws -> Item,
         seq: @escaping @Sendable (Item) -> Int64
     ) async throws -> Page<Item> {
         let countSQL = "SELECT count(*) FROM \(table) WHERE \(filter.sql)"
@@ -159,7 +159,7 @@ extension SQLiteStore: TaskStore {
         return try await read { db in
             let rows = try Row.fetchAll(db, sql: pageSQL, arguments: fetchArgs)
             let items = try rows.prefix(limit).map(decode)
-            let total = try Int.fetchOne(db, sql: countSQL, arguments: countArgs) ?? 0
+            let total = count ? try Int.fetchOne(db, sql: countSQL, arguments: countArgs) ?? 0 : nil
             let next = rows.count > limit ? items.last.map { Cursor.encode(seq($0)) } : nil
             return Page(items: items, nextCursor: next, totalCount: total)
         }

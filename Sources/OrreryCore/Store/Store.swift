@@ -212,8 +212,9 @@ public struct RecordSummary: Sendable, Equatable {
 public struct Page<Item: Sendable>: Sendable {
     public var items: [Item]
     public var nextCursor: String?
-    public var totalCount: Int
-    public init(items: [Item], nextCursor: String?, totalCount: Int) {
+    /// How many items every page together holds; nil when the listing was asked not to count.
+    public var totalCount: Int?
+    public init(items: [Item], nextCursor: String?, totalCount: Int?) {
         self.items = items
         self.nextCursor = nextCursor
         self.totalCount = totalCount
@@ -249,6 +250,9 @@ public struct TaskFilter: Sendable {
     public var cursor: String?
     /// Rows to skip (profiles with offset paging); prefer `cursor`, which stays fast on deep pages.
     public var offset: Int = 0
+    /// Count every match (`total_count`). Counting costs in proportion to the matches; a page
+    /// alone costs in proportion to its size, at any depth.
+    public var countTotal = true
     public init() {}
 }
 
@@ -279,6 +283,8 @@ public struct RunFilter: Sendable {
     public var limit: Int = 100
     public var cursor: String?
     public var offset: Int = 0
+    /// Count every match (`total_count`); see `TaskFilter.countTotal`.
+    public var countTotal = true
     public init() {}
 }
 

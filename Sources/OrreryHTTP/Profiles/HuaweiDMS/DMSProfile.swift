@@ -63,7 +63,7 @@ struct DMSProfile {
         }
         let byID = Dictionary(tasks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         return json(.object([
-            "job_count": .int(Int64(page.totalCount)),
+            "job_count": .int(Int64(page.totalCount ?? 0)),
             "jobs": .array(page.items.map { Self.job($0, task: byID[$0.taskID]) }),
         ]))
     }

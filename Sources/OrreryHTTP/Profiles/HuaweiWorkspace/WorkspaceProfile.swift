@@ -92,7 +92,7 @@ struct WorkspaceProfile {
                 filter.limit = max(limit, 1)
                 let page = try await service.listTasks(filter, by: caller)
                 tasks = limit == 0 ? [] : page.items
-                total = page.totalCount
+                total = page.totalCount ?? 0
             }
             return json(.object(["scheduled_tasks": .array(tasks.map(Self.scheduledTask)), "total_count": .int(Int64(total))]))
         }
