@@ -56,6 +56,7 @@ struct DMSProfile {
         taskFilter.resourceID = instance
         taskFilter.includeDeleted = true
         taskFilter.limit = 1000
+        taskFilter.countTotal = false  // every page is read: nothing to count
         let tasks = try await everyPage { cursor in
             var f = taskFilter
             f.cursor = cursor

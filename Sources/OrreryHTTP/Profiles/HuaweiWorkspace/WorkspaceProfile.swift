@@ -83,6 +83,7 @@ struct WorkspaceProfile {
                     var page = filter
                     page.cursor = cursor
                     page.limit = 1000
+                    page.countTotal = false  // every page is read: nothing to count
                     return try await service.listTasks(page, by: caller)
                 }.filter { Self.scheduledType($0.schedule) == period }
                 tasks = Array(all.dropFirst(offset).prefix(limit))

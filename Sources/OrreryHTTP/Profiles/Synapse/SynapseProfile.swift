@@ -71,6 +71,7 @@ struct SynapseProfile {
         }
         filter.includeDismissed = true
         filter.limit = 1000
+        filter.countTotal = false  // every page is read: nothing to count
         return filter
     }
 

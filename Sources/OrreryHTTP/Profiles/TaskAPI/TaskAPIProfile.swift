@@ -50,6 +50,7 @@ struct TaskAPIProfile {
             let tasks = try await everyPage { cursor in
                 var filter = TaskFilter()
                 filter.limit = 1000
+                filter.countTotal = false  // every page is read: nothing to count
                 filter.cursor = cursor
                 return try await service.listTasks(filter, by: caller)
             }

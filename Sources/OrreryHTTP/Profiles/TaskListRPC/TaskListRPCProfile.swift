@@ -37,9 +37,11 @@ struct TaskListRPCProfile {
             var filter = RunFilter()
             filter.statuses = [.active, .complete, .failed, .canceled, .skipped]
             filter.limit = 1000
+            filter.countTotal = false  // every page is read: nothing to count
             var taskFilter = TaskFilter()
             taskFilter.includeDeleted = true
             taskFilter.limit = 1000
+            taskFilter.countTotal = false  // every page is read: nothing to count
             if var params = try body.object("params") {
                 if let id = try params.int("configuration_id", in: 0...Int64.max) {
                     filter.labels = ["configuration_id": String(id)]
