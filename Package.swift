@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "OrreryCore", targets: ["OrreryCore"]),
         .library(name: "OrrerySQLite", targets: ["OrrerySQLite"]),
+        .library(name: "OrreryPostgres", targets: ["OrreryPostgres"]),
         .library(name: "OrreryEngine", targets: ["OrreryEngine"]),
         .library(name: "OrreryModules", targets: ["OrreryModules"]),
         .library(name: "OrreryHTTP", targets: ["OrreryHTTP"]),
@@ -29,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -40,6 +42,17 @@ let package = Package(
             dependencies: [
                 "OrreryCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "OrreryPostgres",
+            dependencies: [
+                "OrreryCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -81,6 +94,7 @@ let package = Package(
             dependencies: [
                 "OrreryCore",
                 "OrrerySQLite",
+                "OrreryPostgres",
                 "OrreryEngine",
                 "OrreryModules",
                 "OrreryHTTP",
@@ -97,6 +111,7 @@ let package = Package(
             dependencies: [
                 "OrreryCore",
                 "OrrerySQLite",
+                "OrreryPostgres",
                 "OrreryEngine",
                 "OrreryModules",
                 .product(name: "Logging", package: "swift-log"),
@@ -122,6 +137,7 @@ let package = Package(
             dependencies: [
                 "OrreryCore",
                 "OrrerySQLite",
+                "OrreryPostgres",
                 "OrreryEngine",
                 "OrreryModules",
                 .product(name: "Logging", package: "swift-log"),
@@ -140,6 +156,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "OrreryStoreTests",
+            dependencies: ["OrreryCore", "OrrerySQLite", "OrreryPostgres", "OrreryTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "OrreryEngineTests",
             dependencies: [
                 "OrreryCore", "OrrerySQLite", "OrreryEngine", "OrreryModules", "OrreryTesting",
@@ -151,7 +172,7 @@ let package = Package(
         .testTarget(
             name: "OrreryHTTPTests",
             dependencies: [
-                "OrreryCore", "OrrerySQLite", "OrreryEngine", "OrreryModules", "OrreryHTTP", "OrreryTesting",
+                "OrreryCore", "OrrerySQLite", "OrreryPostgres", "OrreryEngine", "OrreryModules", "OrreryHTTP", "OrreryTesting",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

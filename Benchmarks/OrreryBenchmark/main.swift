@@ -1,6 +1,7 @@
 // The spine's benchmark (release mode, separate from the tests):
 //   swift run -c release OrreryBenchmark [--runs N] [--lateness-tasks N] [--window-sec S] [--concurrency C] [--sync-full]
 //   swift run -c release OrreryBenchmark --store-only [--runs N] [--concurrency C]
+//   swift run -c release OrreryBenchmark --postgres postgres://user@host:port/db [--runs N] [--concurrency C]
 // 1. no-op runs completed per second end to end through the SQLite store (engine included);
 // 2. firing lateness (module start minus scheduled_at) for once-tasks due within a window;
 // 3. peak resident memory.
@@ -21,6 +22,7 @@ struct Options {
     var storeOnly = false
     var cron = false
     var execution = false
+    var postgres: String?
 
     init(_ args: [String]) {
         var i = 0
@@ -39,6 +41,10 @@ struct Options {
             case "--store-only": storeOnly = true
             case "--cron": cron = true
             case "--execution": execution = true
+            case "--postgres":
+                i += 1
+                guard i < args.count else { print("--postgres needs a URL"); exit(2) }
+                postgres = args[i]
             default: print("unknown option \(args[i])"); exit(2)
             }
             i += 1
@@ -102,6 +108,11 @@ func peakRSSMegabytes(_ field: String = "VmHWM:") -> Double {
     return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
 }
 
+
+if let url = options.postgres {
+    try await postgresBenchmark(url)
+    exit(0)
+}
 
 print("Orrery benchmark — \(ProcessInfo.processInfo.activeProcessorCount) cores, SQLite synchronous=\(options.synchronousFull ? "FULL" : "NORMAL"), concurrency \(options.concurrency)")
 

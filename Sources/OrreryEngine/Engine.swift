@@ -36,6 +36,12 @@ public final class Engine: Service, Sendable {
         /// The store is ours alone (SQLite with its lock): every active run found at start
         /// belongs to a dead process and is rescued at once instead of after its lease.
         public var exclusiveStore: Bool = false
+        /// When set (several nodes share the store), periodic rescue runs only while this
+        /// node is the leader.
+        public var leadership: Leadership?
+        /// When set, the dispatcher never sleeps longer than this: a safety net for a
+        /// wake-up from another node that was lost (a dropped `LISTEN` connection).
+        public var maxIdleSleep: Duration?
 
         public init(node: String) { self.node = node }
     }
@@ -55,6 +61,9 @@ public final class Engine: Service, Sendable {
     private let inFlight = Locked(0)
     /// Runs executing now, per limited queue and per limited module.
     private let executing = Locked<(queues: [String: Int], modules: [String: Int])>(([:], [:]))
+    /// When a store call last failed: leases could not be renewed around then, so lapsed
+    /// leases are not rescued until one lease after it (their nodes may be alive).
+    private let lastStoreFailure = Locked<Timestamp?>(nil)
 
     public init(configuration: Configuration, store: any RunQueue, modules: ModuleRegistry, clock: any EngineClock = SystemClock(), logger: Logger = Logger(label: "orrery.engine")) {
         self.configuration = configuration
@@ -101,6 +110,9 @@ public final class Engine: Service, Sendable {
             background.addTask { await self.recorder.run() }
             background.addTask { await self.renewLeasesForever() }
             background.addTask { await self.rescueForever() }
+            if let notifying = self.store as? any NotifyingStore {
+                background.addTask { await notifying.listenForDueRuns { self.dispatchBell.ring() } }
+            }
             await withDiscardingTaskGroup { runs in
                 await self.dispatch(into: &runs)
                 await self.drain()
@@ -139,11 +151,13 @@ public final class Engine: Service, Sendable {
                     runs.addTask { await self.execute(run, handle: handle) }
                 }
                 if claimed.count == limit { continue }
-                let next = try await store.nextDueTime(limits: claimLimits())
+                var next = try await store.nextDueTime(limits: claimLimits())
                 if let next, next <= clock.now() { continue }
+                if let cap = configuration.maxIdleSleep { next = min(next ?? Timestamp(microseconds: .max), clock.now().adding(cap)) }
                 await dispatchBell.wait(until: next, clock: clock)
             } catch {
                 if isStopping { break }
+                noteStoreFailure()
                 failures += 1
                 logger.error("claiming due runs failed", metadata: ["error": "\(error)", "failures": "\(failures)"])
                 try? await clock.sleep(for: .milliseconds(min(50 * failures, 5_000)))
@@ -249,8 +263,11 @@ public final class Engine: Service, Sendable {
             try? await clock.sleep(for: every)
             if Task.isCancelled { return }
             do {
-                try await store.renewLeases(node: configuration.node, until: clock.now().adding(configuration.leaseDuration))
+                // The runs executing here and those whose end is not written yet.
+                let held = active.withLock { Array($0.keys) } + recorder.unwrittenEnds()
+                try await store.renewLeases(node: configuration.node, runIDs: held, until: clock.now().adding(configuration.leaseDuration))
             } catch {
+                noteStoreFailure()
                 logger.error("renewing leases failed", metadata: ["error": "\(error)"])
             }
         }
@@ -260,17 +277,22 @@ public final class Engine: Service, Sendable {
         while !Task.isCancelled {
             try? await clock.sleep(for: configuration.rescueInterval)
             if Task.isCancelled { return }
-            await rescue(expiredBefore: clock.now(), exceptNode: nil)
+            let now = clock.now()
+            if let leadership = configuration.leadership, !leadership.isLeader(at: now) { continue }
+            if let failed = lastStoreFailure.withLock({ $0 }), now < failed.adding(configuration.leaseDuration) { continue }
+            await rescue(expiredBefore: now, exceptNode: nil)
         }
     }
 
     private func rescueOrphansAtStart() async {
         if configuration.exclusiveStore {
             await rescue(expiredBefore: Timestamp(microseconds: .max), exceptNode: configuration.node)
-        } else {
+        } else if configuration.leadership == nil {
             await rescue(expiredBefore: clock.now(), exceptNode: nil)
         }
     }
+
+    private func noteStoreFailure() { lastStoreFailure.withLock { $0 = clock.now() } }
 
     private func rescue(expiredBefore: Timestamp, exceptNode: String?) async {
         do {
@@ -281,6 +303,7 @@ public final class Engine: Service, Sendable {
             }
             if summary.retriesScheduled > 0 { dispatchBell.ring() }
         } catch {
+            noteStoreFailure()
             logger.error("rescuing runs failed", metadata: ["error": "\(error)"])
         }
     }

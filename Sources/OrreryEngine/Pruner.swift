@@ -18,6 +18,8 @@ public final class Pruner: Service, Sendable {
         /// The pause between two transactions of a pass: real time (it is a throttle that
         /// leaves the writer to firing, not a schedule), so it does not wait on an injected clock.
         public var pause: Duration = .milliseconds(20)
+        /// When set (several nodes share the store), only the leader prunes.
+        public var leadership: Leadership?
         public init() {}
     }
 
@@ -39,6 +41,10 @@ public final class Pruner: Service, Sendable {
 
     private func pruneForever() async {
         while !Task.isCancelled {
+            if let leadership = configuration.leadership, !leadership.isLeader(at: clock.now()) {
+                try? await clock.sleep(for: min(configuration.interval, .seconds(5)))
+                continue
+            }
             do {
                 let deleted = try await prune()
                 if deleted > 0 { logger.info("pruned finished runs", metadata: ["runs": "\(deleted)"]) }

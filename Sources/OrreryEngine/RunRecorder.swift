@@ -7,6 +7,8 @@ import Synchronization
 /// chatty module or a burst of completions costs few transactions, not one per line.
 final class RunRecorder: Sendable {
     private let pending = Mutex(RecordBatch())
+    /// Ends taken out of `pending` by a write in progress.
+    private let writing = Mutex<[String]>([])
     private let doorbell = Doorbell()
     private let store: any RunQueue
     private let node: String
@@ -34,6 +36,11 @@ final class RunRecorder: Sendable {
         doorbell.ring()
     }
 
+    /// Runs whose end is recorded here but not yet written (their leases must stay ours).
+    func unwrittenEnds() -> [String] {
+        pending.withLock { $0.outcomes.map(\.runID) } + writing.withLock { $0 }
+    }
+
     func end(_ outcome: RunOutcome) {
         pending.withLock { $0.outcomes.append(outcome) }
         doorbell.ring()
@@ -43,7 +50,10 @@ final class RunRecorder: Sendable {
     /// the database refuses work from a canceled one and the last ends must not be lost.
     func run() async {
         while !Task.isCancelled {
-            await doorbell.wait(until: nil, clock: clock)
+            // Ends that could not be written yet (the store was unreachable) are tried again
+            // every second even if nothing else happens: no run is left active for ever.
+            let unwritten = pending.withLock { !$0.isEmpty }
+            await doorbell.wait(until: unwritten ? clock.now().adding(.seconds(1)) : nil, clock: clock)
             await flush()
         }
         await Task { await self.flush() }.value
@@ -58,6 +68,8 @@ final class RunRecorder: Sendable {
                 return p
             }
             if batch.isEmpty { return }
+            writing.withLock { $0 = batch.outcomes.map(\.runID) }
+            defer { writing.withLock { $0 = [] } }
             do {
                 let summary = try await store.record(batch, node: node, now: clock.now())
                 onRecorded(summary, batch.outcomes.count)

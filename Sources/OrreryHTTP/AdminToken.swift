@@ -15,8 +15,12 @@ public enum AdminToken {
         if let token = environmentToken, !token.isEmpty {
             let hash = TokenHash.of(token)
             if try await store.tokenRole(hash: hash, now: now) == nil {
-                try await store.insertToken(StoredToken(
-                    id: IDGenerator().make(at: now), hash: hash, name: "admin", role: "admin", project: "default", createdAt: now))
+                do {
+                    try await store.insertToken(StoredToken(
+                        id: IDGenerator().make(at: now), hash: hash, name: "admin", role: "admin", project: "default", createdAt: now))
+                } catch let error as OrreryError where error.code == .conflict {
+                    // Another node starting at the same time stored the same token first.
+                }
             }
             return .fromEnvironment
         }
@@ -25,12 +29,18 @@ public enum AdminToken {
         let hasAdmin = try await store.listTokens().contains { $0.role == Role.admin.rawValue && $0.revokedAt == nil }
         guard !hasAdmin else { return .existing }
         let token = TokenHash.generate()
+        let stored = StoredToken(
+            id: IDGenerator().make(at: now), hash: TokenHash.of(token), name: "admin", role: "admin", project: "default", createdAt: now)
+        // Several nodes may start together on one shared database: exactly one makes the token.
+        if let bootstrap = store as? any TokenBootstrapStore {
+            guard try await bootstrap.insertFirstAdminToken(stored) else { return .existing }
+        } else {
+            try await store.insertToken(stored)
+        }
         let file = (dataDir as NSString).appendingPathComponent("admin.token")
         guard FileManager.default.createFile(atPath: file, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
             throw OrreryError(.unavailable, "cannot write \(file)")
         }
-        try await store.insertToken(StoredToken(
-            id: IDGenerator().make(at: now), hash: TokenHash.of(token), name: "admin", role: "admin", project: "default", createdAt: now))
         return .generated(token: token, file: file)
     }
 }

@@ -21,78 +21,63 @@ extension SQLiteStore: RunQueue {
                 tasks[id] = (row[1], row[2], (row[3] as String) != "once",
                              ClaimPolicy(taskID: id, overlap: OverlapPolicy(rawValue: row[4]) ?? .skip, misfire: misfire))
             }
-            var busy = Set(try String.fetchAll(
+            let busy = Set(try String.fetchAll(
                 db.cachedStatement(sql: """
                     SELECT task_id FROM runs INDEXED BY runs_task_active
                     WHERE status = 'active' AND task_id IN (SELECT value FROM json_each(?))
                     """), arguments: [taskIDs]))
-            var holding = Set(try String.fetchAll(
+            let holding = Set(try String.fetchAll(
                 db.cachedStatement(sql: """
                     SELECT task_id FROM runs INDEXED BY runs_held WHERE held = 1 AND task_id IN (SELECT value FROM json_each(?))
                     """), arguments: [taskIDs]))
 
-            var toRun: [TaskRun] = []
+            let plan = ClaimPlan(due: due, policies: tasks.mapValues(\.policy), busy: busy, holding: holding, now: now)
+            for run in plan.orphaned {
+                // A due run whose task row is gone can never run; leaving it scheduled would
+                // keep it due for ever (and the dispatcher busy). Record why and move on.
+                try db.cachedStatement(sql: """
+                    UPDATE runs SET status = 'skipped', finished_at = ?, updated_at = ?, result = ?
+                    WHERE seq = ? AND status = 'scheduled'
+                    """).execute(arguments: [now, now, ClaimPlan.skippedResult("task_missing").jsonText, run.seq])
+            }
             var replaced: [String: [String]] = [:]
-            var taken: [TaskRun] = []  // claimed or skipped: their slot is used, the next one follows
-            for run in due {
-                guard let task = tasks[run.taskID] else {
-                    // A due run whose task row is gone can never run; leaving it scheduled would
-                    // keep it due for ever (and the dispatcher busy). Record why and move on.
-                    try db.cachedStatement(sql: """
-                        UPDATE runs SET status = 'skipped', finished_at = ?, updated_at = ?, result = ?
-                        WHERE seq = ? AND status = 'scheduled'
-                        """).execute(arguments: [now, now, JSONValue.object(["skipped": .string("task_missing")]).jsonText, run.seq])
-                    continue
-                }
-                let decision = task.policy.decide(
-                    for: run, now: now, taskHasActiveRun: busy.contains(run.taskID), taskHasHeldRun: holding.contains(run.taskID))
-                switch decision {
-                case .run:
-                    toRun.append(run)
-                    busy.insert(run.taskID)
-                case .runReplacing:
-                    replaced[run.id] = try String.fetchAll(
-                        db.cachedStatement(sql: """
-                            UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, ?), updated_at = ?
-                            WHERE task_id = ? AND status = 'active' RETURNING id
-                            """), arguments: [now, now, run.taskID])
-                    toRun.append(run)
-                case .skip(let reason):
-                    _ = try RunStatus.scheduled.transition(to: .skipped)
-                    try db.cachedStatement(sql: """
-                        UPDATE runs SET status = 'skipped', finished_at = ?, updated_at = ?, result = ?, held = 0
-                        WHERE seq = ? AND status = 'scheduled'
-                        """).execute(arguments: [now, now, JSONValue.object(["skipped": .string(reason)]).jsonText, run.seq])
-                    try Self.recordLastStatus(taskID: run.taskID, status: .skipped, at: now, db)
-                    taken.append(run)
-                case .hold:
-                    try db.cachedStatement(sql: "UPDATE runs SET held = 1, updated_at = ? WHERE seq = ?").execute(arguments: [now, run.seq])
-                    holding.insert(run.taskID)
-                    taken.append(run)
-                case .spread(let to):
-                    try db.cachedStatement(sql: "UPDATE runs SET scheduled_at = ?, updated_at = ? WHERE seq = ?")
-                        .execute(arguments: [to, now, run.seq])
-                }
+            for run in plan.replacing {
+                replaced[run.id] = try String.fetchAll(
+                    db.cachedStatement(sql: """
+                        UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, ?), updated_at = ?
+                        WHERE task_id = ? AND status = 'active' RETURNING id
+                        """), arguments: [now, now, run.taskID])
+            }
+            for (run, reason) in plan.skipped {
+                _ = try RunStatus.scheduled.transition(to: .skipped)
+                try db.cachedStatement(sql: """
+                    UPDATE runs SET status = 'skipped', finished_at = ?, updated_at = ?, result = ?, held = 0
+                    WHERE seq = ? AND status = 'scheduled'
+                    """).execute(arguments: [now, now, ClaimPlan.skippedResult(reason).jsonText, run.seq])
+                try Self.recordLastStatus(taskID: run.taskID, status: .skipped, at: now, db)
+            }
+            for run in plan.held {
+                try db.cachedStatement(sql: "UPDATE runs SET held = 1, updated_at = ? WHERE seq = ?").execute(arguments: [now, run.seq])
+            }
+            for (run, to) in plan.spread {
+                try db.cachedStatement(sql: "UPDATE runs SET scheduled_at = ?, updated_at = ? WHERE seq = ?")
+                    .execute(arguments: [to, now, run.seq])
             }
             var claimed: [ClaimedRun] = []
-            if !toRun.isEmpty {
+            if !plan.toRun.isEmpty {
                 _ = try RunStatus.scheduled.transition(to: .active)
                 try db.cachedStatement(sql: """
                     UPDATE runs SET status = 'active', started_at = ?, updated_at = ?, node = ?, lease_expires_at = ?, held = 0
                     WHERE seq IN (SELECT value FROM json_each(?)) AND status = 'scheduled'
-                    """).execute(arguments: [now, now, node, leaseUntil, "[" + toRun.map { String($0.seq) }.joined(separator: ",") + "]"])
-                for var run in toRun {
+                    """).execute(arguments: [now, now, node, leaseUntil, "[" + plan.toRun.map { String($0.seq) }.joined(separator: ",") + "]"])
+                for run in plan.toRun {
                     guard let task = tasks[run.taskID] else { continue }
-                    run.status = .active
-                    run.startedAt = now
-                    run.updatedAt = now
-                    run.node = node
-                    run.leaseExpiresAt = leaseUntil
-                    claimed.append(ClaimedRun(run: run, paramsJSON: task.params, timeoutSec: task.timeout, replaces: replaced[run.id] ?? []))
-                    taken.append(run)
+                    claimed.append(ClaimedRun(
+                        run: ClaimPlan.activated(run, node: node, now: now, leaseUntil: leaseUntil),
+                        paramsJSON: task.params, timeoutSec: task.timeout, replaces: replaced[run.id] ?? []))
                 }
             }
-            for run in taken where run.trigger == .schedule && tasks[run.taskID]?.recurring == true {
+            for run in plan.slotsUsed where run.trigger == .schedule && tasks[run.taskID]?.recurring == true {
                 try self.materializeSuccessors(of: run, now: now, db)
             }
             return claimed
@@ -206,16 +191,7 @@ extension SQLiteStore: RunQueue {
 
     /// Ends one active run (fenced by `node`, nil for the rescuer) and applies retry policy.
     func end(_ outcome: RunOutcome, heldBy node: String?, now: Timestamp, _ db: Database) throws -> RecordSummary {
-        let status: RunStatus
-        var result: JSONValue?
-        var error: RunError?
-        switch outcome.end {
-        case .complete(let value): status = .complete; result = value
-        case .failed(let e): status = .failed; error = e
-        case .canceled: status = .canceled
-        case .handedBack: status = .scheduled
-        }
-        _ = try RunStatus.active.transition(to: status)
+        let (status, result, error) = try outcome.end.resolved()
         if status == .scheduled {
             try db.cachedStatement(sql: """
                 UPDATE runs SET status = 'scheduled', started_at = NULL, node = NULL, lease_expires_at = NULL, updated_at = ?
@@ -265,10 +241,13 @@ extension SQLiteStore: RunQueue {
         return policy.retryRun(after: failed, now: now, id: ids.make(at: now), jitterUnit: Double.random(in: 0..<1))
     }
 
-    public func renewLeases(node: String, until: Timestamp) async throws {
+    public func renewLeases(node: String, runIDs: [String], until: Timestamp) async throws {
+        guard !runIDs.isEmpty else { return }
+        let ids = JSONValue.array(runIDs.map(JSONValue.string)).jsonText
         try await write { db in
-            try db.cachedStatement(sql: "UPDATE runs SET lease_expires_at = ? WHERE status = 'active' AND node = ?")
-                .execute(arguments: [until, node])
+            try db.cachedStatement(sql: """
+                UPDATE runs SET lease_expires_at = ? WHERE status = 'active' AND node = ? AND id IN (SELECT value FROM json_each(?))
+                """).execute(arguments: [until, node, ids])
         }
     }
 
@@ -282,19 +261,10 @@ extension SQLiteStore: RunQueue {
                 arguments: [expiredBefore, exceptNode, exceptNode])
             var summary = RecordSummary()
             for row in rows {
-                let canceled = (row["cancel_requested_at"] as Timestamp?) != nil
-                let end: RunOutcome.End = canceled
-                    ? .canceled
-                    : .failed(RunError(code: RunError.leaseExpiredCode, message: "the node running this run stopped renewing its lease"))
+                let end = RunOutcome.End.leaseLapsed(cancelRequested: (row["cancel_requested_at"] as Timestamp?) != nil)
                 summary = summary + (try self.end(RunOutcome(runID: row["id"], end: end, at: now), heldBy: nil, now: now, db))
             }
             return summary
         }
-    }
-}
-
-extension RecordSummary {
-    static func + (lhs: RecordSummary, rhs: RecordSummary) -> RecordSummary {
-        RecordSummary(ended: lhs.ended + rhs.ended, retriesScheduled: lhs.retriesScheduled + rhs.retriesScheduled)
     }
 }

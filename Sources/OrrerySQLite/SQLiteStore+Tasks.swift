@@ -53,7 +53,7 @@ extension SQLiteStore: TaskStore {
         w.labels(filter.labels, column: "tasks.labels")
         return try await page(
             table: "tasks", columns: Records.taskColumns, filter: w,
-            after: try filter.cursor.map { ("seq > ?", try Cursor.decode($0)) }, order: "seq", limit: filter.limit,
+            after: try filter.cursor.map { ("seq > ?", try PageCursor.decode($0)) }, order: "seq", limit: filter.limit,
             offset: filter.offset, count: filter.countTotal, decode: Records.task, seq: \.seq)
     }
 
@@ -138,7 +138,7 @@ extension SQLiteStore: TaskStore {
         }
         return try await page(
             table: "runs", columns: Records.runColumns, filter: w,
-            after: try filter.cursor.map { ("seq < ?", try Cursor.decode($0)) }, order: "seq DESC", limit: filter.limit,
+            after: try filter.cursor.map { ("seq < ?", try PageCursor.decode($0)) }, order: "seq DESC", limit: filter.limit,
             offset: filter.offset, count: filter.countTotal, decode: Records.run, seq: \.seq)
     }
 
@@ -160,7 +160,7 @@ extension SQLiteStore: TaskStore {
             let rows = try Row.fetchAll(db, sql: pageSQL, arguments: fetchArgs)
             let items = try rows.prefix(limit).map(decode)
             let total = count ? try Int.fetchOne(db, sql: countSQL, arguments: countArgs) ?? 0 : nil
-            let next = rows.count > limit ? items.last.map { Cursor.encode(seq($0)) } : nil
+            let next = rows.count > limit ? items.last.map { PageCursor.encode(seq($0)) } : nil
             return Page(items: items, nextCursor: next, totalCount: total)
         }
     }
@@ -228,7 +228,7 @@ extension SQLiteStore: TaskStore {
             ).map { row in
                 TokenGrant(
                     tokenID: row["id"], name: row["name"], role: row["role"], project: row["project"],
-                    rights: Self.rights(fromStored: row["rights"]))
+                    rights: StoredToken.rights(fromStoredJSON: row["rights"]))
             }
         }
     }
@@ -239,7 +239,7 @@ extension SQLiteStore: TaskStore {
                 sql: "INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at, user_id, rights) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: [
                     token.id, token.hash, token.name, token.role, token.project, token.createdAt, token.expiresAt, token.userID,
-                    JSONValue.array(token.rights.map(JSONValue.string)).jsonText,
+                    token.rightsJSON,
                 ])
         }
     }
@@ -250,7 +250,7 @@ extension SQLiteStore: TaskStore {
                 .map { row in
                     var token = StoredToken(
                         id: row[0], hash: "", name: row[1], role: row[2], project: row[3], createdAt: row[4], expiresAt: row[5], userID: row[7],
-                        rights: Self.rights(fromStored: row[8]))
+                        rights: StoredToken.rights(fromStoredJSON: row[8]))
                     token.revokedAt = row[6]
                     return token
                 }
@@ -264,11 +264,19 @@ extension SQLiteStore: TaskStore {
         }
     }
 
-    static func rights(fromStored text: String) -> [String] {
-        ((try? JSONValue.fromStored(text))?.arrayValue ?? []).compactMap(\.stringValue)
-    }
-
     public func tokenCount() async throws -> Int {
         try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM tokens WHERE revoked_at IS NULL") ?? 0 }
+    }
+}
+
+extension SQLiteStore: TokenBootstrapStore {
+    public func insertFirstAdminToken(_ token: StoredToken) async throws -> Bool {
+        try await write { db in
+            guard try Int.fetchOne(db, sql: "SELECT count(*) FROM tokens WHERE role = 'admin' AND revoked_at IS NULL") == 0 else { return false }
+            try db.execute(
+                sql: "INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [token.id, token.hash, token.name, token.role, token.project, token.createdAt, token.expiresAt])
+            return true
+        }
     }
 }

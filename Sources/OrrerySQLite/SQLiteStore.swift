@@ -130,31 +130,3 @@ extension Timestamp: DatabaseValueConvertible {
         Int64.fromDatabaseValue(dbValue).map(Timestamp.init(microseconds:))
     }
 }
-
-extension JSONValue {
-    static func fromStored(_ text: String) throws -> JSONValue {
-        do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-        } catch {
-            throw OrreryError(.internal, "stored JSON is corrupt")
-        }
-    }
-}
-
-/// Encodes an opaque keyset cursor (the last row's `seq`).
-enum Cursor {
-    static func encode(_ seq: Int64) -> String {
-        Data("s:\(seq)".utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decode(_ cursor: String) throws -> Int64 {
-        var b64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while b64.count % 4 != 0 { b64 += "=" }
-        guard let data = Data(base64Encoded: b64), let text = String(data: data, encoding: .utf8),
-              text.hasPrefix("s:"), let seq = Int64(text.dropFirst(2))
-        else { throw OrreryError(.invalidField, "is not a cursor this server issued", field: "cursor") }
-        return seq
-    }
-}

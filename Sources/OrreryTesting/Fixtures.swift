@@ -18,7 +18,7 @@ public enum Fixtures {
 
     /// Inserts tasks with their first runs, as the API would.
     @discardableResult
-    public static func create(_ tasks: [ScheduledTask], in store: SQLiteStore, now: Timestamp) async throws -> [ScheduledTask] {
+    public static func create(_ tasks: [ScheduledTask], in store: any TaskStore, now: Timestamp) async throws -> [ScheduledTask] {
         let ids = IDGenerator()
         return try await store.createTasks(tasks.map { ($0, $0.firstRun(now: now, id: ids.make(at: now))) })
     }

@@ -6,6 +6,7 @@ import OrreryCore
 import OrreryEngine
 import OrreryHTTP
 import OrreryModules
+import OrreryPostgres
 import OrrerySQLite
 import ServiceLifecycle
 import UnixSignals
@@ -28,14 +29,51 @@ struct StoreOptions: ParsableArguments {
 
     var resolvedDataDir: String { dataDir ?? ProcessInfo.processInfo.environment["ORRERY_DATA_DIR"] ?? "./orrery-data" }
 
-    func openSQLite(exclusive: Bool) throws -> SQLiteStore {
-        if let url = database ?? ProcessInfo.processInfo.environment["ORRERY_DATABASE"], !url.isEmpty {
-            throw ValidationError("--database \(url): PostgreSQL is not supported by this build yet; omit --database to use the embedded SQLite store")
+    /// The PostgreSQL URL when one was given; SQLite otherwise.
+    var databaseURL: String? {
+        guard let url = database ?? ProcessInfo.processInfo.environment["ORRERY_DATABASE"], !url.isEmpty else { return nil }
+        return url
+    }
+
+    /// Opens the store the options name (and applies pending migrations). `exclusive`:
+    /// this process serves the SQLite file alone (PostgreSQL is shared by design).
+    func open(exclusive: Bool, logger: Logger = Logger(label: "orrery")) async throws -> OpenedStore {
+        if let url = databaseURL {
+            do {
+                return .postgres(try await PostgresStore.connect(url: url, logger: logger))
+            } catch let error as OrreryError {
+                throw ValidationError("--database: \(error.description)")
+            }
         }
         try FileManager.default.createDirectory(atPath: resolvedDataDir, withIntermediateDirectories: true)
-        return try SQLiteStore(
+        return .sqlite(try SQLiteStore(
             path: (resolvedDataDir as NSString).appendingPathComponent("orrery.sqlite"),
-            options: .init(exclusive: exclusive))
+            options: .init(exclusive: exclusive)))
+    }
+}
+
+/// The store a command opened: embedded SQLite or shared PostgreSQL.
+enum OpenedStore {
+    case sqlite(SQLiteStore)
+    case postgres(PostgresStore)
+
+    var store: any OrreryStore & PruningStore {
+        switch self {
+        case .sqlite(let s): s
+        case .postgres(let s): s
+        }
+    }
+
+    /// Where the data is, for people.
+    var location: String {
+        switch self {
+        case .sqlite(let s): s.path
+        case .postgres(let s): s.displayURL
+        }
+    }
+
+    func close() {
+        if case .postgres(let s) = self { s.close() }
     }
 }
 
@@ -74,9 +112,12 @@ struct Serve: AsyncParsableCommand {
         } ?? 8080
         var logger = Logger(label: "orrery")
         logger.logLevel = .info
-        let sqlite = try store.openSQLite(exclusive: true)
+        let opened = try await store.open(exclusive: true, logger: logger)
+        defer { opened.close() }
+        let shared = opened.store
+        try FileManager.default.createDirectory(atPath: store.resolvedDataDir, withIntermediateDirectories: true)
         let clock = SystemClock()
-        switch try await AdminToken.ensure(store: sqlite, environmentToken: env["ORRERY_ADMIN_TOKEN"], dataDir: store.resolvedDataDir, now: clock.now()) {
+        switch try await AdminToken.ensure(store: shared, environmentToken: env["ORRERY_ADMIN_TOKEN"], dataDir: store.resolvedDataDir, now: clock.now()) {
         case .generated(let token, let file):
             say("Admin token (shown once, also written to \(file)):\n\(token)")
         case .fromEnvironment, .existing:
@@ -86,23 +127,37 @@ struct Serve: AsyncParsableCommand {
         config.concurrency = concurrency
         config.leaseDuration = .seconds(leaseSec)
         config.rescueInterval = .seconds(max(1, leaseSec / 3))
-        config.exclusiveStore = true
-        let engine = Engine(configuration: config, store: sqlite, modules: ModuleRegistry(BuiltinModules.all(allowPrivateNetworks: allowPrivateNetworks)), clock: clock, logger: logger)
-        let service = TaskService(store: sqlite, engine: engine)
         var pruning = Pruner.Configuration()
         pruning.retention = retentionDays > 0 ? .seconds(Int64(retentionDays) * 86_400) : nil
         pruning.keepNewestPerTask = keepRuns
-        let pruner = Pruner(configuration: pruning, store: sqlite, clock: clock, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if case .postgres(let postgres) = opened {
+            // Several nodes share the database: one leader rescues and prunes, and nodes
+            // wake each other with LISTEN/NOTIFY (with a poll as a safety net).
+            var election = LeaderElector.Configuration(node: config.node)
+            election.ttl = .seconds(Int64(max(3, leaseSec)))
+            election.renewInterval = election.ttl / 3
+            let elector = LeaderElector(configuration: election, store: postgres, clock: clock, logger: logger)
+            config.leadership = elector.leadership
+            config.maxIdleSleep = .seconds(5)
+            pruning.leadership = elector.leadership
+            services.append(.init(service: elector))
+        } else {
+            config.exclusiveStore = true
+        }
+        let engine = Engine(configuration: config, store: shared, modules: ModuleRegistry(BuiltinModules.all(allowPrivateNetworks: allowPrivateNetworks)), clock: clock, logger: logger)
+        let service = TaskService(store: shared, engine: engine)
+        let pruner = Pruner(configuration: pruning, store: shared, clock: clock, logger: logger)
         let app = Application(
             router: OrreryRoutes.build(service: service),
             configuration: .init(address: .hostname(host, port: port), serverName: "Orrery"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
-                say("Orrery listening on http://\(host):\(bound) (data: \(sqlite.path))")
+                say("Orrery listening on http://\(host):\(bound) (data: \(opened.location))")
             },
             logger: logger)
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: pruner), .init(service: engine), .init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services + [.init(service: pruner), .init(service: engine), .init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }
@@ -112,8 +167,12 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        let sqlite = try store.openSQLite(exclusive: false)
-        for name in try sqlite.appliedMigrations() { say(name) }
+        let opened = try await store.open(exclusive: false)
+        defer { opened.close() }
+        switch opened {
+        case .sqlite(let sqlite): for name in try sqlite.appliedMigrations() { say(name) }
+        case .postgres(let postgres): for name in try await postgres.migrate() { say(name) }
+        }
     }
 }
 
@@ -202,9 +261,10 @@ struct TokenCommand: AsyncParsableCommand {
                 }
                 seconds = n * unit
             }
-            let sqlite = try store.openSQLite(exclusive: false)
+            let opened = try await store.open(exclusive: false)
+            defer { opened.close() }
             let (secret, _) = try await TokenIssuer.issue(
-                store: sqlite, role: role, project: project, name: name ?? role.rawValue, expiresInSec: seconds, now: SystemClock().now(),
+                store: opened.store, role: role, project: project, name: name ?? role.rawValue, expiresInSec: seconds, now: SystemClock().now(),
                 rights: rights)
             say(secret)
         }
@@ -216,7 +276,9 @@ struct TokenCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let tokens = try await store.openSQLite(exclusive: false).listTokens()
+            let opened = try await store.open(exclusive: false)
+            defer { opened.close() }
+            let tokens = try await opened.store.listTokens()
             if json {
                 say(JSONValue.object(["items": .array(tokens.map(\.json))]).jsonText)
                 return
@@ -236,8 +298,10 @@ struct TokenCommand: AsyncParsableCommand {
         @Argument(help: "The token id (from `orrery token list`).") var id: String
 
         func run() async throws {
+            let opened = try await store.open(exclusive: false)
+            defer { opened.close() }
             do {
-                try await store.openSQLite(exclusive: false).revokeToken(id: id, now: SystemClock().now())
+                try await opened.store.revokeToken(id: id, now: SystemClock().now())
             } catch let error as OrreryError {
                 throw ValidationError(error.description)
             }

@@ -18,10 +18,10 @@ struct ServerProcess {
         return exe.deletingLastPathComponent().appendingPathComponent("orrery").path
     }
 
-    static func start(dataDir: String, token: String, log: String) async throws -> ServerProcess {
+    static func start(dataDir: String, token: String, log: String, extraArguments: [String] = [], timeout: Duration = .seconds(10)) async throws -> ServerProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["serve", "--port", "0", "--data-dir", dataDir, "--lease-sec", "2"]
+        process.arguments = ["serve", "--port", "0", "--data-dir", dataDir, "--lease-sec", "2"] + extraArguments
         var env = ProcessInfo.processInfo.environment
         env["ORRERY_ADMIN_TOKEN"] = token
         process.environment = env
@@ -31,7 +31,7 @@ struct ServerProcess {
         process.standardError = handle
         try process.run()
         var port = 0
-        try await eventually("server listening") {
+        try await eventually(timeout: timeout, "server listening") {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Orrery listening on http://127.0.0.1:") }),
                   let p = Int(line.dropFirst("Orrery listening on http://127.0.0.1:".count).prefix { $0.isNumber })

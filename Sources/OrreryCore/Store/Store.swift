@@ -94,8 +94,10 @@ public protocol RunQueue: Sendable {
     func nextDueTime(limits: ClaimLimits) async throws -> Timestamp?
     /// Writes logs, progress and ends in one transaction (group commit).
     func record(_ batch: RecordBatch, node: String, now: Timestamp) async throws -> RecordSummary
-    /// Extends the lease of every active run `node` holds.
-    func renewLeases(node: String, until: Timestamp) async throws
+    /// Extends the leases of the active runs `runIDs` that `node` holds. Only runs the node
+    /// knows it holds: a claim whose answer was lost (the connection dropped at commit) left
+    /// runs under its name that nothing executes; their leases lapse and they are rescued.
+    func renewLeases(node: String, runIDs: [String], until: Timestamp) async throws
     /// Ends runs whose lease lapsed before `expiredBefore` (not held by `exceptNode`):
     /// retried per policy or failed with `lease_expired`, canceled if a cancel was asked.
     func rescueExpired(expiredBefore: Timestamp, exceptNode: String?, now: Timestamp) async throws -> RecordSummary
@@ -309,6 +311,15 @@ public struct StoredToken: Sendable {
         self.id = id; self.hash = hash; self.name = name; self.role = role; self.project = project
         self.createdAt = createdAt; self.expiresAt = expiresAt; self.userID = userID; self.rights = rights
     }
+}
+
+extension StoredToken {
+    /// Rights as stores keep them: a JSON array of names.
+    public static func rights(fromStoredJSON text: String) -> [String] {
+        ((try? JSONValue.parse(Array(text.utf8)))?.arrayValue ?? []).compactMap(\.stringValue)
+    }
+
+    public var rightsJSON: String { JSONValue.array(rights.map(JSONValue.string)).jsonText }
 }
 
 /// Who a valid token speaks for.

@@ -1,0 +1,27 @@
+/// A store that several nodes share and that can tell each of them when runs were
+/// scheduled (PostgreSQL's `LISTEN/NOTIFY`), so that a task created on one node fires on
+/// time even when another node claims it. Optional: an embedded store has one node.
+public protocol NotifyingStore: Sendable {
+    /// Calls `wake` every time any node scheduled runs that may be due earlier than the
+    /// caller thought (and once after every reconnection, when notices may have been
+    /// missed). Returns only when the calling task is canceled; reconnects by itself.
+    func listenForDueRuns(_ wake: @escaping @Sendable () -> Void) async
+}
+
+/// A store that elects one leader among nodes with a lease (a leader row with an expiry):
+/// the leader does the housekeeping (rescuing runs whose lease lapsed, pruning).
+public protocol LeaderStore: Sendable {
+    /// Takes or renews leadership `name` for `node` until `until`, when it is free, expired
+    /// before `now`, or already `node`'s. True when `node` is the leader now.
+    func claimLeadership(_ name: String, node: String, now: Timestamp, until: Timestamp) async throws -> Bool
+    /// Gives leadership up at once (a graceful shutdown), so another node takes over
+    /// without waiting for the lease to expire.
+    func resignLeadership(_ name: String, node: String) async throws
+}
+
+/// A store where several processes may start at once against the same data: the first
+/// admin token is created by exactly one of them.
+public protocol TokenBootstrapStore: Sendable {
+    /// Inserts `token` only if no usable admin token exists, atomically; true when inserted.
+    func insertFirstAdminToken(_ token: StoredToken) async throws -> Bool
+}

@@ -1,0 +1,38 @@
+import Foundation
+
+/// The opaque keyset cursor every store hands out for a listing's next page (the last
+/// row's `seq`), so a cursor means the same thing whichever store issued it.
+public enum PageCursor {
+    public static func encode(_ seq: Int64) -> String {
+        Data("s:\(seq)".utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    public static func decode(_ cursor: String) throws -> Int64 {
+        var b64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while b64.count % 4 != 0 { b64 += "=" }
+        guard let data = Data(base64Encoded: b64), let text = String(data: data, encoding: .utf8),
+              text.hasPrefix("s:"), let seq = Int64(text.dropFirst(2))
+        else { throw OrreryError(.invalidField, "is not a cursor this server issued", field: "cursor") }
+        return seq
+    }
+}
+
+extension JSONValue {
+    /// Decodes JSON a store wrote itself; corrupt text is an internal error, never the
+    /// database's words.
+    public static func fromStored(_ text: String) throws -> JSONValue {
+        do {
+            return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        } catch {
+            throw OrreryError(.internal, "stored JSON is corrupt")
+        }
+    }
+}
+
+extension RecordSummary {
+    public static func + (lhs: RecordSummary, rhs: RecordSummary) -> RecordSummary {
+        RecordSummary(ended: lhs.ended + rhs.ended, retriesScheduled: lhs.retriesScheduled + rhs.retriesScheduled)
+    }
+}

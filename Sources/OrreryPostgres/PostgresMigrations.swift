@@ -1,0 +1,186 @@
+import Logging
+import OrreryCore
+import PostgresNIO
+
+/// The schema, as versioned migrations in plain SQL, recorded in `schema_migrations`.
+/// Once shipped a migration never changes: append a new one instead. Nodes that start
+/// together serialize on an advisory lock, so each migration runs exactly once.
+enum PostgresMigrations {
+    struct Migration: Sendable {
+        var name: String
+        var statements: [PostgresQuery]
+    }
+
+    /// A fixed key for `pg_advisory_xact_lock` while migrating.
+    static let lockKey: Int64 = 0x6F72_7265_7279_6D67
+
+    static let all: [Migration] = [
+        Migration(name: "v1-tasks-runs-logs-tokens-leader", statements: [
+            """
+            CREATE TABLE tasks (
+                seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                project TEXT NOT NULL,
+                name TEXT NOT NULL,
+                description TEXT,
+                module TEXT NOT NULL,
+                params TEXT NOT NULL,
+                resource_id TEXT,
+                labels TEXT NOT NULL,
+                schedule TEXT NOT NULL,
+                schedule_type TEXT NOT NULL,
+                enabled BOOLEAN NOT NULL,
+                queue TEXT NOT NULL,
+                priority BIGINT NOT NULL,
+                timeout_sec BIGINT,
+                retry TEXT NOT NULL,
+                overlap TEXT NOT NULL,
+                misfire TEXT NOT NULL,
+                notify TEXT,
+                owner TEXT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                version BIGINT NOT NULL,
+                last_run_at BIGINT,
+                last_status TEXT,
+                deleted_at BIGINT
+            )
+            """,
+            "CREATE INDEX tasks_project ON tasks(project, seq) WHERE deleted_at IS NULL",
+            "CREATE INDEX tasks_module ON tasks(module, seq) WHERE deleted_at IS NULL",
+            "CREATE INDEX tasks_resource ON tasks(resource_id, seq) WHERE deleted_at IS NULL",
+            """
+            CREATE TABLE runs (
+                seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                task_id TEXT NOT NULL,
+                project TEXT NOT NULL,
+                module TEXT NOT NULL,
+                resource_id TEXT,
+                attempt BIGINT NOT NULL,
+                status TEXT NOT NULL,
+                trigger TEXT NOT NULL,
+                performed_by TEXT,
+                slot BIGINT,
+                scheduled_at BIGINT NOT NULL,
+                started_at BIGINT,
+                finished_at BIGINT,
+                canceled_at BIGINT,
+                updated_at BIGINT NOT NULL,
+                priority BIGINT NOT NULL,
+                progress_percent DOUBLE PRECISION,
+                progress_message TEXT,
+                result TEXT,
+                error_code TEXT,
+                error_message TEXT,
+                node TEXT,
+                lease_expires_at BIGINT,
+                cancel_requested_at BIGINT,
+                dismissed_by TEXT,
+                dismissed_at BIGINT,
+                held BOOLEAN NOT NULL DEFAULT false,
+                queue TEXT NOT NULL DEFAULT 'default'
+            )
+            """,
+            // A schedule slot fires at most once per task.
+            "CREATE UNIQUE INDEX runs_task_slot ON runs(task_id, slot) WHERE slot IS NOT NULL",
+            // Claiming and the dispatcher's sleep: partial indexes as small as the backlog,
+            // whatever the history.
+            "CREATE INDEX runs_claim ON runs(priority DESC, scheduled_at) WHERE status = 'scheduled' AND NOT held",
+            "CREATE INDEX runs_lease ON runs(lease_expires_at) WHERE status = 'active'",
+            "CREATE INDEX runs_node_active ON runs(node) WHERE status = 'active'",
+            "CREATE INDEX runs_task_next ON runs(task_id, scheduled_at) WHERE status = 'scheduled'",
+            "CREATE INDEX runs_task_active ON runs(task_id) WHERE status = 'active'",
+            "CREATE INDEX runs_held ON runs(task_id) WHERE held",
+            "CREATE INDEX runs_task ON runs(task_id, seq)",
+            "CREATE INDEX runs_status ON runs(status, seq)",
+            "CREATE INDEX runs_module ON runs(module, seq)",
+            "CREATE INDEX runs_resource ON runs(resource_id, seq)",
+            "CREATE INDEX runs_finished ON runs(finished_at) WHERE finished_at IS NOT NULL",
+            """
+            CREATE TABLE run_logs (
+                run_id TEXT NOT NULL,
+                idx BIGINT NOT NULL,
+                level TEXT NOT NULL,
+                msg TEXT NOT NULL,
+                progress_percent DOUBLE PRECISION,
+                timestamp BIGINT NOT NULL,
+                PRIMARY KEY (run_id, idx)
+            )
+            """,
+            """
+            CREATE TABLE tokens (
+                id TEXT PRIMARY KEY,
+                hash TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                role TEXT NOT NULL,
+                project TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT,
+                revoked_at BIGINT
+            )
+            """,
+            // One row per leadership (housekeeping): who holds it and until when.
+            """
+            CREATE TABLE leaders (
+                name TEXT PRIMARY KEY,
+                node TEXT NOT NULL,
+                elected_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL
+            )
+            """,
+        ]),
+        Migration(name: "v2-users-idempotency", statements: [
+            """
+            CREATE TABLE users (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                role TEXT NOT NULL,
+                project TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                disabled_at BIGINT
+            )
+            """,
+            "ALTER TABLE tokens ADD COLUMN user_id TEXT",
+            "CREATE INDEX tokens_user ON tokens(user_id) WHERE user_id IS NOT NULL",
+            """
+            CREATE TABLE idempotency_keys (
+                project TEXT NOT NULL,
+                key TEXT NOT NULL,
+                request_hash TEXT NOT NULL,
+                task_id TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (project, key)
+            )
+            """,
+            // Listing runs by project (every non-admin listing).
+            "CREATE INDEX runs_project ON runs(project, seq)",
+        ]),
+        Migration(name: "v3-token-rights", statements: [
+            // Rights beyond the role (`shell`), a JSON array of names as in SQLite.
+            "ALTER TABLE tokens ADD COLUMN rights TEXT NOT NULL DEFAULT '[]'",
+        ]),
+    ]
+}
+
+extension PostgresStore {
+    /// Applies pending migrations (in one transaction, under an advisory lock); returns every
+    /// applied migration's name, oldest first.
+    @discardableResult
+    public func migrate() async throws -> [String] {
+        try await transaction { connection in
+            try await connection.execute("SELECT pg_advisory_xact_lock(\(PostgresMigrations.lockKey))", logger: self.logger)
+            try await connection.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+                logger: self.logger)
+            let done = Set(try await connection.rows("SELECT name FROM schema_migrations", logger: self.logger).map { try $0[0].decode(String.self) })
+            for migration in PostgresMigrations.all where !done.contains(migration.name) {
+                for statement in migration.statements { try await connection.execute(statement, logger: self.logger) }
+                try await connection.execute("INSERT INTO schema_migrations (name) VALUES (\(migration.name))", logger: self.logger)
+                self.logger.info("applied migration", metadata: ["name": "\(migration.name)"])
+            }
+            return try await connection.rows("SELECT name FROM schema_migrations ORDER BY applied_at, name", logger: self.logger)
+                .map { try $0[0].decode(String.self) }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Logging
+public import OrreryCore
+import PostgresNIO
+
+extension PostgresStore: NotifyingStore {
+    /// The channel every node listens on; a notice means "runs were scheduled".
+    static let dueChannel = "orrery_due"
+
+    /// Tells every listening node, when this transaction commits, that runs were scheduled.
+    func notifyDue(_ connection: PostgresConnection) async throws {
+        try await connection.execute("SELECT pg_notify(\(Self.dueChannel), '')", logger: logger)
+    }
+
+    /// The same notice outside a transaction; a failure only delays other nodes until
+    /// their next look.
+    func notifyDueSoon() async {
+        _ = try? await withConnection { connection in try await self.notifyDue(connection) }
+    }
+
+    public func listenForDueRuns(_ wake: @escaping @Sendable () -> Void) async {
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: Self.dueChannel) { notices in
+                        failures = 0
+                        wake()  // notices sent while we were not listening are lost: look once
+                        for try await _ in notices { wake() }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                failures += 1
+                if failures == 1 { logger.warning("listening for due runs failed; reconnecting", metadata: ["error": "\(error)"]) }
+            }
+            try? await Task.sleep(for: .milliseconds(min(100 * failures, 2_000)))
+        }
+    }
+}
+
+extension PostgresStore: LeaderStore {
+    public func claimLeadership(_ name: String, node: String, now: Timestamp, until: Timestamp) async throws -> Bool {
+        try await withConnection { connection in
+            try await connection.execute("""
+                INSERT INTO leaders (name, node, elected_at, expires_at)
+                VALUES (\(name), \(node), \(now.microseconds), \(until.microseconds))
+                ON CONFLICT (name) DO UPDATE SET node = excluded.node, expires_at = excluded.expires_at,
+                    elected_at = CASE WHEN leaders.node = excluded.node THEN leaders.elected_at ELSE excluded.elected_at END
+                WHERE leaders.node = excluded.node OR leaders.expires_at < \(now.microseconds)
+                RETURNING 1
+                """, logger: self.logger) > 0
+        }
+    }
+
+    public func resignLeadership(_ name: String, node: String) async throws {
+        try await withConnection { connection in
+            try await connection.execute("DELETE FROM leaders WHERE name = \(name) AND node = \(node)", logger: self.logger)
+        }
+    }
+}
+
+extension PostgresStore: TokenBootstrapStore {
+    public func insertFirstAdminToken(_ token: StoredToken) async throws -> Bool {
+        try await transaction { connection in
+            // Nodes starting together queue here; the first inserts, the others find its token.
+            try await connection.execute("LOCK TABLE tokens IN SHARE ROW EXCLUSIVE MODE", logger: self.logger)
+            let admins = try await connection.rows(
+                "SELECT 1 FROM tokens WHERE role = 'admin' AND revoked_at IS NULL LIMIT 1", logger: self.logger)
+            guard admins.isEmpty else { return false }
+            try await self.insertToken(token, connection)
+            return true
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import Logging
+public import OrreryCore
+import PostgresNIO
+
+extension PostgresStore: PruningStore {
+    public func pruneFinished(before finishedBefore: Timestamp, limit: Int) async throws -> Int {
+        try await transaction { connection in
+            let ids = try await connection.rows("""
+                DELETE FROM runs WHERE seq IN (
+                    SELECT seq FROM runs WHERE finished_at IS NOT NULL AND finished_at < \(finishedBefore.microseconds)
+                    ORDER BY finished_at LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED)
+                RETURNING id
+                """, logger: self.logger).map { try $0[0].decode(String.self) }
+            try await self.deleteLogs(of: ids, connection)
+            return ids.count
+        }
+    }
+
+    public func pruneBeyondNewest(_ keep: Int, afterTaskSeq: Int64, taskLimit: Int) async throws -> (deleted: Int, lastTaskSeq: Int64?) {
+        try await transaction { connection in
+            let tasks = try await connection.rows(
+                "SELECT seq, id FROM tasks WHERE seq > \(afterTaskSeq) ORDER BY seq LIMIT \(Int64(taskLimit))", logger: self.logger)
+            var deleted = 0
+            for task in tasks {
+                let taskID = try task[1].decode(String.self)
+                // The seq of the oldest run to keep: everything finished and older goes.
+                guard let boundary = try await connection.rows("""
+                    SELECT seq FROM runs WHERE task_id = \(taskID) AND finished_at IS NOT NULL
+                    ORDER BY seq DESC LIMIT 1 OFFSET \(Int64(keep - 1))
+                    """, logger: self.logger).first?[0].decode(Int64.self)
+                else { continue }
+                let ids = try await connection.rows("""
+                    DELETE FROM runs WHERE task_id = \(taskID) AND seq < \(boundary) AND finished_at IS NOT NULL RETURNING id
+                    """, logger: self.logger).map { try $0[0].decode(String.self) }
+                try await self.deleteLogs(of: ids, connection)
+                deleted += ids.count
+            }
+            return (deleted, tasks.count < taskLimit ? nil : try tasks.last?[0].decode(Int64.self))
+        }
+    }
+
+    func deleteLogs(of runIDs: [String], _ connection: PostgresConnection) async throws {
+        guard !runIDs.isEmpty else { return }
+        try await connection.execute("DELETE FROM run_logs WHERE run_id = ANY(\(runIDs))", logger: logger)
+    }
+}

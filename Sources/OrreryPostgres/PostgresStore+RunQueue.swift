@@ -1,0 +1,292 @@
+import Logging
+public import OrreryCore
+import PostgresNIO
+
+extension PostgresStore: RunQueue {
+    /// Claims one batch in one transaction. Due runs are locked `FOR UPDATE SKIP LOCKED`, so
+    /// nodes claiming at once take different runs; their tasks are locked the same way, so
+    /// overlap and misfire decisions for one task are never made by two nodes at once (a
+    /// run whose task another node holds this instant is left for the next claim).
+    public func claimDue(limit: Int, now: Timestamp, node: String, leaseUntil: Timestamp, limits: ClaimLimits) async throws -> [ClaimedRun] {
+        let claim = try await transaction { connection -> (claimed: [ClaimedRun], materialized: Bool) in
+            let dueRows = try await connection.rows("""
+                SELECT seq, id, task_id, project, module, resource_id, attempt, trigger, performed_by, slot, scheduled_at, priority, queue
+                FROM runs
+                WHERE status = 'scheduled' AND NOT held AND scheduled_at <= \(now.microseconds)
+                    AND NOT (queue = ANY(\(limits.fullQueues))) AND NOT (module = ANY(\(limits.fullModules)))
+                ORDER BY priority DESC, scheduled_at LIMIT \(Int64(limit))
+                FOR UPDATE SKIP LOCKED
+                """, logger: self.logger)
+            var due = limits.admit(try dueRows.map { row in
+                TaskRun(
+                    id: try row[1].decode(String.self), seq: try row[0].decode(Int64.self), taskID: try row[2].decode(String.self),
+                    project: try row[3].decode(String.self), module: try row[4].decode(String.self),
+                    resourceID: try row[5].decode(String?.self), attempt: try row[6].decode(Int64.self), status: .scheduled,
+                    trigger: RunTrigger(rawValue: try row[7].decode(String.self)) ?? .schedule, performedBy: try row[8].decode(String?.self),
+                    slot: try PostgresRecords.timestamp(row[9]), scheduledAt: Timestamp(microseconds: try row[10].decode(Int64.self)),
+                    priority: try row[11].decode(Int64.self), queue: try row[12].decode(String.self), updatedAt: now)
+            })
+            guard !due.isEmpty else { return ([], false) }
+            let taskIDs = Array(Set(due.map(\.taskID))).sorted()
+            var tasks: [String: (task: ScheduledTask, live: Bool)] = [:]
+            for row in try await connection.rows("""
+                SELECT \(unescaped: PostgresRecords.storedTaskColumns) FROM tasks
+                WHERE id = ANY(\(taskIDs)) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED
+                """, logger: self.logger) {
+                let task = try PostgresRecords.task(row, derived: false)
+                tasks[task.id] = (task, task.deletedAt == nil)
+            }
+            let unlocked = taskIDs.filter { tasks[$0] == nil }
+            if !unlocked.isEmpty {
+                // Held by another node this instant: leave their runs for the next claim.
+                let busyElsewhere = Set(try await connection.rows(
+                    "SELECT id FROM tasks WHERE id = ANY(\(unlocked))", logger: self.logger).map { try $0[0].decode(String.self) })
+                due.removeAll { busyElsewhere.contains($0.taskID) }
+            }
+            let lockedIDs = Array(tasks.keys)
+            let busy = Set(try await connection.rows(
+                "SELECT task_id FROM runs WHERE status = 'active' AND task_id = ANY(\(lockedIDs))", logger: self.logger
+            ).map { try $0[0].decode(String.self) })
+            let holding = Set(try await connection.rows(
+                "SELECT task_id FROM runs WHERE held AND task_id = ANY(\(lockedIDs))", logger: self.logger
+            ).map { try $0[0].decode(String.self) })
+
+            let plan = ClaimPlan(due: due, policies: tasks.mapValues(\.task.claimPolicy), busy: busy, holding: holding, now: now)
+            if !plan.orphaned.isEmpty {
+                // A due run whose task row is gone can never run; leaving it scheduled would
+                // keep it due for ever (and the dispatcher busy). Record why and move on.
+                try await connection.execute("""
+                    UPDATE runs SET status = 'skipped', finished_at = \(now.microseconds), updated_at = \(now.microseconds),
+                        result = \(ClaimPlan.skippedResult("task_missing").jsonText)
+                    WHERE seq = ANY(\(plan.orphaned.map(\.seq))) AND status = 'scheduled'
+                    """, logger: self.logger)
+            }
+            var replaced: [String: [String]] = [:]
+            for run in plan.replacing {
+                replaced[run.id] = try await connection.rows("""
+                    UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, \(now.microseconds)), updated_at = \(now.microseconds)
+                    WHERE task_id = \(run.taskID) AND status = 'active' RETURNING id
+                    """, logger: self.logger).map { try $0[0].decode(String.self) }
+            }
+            for (run, reason) in plan.skipped {
+                _ = try RunStatus.scheduled.transition(to: .skipped)
+                try await connection.execute("""
+                    UPDATE runs SET status = 'skipped', finished_at = \(now.microseconds), updated_at = \(now.microseconds),
+                        result = \(ClaimPlan.skippedResult(reason).jsonText), held = false
+                    WHERE seq = \(run.seq) AND status = 'scheduled'
+                    """, logger: self.logger)
+                try await self.recordLastStatus(taskID: run.taskID, status: .skipped, at: now, connection)
+            }
+            if !plan.held.isEmpty {
+                try await connection.execute(
+                    "UPDATE runs SET held = true, updated_at = \(now.microseconds) WHERE seq = ANY(\(plan.held.map(\.seq)))",
+                    logger: self.logger)
+            }
+            for (run, to) in plan.spread {
+                try await connection.execute(
+                    "UPDATE runs SET scheduled_at = \(to.microseconds), updated_at = \(now.microseconds) WHERE seq = \(run.seq)",
+                    logger: self.logger)
+            }
+            var claimed: [ClaimedRun] = []
+            if !plan.toRun.isEmpty {
+                _ = try RunStatus.scheduled.transition(to: .active)
+                try await connection.execute("""
+                    UPDATE runs SET status = 'active', started_at = \(now.microseconds), updated_at = \(now.microseconds),
+                        node = \(node), lease_expires_at = \(leaseUntil.microseconds), held = false
+                    WHERE seq = ANY(\(plan.toRun.map(\.seq))) AND status = 'scheduled'
+                    """, logger: self.logger)
+                for run in plan.toRun {
+                    guard let task = tasks[run.taskID]?.task else { continue }
+                    claimed.append(ClaimedRun(
+                        run: ClaimPlan.activated(run, node: node, now: now, leaseUntil: leaseUntil),
+                        paramsJSON: task.params.jsonText, timeoutSec: task.timeoutSec, replaces: replaced[run.id] ?? []))
+                }
+            }
+            var successors: [TaskRun] = []
+            var lastSkipped: [String: Timestamp] = [:]
+            for run in plan.slotsUsed where run.trigger == .schedule {
+                guard let (task, live) = tasks[run.taskID], live, task.schedule.isRecurring, let slot = run.slot else { continue }
+                let (next, missed) = task.successors(ofSlot: slot, now: now) { self.ids.make(at: now) }
+                successors += missed
+                if let last = missed.last { lastSkipped[task.id] = last.finishedAt ?? now }
+                if let next { successors.append(next) }
+            }
+            try await self.insert(successors, connection)
+            for (taskID, at) in lastSkipped { try await self.recordLastStatus(taskID: taskID, status: .skipped, at: at, connection) }
+            return (claimed, successors.contains { $0.status == .scheduled })
+        }
+        if claim.materialized { await notifyDueSoon() }
+        return claim.claimed
+    }
+
+    /// Inserts what follows `run`'s slot under the task's misfire policy: the next run, and
+    /// for `skip` the missed slots as skipped runs. A slot that already has a run is left alone.
+    func materializeSuccessors(of run: TaskRun, now: Timestamp, _ connection: PostgresConnection) async throws {
+        guard run.trigger == .schedule, let slot = run.slot,
+              let row = try await connection.rows("""
+                SELECT \(unescaped: PostgresRecords.storedTaskColumns) FROM tasks WHERE id = \(run.taskID) AND deleted_at IS NULL
+                """, logger: logger).first
+        else { return }
+        let task = try PostgresRecords.task(row, derived: false)
+        let (next, missed) = task.successors(ofSlot: slot, now: now) { ids.make(at: now) }
+        try await insert(missed + (next.map { [$0] } ?? []), connection)
+        if let last = missed.last { try await recordLastStatus(taskID: task.id, status: .skipped, at: last.finishedAt ?? now, connection) }
+        if next != nil { try await notifyDue(connection) }
+    }
+
+    /// Inserts runs in one statement (the rows travel as one bound JSON parameter); a slot
+    /// that already has a run keeps it.
+    func insert(_ runs: [TaskRun], _ connection: PostgresConnection) async throws {
+        guard !runs.isEmpty else { return }
+        func opt<T>(_ value: T?, _ wrap: (T) -> JSONValue) -> JSONValue { value.map(wrap) ?? .null }
+        let rows = JSONValue.array(runs.map { run in
+            .object([
+                "id": .string(run.id), "task_id": .string(run.taskID), "project": .string(run.project), "module": .string(run.module),
+                "resource_id": opt(run.resourceID, JSONValue.string), "attempt": .int(run.attempt), "status": .string(run.status.rawValue),
+                "trigger": .string(run.trigger.rawValue), "performed_by": opt(run.performedBy, JSONValue.string),
+                "slot": opt(run.slot) { .int($0.microseconds) }, "scheduled_at": .int(run.scheduledAt.microseconds),
+                "updated_at": .int(run.updatedAt.microseconds), "priority": .int(run.priority),
+                "finished_at": opt(run.finishedAt) { .int($0.microseconds) }, "result": opt(run.result) { .string($0.jsonText) },
+                "queue": .string(run.queue),
+            ])
+        })
+        try await connection.execute("""
+            INSERT INTO runs (id, task_id, project, module, resource_id, attempt, status, trigger, performed_by,
+                slot, scheduled_at, updated_at, priority, finished_at, result, queue)
+            SELECT id, task_id, project, module, resource_id, attempt, status, trigger, performed_by,
+                slot, scheduled_at, updated_at, priority, finished_at, result, queue
+            FROM jsonb_to_recordset(\(rows.jsonText)::jsonb) AS r(id text, task_id text, project text, module text,
+                resource_id text, attempt bigint, status text, trigger text, performed_by text, slot bigint,
+                scheduled_at bigint, updated_at bigint, priority bigint, finished_at bigint, result text, queue text)
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
+    }
+
+    public func nextDueTime(limits: ClaimLimits) async throws -> Timestamp? {
+        try await withConnection { connection in
+            try PostgresRecords.timestamp(try await connection.rows("""
+                SELECT min(scheduled_at) FROM runs
+                WHERE status = 'scheduled' AND NOT held
+                    AND NOT (queue = ANY(\(limits.fullQueues))) AND NOT (module = ANY(\(limits.fullModules)))
+                """, logger: self.logger)[0][0])
+        }
+    }
+
+    public func record(_ batch: RecordBatch, node: String, now: Timestamp) async throws -> RecordSummary {
+        let summary = try await transaction { connection in
+            if !batch.logs.isEmpty {
+                let logs = JSONValue.array(batch.logs.map { entry in
+                    .object([
+                        "run_id": .string(entry.runID), "idx": .int(entry.idx), "level": .string(entry.level.rawValue),
+                        "msg": .string(entry.message), "progress_percent": entry.progressPercent.map(JSONValue.double) ?? .null,
+                        "timestamp": .int(entry.timestamp.microseconds),
+                    ])
+                })
+                try await connection.execute("""
+                    INSERT INTO run_logs (run_id, idx, level, msg, progress_percent, timestamp)
+                    SELECT l.run_id, l.idx, l.level, l.msg, l.progress_percent, l.timestamp
+                    FROM jsonb_to_recordset(\(logs.jsonText)::jsonb) AS l(run_id text, idx bigint, level text, msg text,
+                        progress_percent double precision, timestamp bigint)
+                    WHERE EXISTS (SELECT 1 FROM runs WHERE runs.id = l.run_id AND status = 'active' AND runs.node = \(node))
+                    ON CONFLICT DO NOTHING
+                    """, logger: self.logger)
+            }
+            for (runID, progress) in batch.progress {
+                try await connection.execute("""
+                    UPDATE runs SET progress_percent = \(progress.percent), progress_message = \(progress.message),
+                        updated_at = \(now.microseconds)
+                    WHERE id = \(runID) AND status = 'active' AND node = \(node)
+                    """, logger: self.logger)
+            }
+            var summary = RecordSummary()
+            for outcome in batch.outcomes {
+                summary = summary + (try await self.end(outcome, heldBy: node, now: now, connection))
+            }
+            return summary
+        }
+        return summary
+    }
+
+    /// Ends one active run (fenced by `node`, nil for the rescuer) and applies retry policy.
+    func end(_ outcome: RunOutcome, heldBy node: String?, now: Timestamp, _ connection: PostgresConnection) async throws -> RecordSummary {
+        let (status, result, error) = try outcome.end.resolved()
+        if status == .scheduled {
+            let handedBack = try await connection.execute("""
+                UPDATE runs SET status = 'scheduled', started_at = NULL, node = NULL, lease_expires_at = NULL, updated_at = \(now.microseconds)
+                WHERE id = \(outcome.runID) AND status = 'active' AND (\(node)::text IS NULL OR node = \(node))
+                RETURNING 1
+                """, logger: logger)
+            if handedBack > 0 { try await notifyDue(connection) }
+            return RecordSummary(ended: handedBack, retriesScheduled: 0)
+        }
+        guard let ended = try await connection.rows("""
+            UPDATE runs SET status = \(status.rawValue), finished_at = \(outcome.at.microseconds),
+                canceled_at = \(status == .canceled ? outcome.at.microseconds : nil), updated_at = \(now.microseconds),
+                result = \(result?.jsonText), error_code = \(error?.code), error_message = \(error?.message), lease_expires_at = NULL
+            WHERE id = \(outcome.runID) AND status = 'active' AND (\(node)::text IS NULL OR node = \(node))
+            RETURNING task_id, coalesce(started_at, \(outcome.at.microseconds))
+            """, logger: logger).first
+        else { return RecordSummary() }  // no longer ours: fenced off
+        let taskID = try ended[0].decode(String.self)
+        let startedAt = try ended[1].decode(Int64.self)
+        // A run held behind this one (`overlap: queue`) may start now.
+        if try await connection.execute("UPDATE runs SET held = false WHERE held AND task_id = \(taskID) RETURNING 1", logger: logger) > 0 {
+            try await notifyDue(connection)
+        }
+        if status == .failed, let retried = try await retryRun(after: outcome.runID, now: now, connection) {
+            try await insert([retried], connection)
+            try await notifyDue(connection)
+            return RecordSummary(ended: 1, retriesScheduled: 1)
+        }
+        // A task's last_status is its newest finished run's (by start) status.
+        try await connection.execute("""
+            UPDATE tasks SET last_status = \(status.rawValue), last_run_at = \(startedAt)
+            WHERE id = \(taskID) AND (last_run_at IS NULL OR last_run_at <= \(startedAt))
+            """, logger: logger)
+        return RecordSummary(ended: 1, retriesScheduled: 0)
+    }
+
+    /// The next attempt after the failed run `runID`, when its task's retry policy allows one.
+    private func retryRun(after runID: String, now: Timestamp, _ connection: PostgresConnection) async throws -> TaskRun? {
+        guard let row = try await connection.rows("""
+            SELECT r.task_id, r.project, r.module, r.resource_id, r.attempt, r.performed_by, r.priority, t.retry, r.queue
+            FROM runs r JOIN tasks t ON t.id = r.task_id AND t.deleted_at IS NULL WHERE r.id = \(runID)
+            """, logger: logger).first
+        else { return nil }
+        let failed = TaskRun(
+            id: runID, taskID: try row[0].decode(String.self), project: try row[1].decode(String.self), module: try row[2].decode(String.self),
+            resourceID: try row[3].decode(String?.self), attempt: try row[4].decode(Int64.self), status: .failed,
+            performedBy: try row[5].decode(String?.self), scheduledAt: now, priority: try row[6].decode(Int64.self),
+            queue: try row[8].decode(String.self), updatedAt: now)
+        let policy = try RetryPolicy.parse(try JSONValue.fromStored(try row[7].decode(String.self)), path: "retry")
+        return policy.retryRun(after: failed, now: now, id: ids.make(at: now), jitterUnit: Double.random(in: 0..<1))
+    }
+
+    public func renewLeases(node: String, runIDs: [String], until: Timestamp) async throws {
+        guard !runIDs.isEmpty else { return }
+        try await withConnection { connection in
+            try await connection.execute("""
+                UPDATE runs SET lease_expires_at = \(until.microseconds)
+                WHERE status = 'active' AND node = \(node) AND id = ANY(\(runIDs))
+                """, logger: self.logger)
+        }
+    }
+
+    public func rescueExpired(expiredBefore: Timestamp, exceptNode: String?, now: Timestamp) async throws -> RecordSummary {
+        try await transaction { connection in
+            let rows = try await connection.rows("""
+                SELECT id, cancel_requested_at IS NOT NULL FROM runs
+                WHERE status = 'active' AND lease_expires_at < \(expiredBefore.microseconds)
+                    AND (\(exceptNode)::text IS NULL OR node IS DISTINCT FROM \(exceptNode))
+                ORDER BY lease_expires_at
+                FOR UPDATE SKIP LOCKED
+                """, logger: self.logger)
+            var summary = RecordSummary()
+            for row in rows {
+                let end = RunOutcome.End.leaseLapsed(cancelRequested: try row[1].decode(Bool.self))
+                summary = summary + (try await self.end(RunOutcome(runID: try row[0].decode(String.self), end: end, at: now), heldBy: nil, now: now, connection))
+            }
+            return summary
+        }
+    }
+}

@@ -1,0 +1,281 @@
+import Logging
+public import OrreryCore
+import PostgresNIO
+
+extension PostgresStore: TaskStore {
+    public func createTasks(_ tasks: [(task: ScheduledTask, firstRun: TaskRun?)]) async throws -> [ScheduledTask] {
+        try await transaction { connection in
+            var created: [ScheduledTask] = []
+            created.reserveCapacity(tasks.count)
+            for (task, firstRun) in tasks {
+                var stored = task
+                stored.seq = try await connection.rows(PostgresRecords.insertTask(task), logger: self.logger)[0][0].decode(Int64.self)
+                if let firstRun {
+                    try await PostgresRecords.insert(firstRun, connection, logger: self.logger)
+                    stored.nextRunAt = firstRun.scheduledAt
+                }
+                created.append(stored)
+            }
+            if tasks.contains(where: { $0.firstRun != nil }) { try await self.notifyDue(connection) }
+            return created
+        }
+    }
+
+    public func task(id: String, project: String?) async throws -> ScheduledTask {
+        try await withConnection { connection in try await self.fetchTask(id: id, project: project, connection) }
+    }
+
+    func fetchTask(id: String, project: String?, _ connection: PostgresConnection) async throws -> ScheduledTask {
+        let query: PostgresQuery = """
+            SELECT \(unescaped: PostgresRecords.taskColumns) FROM tasks
+            WHERE id = \(id) AND deleted_at IS NULL AND (\(project)::text IS NULL OR project = \(project))
+            """
+        guard let row = try await connection.rows(query, logger: logger).first else { throw OrreryError.notFound("task", id) }
+        return try PostgresRecords.task(row)
+    }
+
+    public func listTasks(_ filter: TaskFilter) async throws -> Page<ScheduledTask> {
+        var w = PostgresWhere()
+        if !filter.includeDeleted { w.add("deleted_at IS NULL") }
+        w.equal("project", filter.project)
+        w.equal("seq", filter.seq)
+        w.equal("module", filter.module)
+        w.equal("resource_id", filter.resourceID)
+        w.equal("enabled", filter.enabled)
+        w.equal("name", filter.name)
+        w.equal("owner", filter.owner)
+        w.equal("(schedule::jsonb ->> 'event')", filter.triggerEvent)
+        if let part = filter.nameContains { w.add("strpos(lower(name), lower(\(w.bind(part)))) > 0") }
+        w.among("last_status", filter.lastStatus.map(\.rawValue))
+        w.among("schedule_type", filter.scheduleTypes)
+        w.labels(filter.labels, column: "tasks.labels")
+        return try await page(
+            table: "tasks", columns: PostgresRecords.taskColumns, filter: w,
+            after: try filter.cursor.map { (">", try PageCursor.decode($0)) }, order: "seq", limit: filter.limit,
+            offset: filter.offset, count: filter.countTotal, decode: { try PostgresRecords.task($0) }, seq: \.seq)
+    }
+
+    public func updateTask(_ task: ScheduledTask, expectedVersion: Int64, reschedule: Reschedule?) async throws -> ScheduledTask {
+        try await transaction { connection in
+            let current = try await self.fetchTask(id: task.id, project: task.project, connection)
+            guard current.version == expectedVersion else {
+                throw OrreryError(.versionMismatch, "task \"\(task.id)\" is at version \(current.version), not \(expectedVersion)", field: "If-Match")
+            }
+            // Only one writer at a time gets past this point with `expectedVersion`.
+            let locked = try await connection.execute(
+                "SELECT 1 FROM tasks WHERE id = \(task.id) AND version = \(expectedVersion) FOR UPDATE", logger: self.logger)
+            guard locked > 0 else {
+                throw OrreryError(.versionMismatch, "task \"\(task.id)\" changed meanwhile; it is no longer at version \(expectedVersion)", field: "If-Match")
+            }
+            try await connection.execute(PostgresRecords.updateTask(task), logger: self.logger)
+            if let reschedule {
+                try await connection.execute(
+                    "DELETE FROM runs WHERE task_id = \(task.id) AND status = 'scheduled' AND trigger = 'schedule'", logger: self.logger)
+                if case .replace(let run) = reschedule {
+                    try await PostgresRecords.insert(run, connection, logger: self.logger)
+                    try await self.notifyDue(connection)
+                }
+            }
+            return try await self.fetchTask(id: task.id, project: task.project, connection)
+        }
+    }
+
+    public func deleteTask(id: String, project: String?, now: Timestamp) async throws {
+        try await transaction { connection in
+            _ = try await self.fetchTask(id: id, project: project, connection)
+            try await connection.execute(
+                "UPDATE tasks SET deleted_at = \(now.microseconds), enabled = false, updated_at = \(now.microseconds) WHERE id = \(id)",
+                logger: self.logger)
+            try await connection.execute("DELETE FROM runs WHERE task_id = \(id) AND status = 'scheduled'", logger: self.logger)
+        }
+    }
+
+    public func insertRun(_ run: TaskRun) async throws -> TaskRun {
+        try await transaction { connection in
+            guard try await PostgresRecords.insert(run, connection, logger: self.logger) else {
+                throw OrreryError(.conflict, "a run for this slot already exists")
+            }
+            if run.status == .scheduled { try await self.notifyDue(connection) }
+            return try await self.fetchRun(id: run.id, project: nil, connection)
+        }
+    }
+
+    public func run(id: String, project: String?) async throws -> TaskRun {
+        try await withConnection { connection in try await self.fetchRun(id: id, project: project, connection) }
+    }
+
+    func fetchRun(id: String, project: String?, _ connection: PostgresConnection) async throws -> TaskRun {
+        let query: PostgresQuery = """
+            SELECT \(unescaped: PostgresRecords.runColumns) FROM runs
+            WHERE id = \(id) AND (\(project)::text IS NULL OR project = \(project))
+            """
+        guard let row = try await connection.rows(query, logger: logger).first else { throw OrreryError.notFound("run", id) }
+        return try PostgresRecords.run(row)
+    }
+
+    public func listRuns(_ filter: RunFilter) async throws -> Page<TaskRun> {
+        var w = PostgresWhere()
+        w.equal("project", filter.project)
+        w.equal("task_id", filter.taskID)
+        w.equal("module", filter.module)
+        w.equal("resource_id", filter.resourceID)
+        w.equal("performed_by", filter.performedBy)
+        w.among("status", filter.statuses.map(\.rawValue))
+        w.among("trigger", filter.triggers.map(\.rawValue))
+        w.before("scheduled_at", filter.scheduledBefore)
+        w.after("scheduled_at", filter.scheduledAfter)
+        w.before("started_at", filter.startedBefore)
+        w.after("started_at", filter.startedAfter)
+        w.before("finished_at", filter.finishedBefore)
+        w.after("finished_at", filter.finishedAfter)
+        w.before("(CASE WHEN status = 'scheduled' THEN scheduled_at ELSE updated_at END)", filter.timestampBefore)
+        w.wrapping({ "task_id IN (SELECT id FROM tasks WHERE \($0))" }) { $0.labels(filter.labels, column: "tasks.labels") }
+        switch (filter.includeDismissed, filter.dismissed) {
+        case (true, _): break
+        case (false, true?): w.add("dismissed_at IS NOT NULL")
+        case (false, false?), (false, nil): w.add("dismissed_at IS NULL")
+        }
+        return try await page(
+            table: "runs", columns: PostgresRecords.runColumns, filter: w,
+            after: try filter.cursor.map { ("<", try PageCursor.decode($0)) }, order: "seq DESC", limit: filter.limit,
+            offset: filter.offset, count: filter.countTotal, decode: PostgresRecords.run, seq: \.seq)
+    }
+
+    /// One page of a keyset-paginated listing (`after` positions it past the cursor's row;
+    /// one row more than `limit` is read, to know whether a next page exists) and the exact
+    /// count of what the filters match.
+    private func page<Item: Sendable>(
+        table: String, columns: String, filter: PostgresWhere, after cursor: (comparison: String, seq: Int64)?,
+        order: String, limit: Int, offset: Int, count shouldCount: Bool,
+        decode: @escaping @Sendable (PostgresRandomAccessRow) throws -> Item, seq: @escaping @Sendable (Item) -> Int64
+    ) async throws -> Page<Item> {
+        let count = filter.query { conditions, _ in "SELECT count(*) FROM \(table) WHERE \(conditions)" }
+        var pageFilter = filter
+        if let cursor { pageFilter.add("seq \(cursor.comparison) \(pageFilter.bind(cursor.seq))") }
+        let page = pageFilter.query([Int64(limit + 1), Int64(offset)]) { conditions, p in
+            "SELECT \(columns) FROM \(table) WHERE \(conditions) ORDER BY \(order) LIMIT \(p[0]) OFFSET \(p[1])"
+        }
+        return try await transaction { connection in
+            let rows = try await connection.rows(page, logger: self.logger)
+            let items = try rows.prefix(limit).map(decode)
+            let total = shouldCount ? Int(try await connection.rows(count, logger: self.logger)[0][0].decode(Int64.self)) : nil
+            let next = rows.count > limit ? items.last.map { PageCursor.encode(seq($0)) } : nil
+            return Page(items: items, nextCursor: next, totalCount: total)
+        }
+    }
+
+    public func logs(runID: String, offset: Int, limit: Int) async throws -> [LogEntry] {
+        try await withConnection { connection in
+            try await connection.rows("""
+                SELECT run_id, idx, level, msg, progress_percent, timestamp FROM run_logs
+                WHERE run_id = \(runID) AND idx >= \(Int64(offset)) ORDER BY idx LIMIT \(Int64(limit))
+                """, logger: self.logger).map(PostgresRecords.logEntry)
+        }
+    }
+
+    public func cancel(runID: String, project: String?, now: Timestamp) async throws -> TaskRun {
+        try await transaction { connection in
+            let run = try await self.fetchRun(id: runID, project: project, connection)
+            _ = try run.status.transition(to: .canceled)
+            if run.status == .scheduled {
+                try await connection.execute("""
+                    UPDATE runs SET status = 'canceled', canceled_at = \(now.microseconds), finished_at = \(now.microseconds),
+                        updated_at = \(now.microseconds)
+                    WHERE id = \(runID) AND status = 'scheduled'
+                    """, logger: self.logger)
+                try await self.recordLastStatus(taskID: run.taskID, status: .canceled, at: now, connection)
+                // Cancelling one slot does not stop the schedule: the next slot takes its place.
+                try await self.materializeSuccessors(of: run, now: now, connection)
+            } else {
+                try await connection.execute("""
+                    UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, \(now.microseconds)),
+                        updated_at = \(now.microseconds)
+                    WHERE id = \(runID)
+                    """, logger: self.logger)
+            }
+            return try await self.fetchRun(id: runID, project: project, connection)
+        }
+    }
+
+    public func dismiss(runID: String, project: String?, by: String?, now: Timestamp) async throws -> TaskRun {
+        try await transaction { connection in
+            let run = try await self.fetchRun(id: runID, project: project, connection)
+            guard run.status.isFinished else {
+                throw OrreryError(.illegalTransition, "only a finished run can be dismissed; this one is \(run.status.rawValue)", field: "status")
+            }
+            try await connection.execute("""
+                UPDATE runs SET dismissed_by = \(by), dismissed_at = coalesce(dismissed_at, \(now.microseconds)),
+                    updated_at = \(now.microseconds)
+                WHERE id = \(runID)
+                """, logger: self.logger)
+            return try await self.fetchRun(id: runID, project: project, connection)
+        }
+    }
+
+    /// A task's `last_status` is its newest finished run's status.
+    func recordLastStatus(taskID: String, status: RunStatus, at: Timestamp, _ connection: PostgresConnection) async throws {
+        try await connection.execute("""
+            UPDATE tasks SET last_status = \(status.rawValue), last_run_at = \(at.microseconds)
+            WHERE id = \(taskID) AND (last_run_at IS NULL OR last_run_at <= \(at.microseconds))
+            """, logger: logger)
+    }
+
+    // MARK: Tokens
+
+    public func tokenRole(hash: String, now: Timestamp) async throws -> TokenGrant? {
+        try await withConnection { connection in
+            try await connection.rows("""
+                SELECT id, name, role, project, rights FROM tokens
+                WHERE hash = \(hash) AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > \(now.microseconds))
+                    AND (user_id IS NULL OR user_id IN (SELECT id FROM users WHERE disabled_at IS NULL))
+                """, logger: self.logger).first.map {
+                TokenGrant(tokenID: try $0[0].decode(String.self), name: try $0[1].decode(String.self),
+                           role: try $0[2].decode(String.self), project: try $0[3].decode(String.self),
+                           rights: StoredToken.rights(fromStoredJSON: try $0[4].decode(String.self)))
+            }
+        }
+    }
+
+    public func insertToken(_ token: StoredToken) async throws {
+        try await withConnection { connection in try await self.insertToken(token, connection) }
+    }
+
+    func insertToken(_ token: StoredToken, _ connection: PostgresConnection) async throws {
+        try await connection.execute("""
+            INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at, user_id, rights)
+            VALUES (\(token.id), \(token.hash), \(token.name), \(token.role), \(token.project), \(token.createdAt.microseconds),
+                \(token.expiresAt?.microseconds), \(token.userID), \(token.rightsJSON))
+            """, logger: logger)
+    }
+
+    public func listTokens() async throws -> [StoredToken] {
+        try await withConnection { connection in
+            try await connection.rows(
+                "SELECT id, name, role, project, created_at, expires_at, revoked_at, user_id, rights FROM tokens ORDER BY created_at DESC, id DESC",
+                logger: self.logger
+            ).map { row in
+                var token = StoredToken(
+                    id: try row[0].decode(String.self), hash: "", name: try row[1].decode(String.self), role: try row[2].decode(String.self),
+                    project: try row[3].decode(String.self), createdAt: Timestamp(microseconds: try row[4].decode(Int64.self)),
+                    expiresAt: try PostgresRecords.timestamp(row[5]), userID: try row[7].decode(String?.self),
+                    rights: StoredToken.rights(fromStoredJSON: try row[8].decode(String.self)))
+                token.revokedAt = try PostgresRecords.timestamp(row[6])
+                return token
+            }
+        }
+    }
+
+    public func revokeToken(id: String, now: Timestamp) async throws {
+        let changed = try await withConnection { connection in
+            try await connection.execute(
+                "UPDATE tokens SET revoked_at = coalesce(revoked_at, \(now.microseconds)) WHERE id = \(id) RETURNING 1", logger: self.logger)
+        }
+        guard changed > 0 else { throw OrreryError.notFound("token", id) }
+    }
+
+    public func tokenCount() async throws -> Int {
+        try await withConnection { connection in
+            Int(try await connection.rows("SELECT count(*) FROM tokens WHERE revoked_at IS NULL", logger: self.logger)[0][0].decode(Int64.self))
+        }
+    }
+}

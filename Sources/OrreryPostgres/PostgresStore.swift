@@ -1,0 +1,172 @@
+public import Logging
+public import OrreryCore
+public import PostgresNIO
+import Synchronization
+
+/// The shared store: one PostgreSQL database that several Orrery nodes use at once,
+/// behind `TaskStore`, `RunQueue` and `PruningStore` with the same semantics as
+/// `SQLiteStore`, plus wake-ups between nodes (`NotifyingStore`) and a leader lease
+/// (`LeaderStore`).
+///
+/// Every method is one transaction on a pooled connection. Values only ever travel as
+/// bound parameters (`PostgresQuery` interpolation). When the database cannot be reached
+/// every method throws `.unavailable` (the API answers 503) and the pool reconnects by
+/// itself when the server is back.
+public final class PostgresStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+    let ids = IDGenerator()
+    /// How long a call may wait for a connection before it is `.unavailable`.
+    let connectWait: Duration
+    private let runner: Task<Void, Never>
+    /// Where this store connects, without the password (for logs and `orrery migrate`).
+    public let displayURL: String
+
+    /// Connects to `url` (`postgres://user[:password]@host[:port]/database`, optional
+    /// `?sslmode=disable|prefer|require` and `?host=/socket/dir`) and applies pending migrations.
+    public static func connect(url: String, logger: Logger = Logger(label: "orrery.postgres"), maxConnections: Int = 20) async throws -> PostgresStore {
+        let location = try PostgresLocation(url: url)
+        let store = PostgresStore(location: location, logger: logger, maxConnections: maxConnections)
+        do {
+            try await store.migrate()
+        } catch {
+            store.close()
+            throw error
+        }
+        return store
+    }
+
+    init(location: PostgresLocation, logger: Logger, maxConnections: Int, connectWait: Duration = .seconds(5)) {
+        var configuration = location.clientConfiguration
+        configuration.options.maximumConnections = maxConnections
+        configuration.options.connectTimeout = connectWait
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        self.logger = logger
+        self.connectWait = connectWait
+        self.displayURL = location.displayURL
+        self.runner = Task { await client.run() }
+    }
+
+    deinit { runner.cancel() }
+
+    /// Closes every connection; the store is unusable afterwards.
+    public func close() { runner.cancel() }
+
+    // MARK: - Running statements
+
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    /// Database errors come out as `OrreryError`s; an `OrreryError` the body throws passes as is.
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await withConnection { connection in
+            try await connection.query("BEGIN", logger: self.logger)
+            do {
+                let value = try await body(connection)
+                try await connection.query("COMMIT", logger: self.logger)
+                return value
+            } catch {
+                do {
+                    try await connection.query("ROLLBACK", logger: self.logger)
+                } catch {
+                    // A connection whose transaction state is unknown must not go back to the pool.
+                    try? await connection.close()
+                }
+                throw error
+            }
+        }
+    }
+
+    /// Runs `body` on a pooled connection (one statement or several, each autocommitted).
+    /// Waiting for a connection is bounded by `connectWait`: an unreachable database is
+    /// `.unavailable`, never a hang.
+    func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let leased = LeaseFlag()
+        do {
+            return try await withThrowingTaskGroup(of: Attempt<T>.self) { group in
+                group.addTask {
+                    .value(try await self.client.withConnection { connection in
+                        leased.set()
+                        return try await body(connection)
+                    })
+                }
+                group.addTask {
+                    try await Task.sleep(for: self.connectWait)
+                    // Once a connection is ours, a dead server fails the query by itself.
+                    while leased.isSet { try await Task.sleep(for: .seconds(3600)) }
+                    return .timedOut
+                }
+                defer { group.cancelAll() }
+                switch try await group.next() {
+                case .value(let value)?: return value
+                case .timedOut?, nil: throw OrreryError(.unavailable, "the database is unreachable")
+                }
+            }
+        } catch {
+            throw translate(error)
+        }
+    }
+
+    private final class LeaseFlag: Sendable {
+        private let value = Atomic<Bool>(false)
+        func set() { value.store(true, ordering: .relaxed) }
+        var isSet: Bool { value.load(ordering: .relaxed) }
+    }
+
+    private enum Attempt<T: Sendable>: Sendable {
+        case value(T)
+        case timedOut
+    }
+
+    /// Database errors become Orrery's: a unique violation is `.conflict`, a lost or refused
+    /// connection `.unavailable`; no PostgreSQL text reaches a client (it is logged).
+    func translate(_ error: any Error) -> any Error {
+        if error is OrreryError || error is CancellationError { return error }
+        guard let psql = error as? PSQLError else {
+            // The pool's own errors (no connection could be made) mean the same as a refused one.
+            if String(reflecting: type(of: error)).contains("ConnectionPoolError") {
+                return OrreryError(.unavailable, "the database is unreachable")
+            }
+            logger.error("database call failed", metadata: ["error": "\(String(reflecting: error))"])
+            return OrreryError(.internal, "database error")
+        }
+        switch psql.code {
+        case .server:
+            let state = psql.serverInfo?[.sqlState] ?? ""
+            switch state {
+            case "23505":
+                return OrreryError(.conflict, "a record with this key already exists")
+            case "40001", "40P01", "55P03":
+                return OrreryError(.unavailable, "the database is busy; try again")
+            case _ where state.hasPrefix("08") || state.hasPrefix("57") || state.hasPrefix("53"):
+                return OrreryError(.unavailable, "the database is unavailable")
+            default:
+                logger.error("database error", metadata: [
+                    "sqlstate": "\(state)", "message": "\(psql.serverInfo?[.message] ?? "")",
+                ])
+                return OrreryError(.internal, "database error \(state)")
+            }
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .queryCancelled,
+             .uncleanShutdown, .sslUnsupported, .failedToAddSSLHandler:
+            return OrreryError(.unavailable, "the database is unreachable")
+        default:
+            logger.error("database call failed", metadata: ["error": "\(String(reflecting: psql))"])
+            return OrreryError(.internal, "database error")
+        }
+    }
+}
+
+extension PostgresConnection {
+    /// Runs `query` and collects its rows (row sets here are bounded by the callers' limits).
+    @discardableResult
+    func rows(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRandomAccessRow] {
+        try await self.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
+    }
+
+    /// Runs a statement; a statement with `RETURNING` says how many rows it changed.
+    @discardableResult
+    func execute(_ query: PostgresQuery, logger: Logger) async throws -> Int {
+        var count = 0
+        for try await _ in try await self.query(query, logger: logger) { count += 1 }
+        return count
+    }
+}

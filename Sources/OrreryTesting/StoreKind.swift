@@ -1,0 +1,68 @@
+import Foundation
+public import OrreryCore
+import OrreryPostgres
+import OrrerySQLite
+
+/// Everything a store must do to pass the conformance suite.
+public typealias ConformingStore = TaskStore & RunQueue & PruningStore
+
+/// The stores the conformance suite runs against (River's driver tests, Oban's engine
+/// loop): SQLite always, PostgreSQL when `ORRERY_TEST_POSTGRES_URL` names a server
+/// (`scripts/test` starts one). Each test gets a fresh store: a new temporary file, or a
+/// new database on the PostgreSQL server.
+public enum StoreKind: String, Sendable, CaseIterable, CustomStringConvertible {
+    case sqlite
+    case postgres
+
+    /// The PostgreSQL server the tests may use, if any (a database on it they may create
+    /// others from).
+    public static var postgresURL: String? {
+        ProcessInfo.processInfo.environment["ORRERY_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The kinds this run can test.
+    public static var enabled: [StoreKind] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
+
+    /// The kinds several nodes can share (PostgreSQL).
+    public static var shared: [StoreKind] { enabled.filter { $0 == .postgres } }
+
+    public var description: String { rawValue }
+
+    /// Runs `body` with `count` handles on one fresh store (several handles on one store
+    /// are several nodes, or another process's connection), then throws it all away.
+    public func withStores(_ count: Int = 1, _ body: ([any ConformingStore]) async throws -> Void) async throws {
+        switch self {
+        case .sqlite:
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            let stores = try (0..<count).map { _ in try SQLiteStore(path: dir.file("orrery.sqlite")) }
+            try await body(stores)
+        case .postgres:
+            try await Self.withFreshDatabase { url in
+                var stores: [PostgresStore] = []
+                defer { stores.forEach { $0.close() } }
+                for _ in 0..<count { stores.append(try await PostgresStore.connect(url: url)) }
+                try await body(stores)
+            }
+        }
+    }
+
+    /// Runs `body` with one fresh store.
+    public func withStore(_ body: (any ConformingStore) async throws -> Void) async throws {
+        try await withStores(1) { try await body($0[0]) }
+    }
+
+    /// A new, empty database on the test server for the length of `body` (its URL), dropped after.
+    public static func withFreshDatabase(_ body: (String) async throws -> Void) async throws {
+        guard let server = postgresURL else { throw OrreryError(.unavailable, "ORRERY_TEST_POSTGRES_URL is not set") }
+        let name = "orrery_t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+        let url = try await PostgresAdmin.createDatabase(String(name), serverURL: server)
+        do {
+            try await body(url)
+        } catch {
+            try? await PostgresAdmin.dropDatabase(String(name), serverURL: server)
+            throw error
+        }
+        try await PostgresAdmin.dropDatabase(String(name), serverURL: server)
+    }
+}

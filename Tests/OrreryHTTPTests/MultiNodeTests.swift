@@ -1,0 +1,180 @@
+import Foundation
+import NIOHTTP1
+import OrreryCore
+import OrreryPostgres
+import OrreryTesting
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Several real `orrery` processes on one PostgreSQL database (SPEC §5): nothing lost,
+/// nothing twice, when a node is killed and when the database goes away and comes back.
+@Suite("Several nodes on one PostgreSQL database", .serialized)
+struct MultiNodeTests {
+    static let token = "multi-node-token"
+    static var repositoryRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
+    @Test("three nodes, 10,000 due runs, one node killed with SIGKILL mid-way: every run ends once, its runs are rescued within the lease, no slot fires twice",
+          .enabled(if: StoreKind.postgresURL != nil, "needs ORRERY_TEST_POSTGRES_URL (./scripts/test sets it)"),
+          .timeLimit(.minutes(4)))
+    func killOneOfThree() async throws {
+        try await StoreKind.withFreshDatabase { url in
+            let store = try await PostgresStore.connect(url: url)
+            defer { store.close() }
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            var nodes: [ServerProcess] = []
+            defer { for node in nodes where node.process.isRunning { kill(node.process.processIdentifier, SIGKILL) } }
+            for i in 0..<3 {
+                nodes.append(try await ServerProcess.start(
+                    dataDir: dir.file("node\(i)"), token: Self.token, log: dir.file("node\(i).log"),
+                    extraArguments: ["--database", url, "--concurrency", "50"], timeout: .seconds(30)))
+            }
+            let api = nodes[1].api(Self.token)
+            let tick = try require(try await api.post("/v1/tasks", """
+                {"name":"tick","module":"noop","overlap":"allow","schedule":{"type":"interval","every_sec":1}}
+                """)["id"]?.stringValue)
+
+            // 10,000 one-shot runs due over the next 4 s, each a short sleep, retried once.
+            let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
+            let tasks = (0..<10_000).map { i in
+                Fixtures.task("r\(i)", module: "sleep", params: .object(["seconds": .double(0.01)]),
+                              schedule: Schedule(.once(at: now.adding(microseconds: Int64(i) * 400))), at: now,
+                              retry: RetryPolicy(maxAttempts: 2, backoffBaseSec: 1))
+            }
+            for batch in stride(from: 0, to: tasks.count, by: 1_000) {
+                try await Fixtures.create(Array(tasks[batch..<min(batch + 1_000, tasks.count)]), in: store, now: now)
+            }
+            var sleeping = RunFilter()
+            sleeping.module = "sleep"
+            sleeping.limit = 1
+            var done = sleeping
+            done.statuses = [.complete]
+            try await eventually(timeout: .seconds(60), "a fifth of the runs complete") {
+                try await store.listRuns(done).totalCount ?? 0 >= 2_000
+            }
+
+            let victim = nodes[0]
+            kill(victim.process.processIdentifier, SIGKILL)
+            victim.process.waitUntilExit()
+            let killedAt = ContinuousClock.now
+            let mark = "-\(victim.process.processIdentifier)-"
+            var active = sleeping
+            active.statuses = [.active]
+            active.limit = 100_000
+            let orphans = try await store.listRuns(active).items.filter { $0.node?.contains(mark) == true }.map(\.id)
+            #expect(!orphans.isEmpty, "the killed node held active runs")
+            try await eventually(timeout: .seconds(20), "the killed node's runs are rescued") {
+                try await store.listRuns(active).items.allSatisfy { $0.node?.contains(mark) != true }
+            }
+            let rescueTime = ContinuousClock.now - killedAt
+            // Lease 2 s; leadership lasts 3 s (renewed every 1 s); the leader looks every 1 s.
+            #expect(rescueTime < .seconds(8), "rescued \(rescueTime) after the kill")
+
+            var unfinished = sleeping
+            unfinished.statuses = [.scheduled, .active]
+            try await eventually(timeout: .seconds(120), "every run ended") { try await store.listRuns(unfinished).totalCount == 0 }
+
+            var all = RunFilter()
+            all.module = "sleep"
+            all.limit = 100_000
+            let runs = try await store.listRuns(all).items
+            let byTask = Dictionary(grouping: runs, by: \.taskID)
+            #expect(byTask.count == 10_000)
+            let notOnce = byTask.filter { $0.value.filter { $0.status == .complete }.count != 1 }
+            #expect(notOnce.isEmpty, "every task completes exactly once; not: \(notOnce.keys.prefix(5))")
+            // The victim's runs that were active when it died (some claims it sent just before
+            // dying commit after the kill, so they are counted from the final history).
+            let lost = runs.filter { $0.node?.contains(mark) == true && $0.status != .complete }
+            #expect(lost.count >= orphans.count && !lost.isEmpty)
+            #expect(lost.allSatisfy { $0.status == .failed && $0.error?.code == "lease_expired" }, "rescued with lease_expired")
+            let failed = runs.filter { $0.status != .complete }
+            #expect(Set(failed.map(\.id)) == Set(lost.map(\.id)), "no other run failed")
+            #expect(runs.filter { $0.attempt == 2 }.count == lost.count, "each rescued run was retried once")
+
+            var ticks = RunFilter()
+            ticks.taskID = tick
+            ticks.limit = 10_000
+            let slots = try await store.listRuns(ticks).items.compactMap(\.slot)
+            #expect(slots.count > 3 && Set(slots).count == slots.count, "no slot of the recurring task fired twice")
+
+            for node in nodes.dropFirst() {
+                #expect(await node.stop(), "a node stops on SIGTERM")
+            }
+        }
+    }
+
+    @Test("PostgreSQL stopped and started under load: the API answers 503 meanwhile, nodes reconnect, nothing is lost",
+          .enabled(if: StoreKind.postgresURL != nil, "needs PostgreSQL (./scripts/test provides it)"),
+          .timeLimit(.minutes(3)))
+    func databaseRestart() async throws {
+        // A server of its own: stopping the shared one would disturb tests running beside this one.
+        let server = try ThrowawayPostgres.start(repositoryRoot: Self.repositoryRoot)
+        defer { server.stop() }
+        let store = try await PostgresStore.connect(url: server.url)
+        defer { store.close() }
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var nodes: [ServerProcess] = []
+        defer { for node in nodes where node.process.isRunning { kill(node.process.processIdentifier, SIGKILL) } }
+        for i in 0..<2 {
+            nodes.append(try await ServerProcess.start(
+                dataDir: dir.file("node\(i)"), token: Self.token, log: dir.file("node\(i).log"),
+                extraArguments: ["--database", server.url], timeout: .seconds(30)))
+        }
+        let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
+        let tasks = (0..<3_000).map { i in
+            Fixtures.task("r\(i)", schedule: Schedule(.once(at: now.adding(microseconds: Int64(i) * 2_000))), at: now,
+                          retry: RetryPolicy(maxAttempts: 2, backoffBaseSec: 1))
+        }
+        try await Fixtures.create(tasks, in: store, now: now)
+        var done = RunFilter()
+        done.statuses = [.complete]
+        done.limit = 1
+        try await eventually(timeout: .seconds(30), "some runs complete") { try await store.listRuns(done).totalCount ?? 0 >= 300 }
+
+        try server.pause()
+        let api = nodes[0].api(Self.token)
+        let during = try await api.call(.GET, "/v1/runs?limit=1")
+        #expect(during.status == 503 && during.contentType == "application/problem+json")
+        #expect(during["code"] == .string("unavailable"))
+        #expect(try await api.call(.GET, "/readyz").status == 503)
+        try await Task.sleep(for: .seconds(2))  // the outage lasts longer than a lease
+        try server.resume()
+
+        try await eventually(timeout: .seconds(30), "the API answers again") { try await api.call(.GET, "/readyz").status == 200 }
+        var unfinished = RunFilter()
+        unfinished.statuses = [.scheduled, .active]
+        unfinished.limit = 1
+        try await eventually(timeout: .seconds(90), "every run ended") { try await store.listRuns(unfinished).totalCount == 0 }
+        var all = RunFilter()
+        all.limit = 100_000
+        let runs = try await store.listRuns(all).items
+        let byTask = Dictionary(grouping: runs, by: \.taskID)
+        #expect(byTask.count == 3_000)
+        let notOnce = byTask.filter { $0.value.filter { $0.status == .complete }.count != 1 }
+        #expect(notOnce.isEmpty, "every task completes exactly once; not: \(notOnce.keys.prefix(5))")
+        #expect(runs.allSatisfy { $0.status == .complete || $0.error?.code == "lease_expired" })
+        for node in nodes {
+            #expect(node.process.isRunning, "the node survived the outage")
+            #expect(await node.stop(), "a node stops on SIGTERM")
+        }
+    }
+}
+
+extension ServerProcess {
+    /// SIGTERM, then up to 15 s for a graceful exit (status 0); SIGKILL and false otherwise.
+    func stop() async -> Bool {
+        process.terminate()
+        let deadline = ContinuousClock.now.advanced(by: .seconds(15))
+        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        guard !process.isRunning else {
+            kill(process.processIdentifier, SIGKILL)
+            return false
+        }
+        return process.terminationStatus == 0
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import OrreryCore
+import OrreryPostgres
+import OrreryTesting
+import Synchronization
+import Testing
+
+/// What a store shared by several nodes (or processes) must guarantee: nothing claimed
+/// twice, no slot fired twice, one first admin token, one leader, wake-ups between nodes.
+@Suite("Shared store")
+struct SharedStoreTests {
+    let t0 = Timestamp(rfc3339: "2026-03-01T12:00:00Z")!
+
+    @Test("PostgreSQL conformance runs", .enabled(
+        if: StoreKind.postgresURL != nil,
+        "skipped: ORRERY_TEST_POSTGRES_URL is not set, so every PostgreSQL case of the store suites is skipped (./scripts/test starts a server and sets it)"))
+    func postgresIsTested() async throws {
+        #expect(StoreKind.enabled.contains(.postgres))
+        try await StoreKind.postgres.withStore { store in
+            let tokens = try await store.tokenCount()
+            #expect(tokens == 0)
+        }
+    }
+
+    @Test("three nodes claiming at once take every due run exactly once", arguments: StoreKind.enabled)
+    func concurrentClaims(_ kind: StoreKind) async throws {
+        let t0 = self.t0
+        try await kind.withStores(3) { nodes in
+            let tasks = (0..<600).map { i in Fixtures.task("t\(i)", schedule: Schedule(.once(at: t0)), at: t0) }
+            try await Fixtures.create(tasks, in: nodes[0], now: t0)
+            let claims = Shared<[String: [String]]>([:])
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (i, node) in nodes.enumerated() {
+                    group.addTask {
+                        while true {
+                            let claimed = try await node.claimDue(limit: 25, now: t0, node: "n\(i)", leaseUntil: t0.adding(seconds: 30))
+                            if claimed.isEmpty, try await node.nextDueTime() == nil { return }
+                            claims.withLock { $0["n\(i)", default: []] += claimed.map(\.run.id) }
+                            _ = try await node.record(
+                                RecordBatch(outcomes: claimed.map { RunOutcome(runID: $0.run.id, end: .complete(result: nil), at: t0) }),
+                                node: "n\(i)", now: t0)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let all = claims.withLock { $0.values.flatMap { $0 } }
+            #expect(all.count == 600 && Set(all).count == 600, "every run claimed once")
+            var complete = RunFilter()
+            complete.statuses = [.complete]
+            #expect(try await nodes[1].listRuns(complete).totalCount == 600)
+        }
+    }
+
+    @Test("a recurring task's slots fire once each while nodes claim it concurrently", arguments: StoreKind.enabled)
+    func recurringSlotsOnce(_ kind: StoreKind) async throws {
+        try await kind.withStores(3) { nodes in
+            var task = Fixtures.task("every", schedule: Schedule(.interval(everySec: 1), startAt: t0), at: t0)
+            task.overlap = .allow
+            try await Fixtures.create([task], in: nodes[0], now: t0)
+            let t0 = self.t0
+            for second in 1...30 {
+                let now = t0.adding(seconds: Int64(second))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (i, node) in nodes.enumerated() {
+                        group.addTask {
+                            let claimed = try await node.claimDue(limit: 10, now: now, node: "n\(i)", leaseUntil: now.adding(seconds: 30))
+                            _ = try await node.record(
+                                RecordBatch(outcomes: claimed.map { RunOutcome(runID: $0.run.id, end: .complete(result: nil), at: now) }),
+                                node: "n\(i)", now: now)
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                // What the racing nodes left due (a successor inserted after their look) goes now.
+                while case let claimed = try await nodes[0].claimDue(limit: 10, now: now, node: "n0", leaseUntil: now.adding(seconds: 30)), !claimed.isEmpty {
+                    _ = try await nodes[0].record(
+                        RecordBatch(outcomes: claimed.map { RunOutcome(runID: $0.run.id, end: .complete(result: nil), at: now) }),
+                        node: "n0", now: now)
+                }
+            }
+            var filter = RunFilter()
+            filter.taskID = task.id
+            filter.limit = 1000
+            let runs = try await nodes[0].listRuns(filter).items
+            let slots = runs.compactMap(\.slot)
+            #expect(Set(slots).count == slots.count, "no slot twice")
+            #expect(runs.filter { $0.status == .complete }.count == 31, "one run per elapsed slot, t0 to t0+30")
+        }
+    }
+
+    @Test("a node renews only the leases of runs it names: a run claimed under its name that it does not know lapses", arguments: StoreKind.enabled)
+    func renewNamedLeases(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let tasks = (0..<2).map { i in Fixtures.task("t\(i)", schedule: Schedule(.once(at: t0)), at: t0) }
+            try await Fixtures.create(tasks, in: store, now: t0)
+            let claimed = try await store.claimDue(limit: 10, now: t0, node: "n", leaseUntil: t0.adding(seconds: 30)).map(\.run.id)
+            try await store.renewLeases(node: "n", runIDs: [claimed[0]], until: t0.adding(seconds: 60))
+            try await store.renewLeases(node: "other", runIDs: [claimed[1]], until: t0.adding(seconds: 60))
+            let summary = try await store.rescueExpired(expiredBefore: t0.adding(seconds: 31), exceptNode: nil, now: t0.adding(seconds: 31))
+            #expect(summary.ended == 1)
+            #expect(try await store.run(id: claimed[0], project: nil).status == .active)
+            #expect(try await store.run(id: claimed[1], project: nil).error?.code == "lease_expired")
+        }
+    }
+
+    @Test("nodes starting together make exactly one first admin token", arguments: StoreKind.enabled)
+    func firstAdminOnce(_ kind: StoreKind) async throws {
+        try await kind.withStores(4) { nodes in
+            let t0 = self.t0
+            let inserted = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for (i, node) in nodes.enumerated() {
+                    group.addTask {
+                        let bootstrap = try #require(node as? any TokenBootstrapStore)
+                        return try await bootstrap.insertFirstAdminToken(StoredToken(
+                            id: "tok\(i)", hash: "hash\(i)", name: "admin", role: "admin", project: "default", createdAt: t0))
+                    }
+                }
+                return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+            }
+            #expect(inserted == 1)
+            #expect(try await nodes[0].listTokens().count == 1)
+        }
+    }
+
+    @Test("pruning deletes finished runs older than the cut-off and their logs, never scheduled ones", arguments: StoreKind.enabled)
+    func pruneFinished(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let tasks = (0..<5).map { i in Fixtures.task("t\(i)", schedule: Schedule(.once(at: t0)), at: t0) }
+            let later = Fixtures.task("later", schedule: Schedule(.once(at: t0.adding(seconds: 3600))), at: t0)
+            try await Fixtures.create(tasks + [later], in: store, now: t0)
+            let claimed = try await store.claimDue(limit: 10, now: t0, node: "n", leaseUntil: t0.adding(seconds: 30))
+            #expect(claimed.count == 5)
+            _ = try await store.record(RecordBatch(
+                logs: claimed.map { LogEntry(runID: $0.run.id, idx: 0, level: .info, message: "hello", timestamp: t0) },
+                outcomes: claimed.map { RunOutcome(runID: $0.run.id, end: .complete(result: nil), at: t0) }), node: "n", now: t0)
+            #expect(try await store.logs(runID: claimed[0].run.id, offset: 0, limit: 10).count == 1)
+            #expect(try await store.pruneFinished(before: t0, limit: 10) == 0, "finished at the cut-off, not before")
+            #expect(try await store.pruneFinished(before: t0.adding(seconds: 1), limit: 3) == 3)
+            #expect(try await store.pruneFinished(before: t0.adding(seconds: 1), limit: 3) == 2)
+            #expect(try await store.listRuns(RunFilter()).totalCount == 1, "the scheduled run stays")
+            #expect(try await store.logs(runID: claimed[0].run.id, offset: 0, limit: 10).isEmpty)
+        }
+    }
+
+    @Test("one leader at a time; it keeps the lease by renewing, and another node takes over when it lapses", arguments: StoreKind.shared)
+    func leaderLease(_ kind: StoreKind) async throws {
+        try await kind.withStores(2) { nodes in
+            let a = try #require(nodes[0] as? any LeaderStore), b = try #require(nodes[1] as? any LeaderStore)
+            #expect(try await a.claimLeadership("h", node: "a", now: t0, until: t0.adding(seconds: 15)))
+            #expect(try await !b.claimLeadership("h", node: "b", now: t0.adding(seconds: 1), until: t0.adding(seconds: 16)))
+            #expect(try await a.claimLeadership("h", node: "a", now: t0.adding(seconds: 10), until: t0.adding(seconds: 25)), "renewed")
+            #expect(try await !b.claimLeadership("h", node: "b", now: t0.adding(seconds: 20), until: t0.adding(seconds: 35)))
+            #expect(try await b.claimLeadership("h", node: "b", now: t0.adding(seconds: 26), until: t0.adding(seconds: 41)), "a lapsed")
+            #expect(try await !a.claimLeadership("h", node: "a", now: t0.adding(seconds: 27), until: t0.adding(seconds: 42)))
+            try await b.resignLeadership("h", node: "b")
+            #expect(try await a.claimLeadership("h", node: "a", now: t0.adding(seconds: 28), until: t0.adding(seconds: 43)), "b resigned")
+        }
+    }
+
+    @Test("a node listening for due runs is woken when another node schedules one", arguments: StoreKind.shared)
+    func wakeUpBetweenNodes(_ kind: StoreKind) async throws {
+        try await kind.withStores(2) { nodes in
+            let listener = try #require(nodes[1] as? any NotifyingStore)
+            let wakes = Shared(0)
+            let listening = Task { await listener.listenForDueRuns { wakes.withLock { $0 += 1 } } }
+            defer { listening.cancel() }
+            try await eventually("listening (the first wake-up after connecting)") { wakes.withLock { $0 } >= 1 }
+            let before = wakes.withLock { $0 }
+            try await Fixtures.create([Fixtures.task(schedule: Schedule(.once(at: t0)), at: t0)], in: nodes[0], now: t0)
+            try await eventually("woken by the other node's new task") { wakes.withLock { $0 } > before }
+        }
+    }
+
+    @Test("an unreachable PostgreSQL server is `unavailable` within seconds, never a hang or a database message")
+    func unreachable() async throws {
+        let started = ContinuousClock.now
+        do {
+            _ = try await PostgresStore.connect(url: "postgres://nobody@127.0.0.1:1/none?sslmode=disable")
+            Issue.record("connecting to a closed port must fail")
+        } catch let error as OrreryError {
+            #expect(error.code == .unavailable && error.message == "the database is unreachable")
+        }
+        #expect(ContinuousClock.now - started < .seconds(15))
+    }
+}
+
+/// A value tasks of a test share.
+final class Shared<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
+}

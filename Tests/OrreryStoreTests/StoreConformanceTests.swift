@@ -1,0 +1,189 @@
+import Foundation
+import OrreryCore
+import OrreryTesting
+import Testing
+
+/// One suite for every store (SPEC §5): each test runs against SQLite and, when
+/// `ORRERY_TEST_POSTGRES_URL` is set (scripts/test sets it), PostgreSQL, on a fresh store.
+@Suite("Store conformance")
+struct StoreConformanceTests {
+    let t0 = Timestamp(rfc3339: "2026-03-01T12:00:00Z")!
+
+    @Test("a created task has its first run scheduled, and next_run_at shows it", arguments: StoreKind.enabled)
+    func createAndRead(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let task = Fixtures.task(schedule: Schedule(.interval(everySec: 60)), at: t0)
+            try await Fixtures.create([task], in: store, now: t0)
+            let read = try await store.task(id: task.id, project: nil)
+            #expect(read.name == task.name && read.schedule == task.schedule && read.seq > 0)
+            #expect(read.nextRunAt == t0.adding(seconds: 60))
+            let runs = try await store.listRuns(RunFilter())
+            #expect(runs.items.map(\.status) == [.scheduled])
+            await #expect(throws: OrreryError.self) { try await store.task(id: task.id, project: "other") }
+        }
+    }
+
+    @Test("claiming takes only due runs, by priority, and materializes the next slot of a recurring task", arguments: StoreKind.enabled)
+    func claim(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let every = Fixtures.task("every", schedule: Schedule(.interval(everySec: 10), startAt: t0), at: t0)
+            let low = Fixtures.task("low", schedule: Schedule(.once(at: t0)), at: t0)
+            let high = Fixtures.task("high", schedule: Schedule(.once(at: t0.adding(seconds: 1))), at: t0, priority: 5)
+            let later = Fixtures.task("later", schedule: Schedule(.once(at: t0.adding(seconds: 100))), at: t0)
+            try await Fixtures.create([every, low, high, later], in: store, now: t0)
+            let now = t0.adding(seconds: 2)
+            let claimed = try await store.claimDue(limit: 10, now: now, node: "n1", leaseUntil: now.adding(seconds: 30))
+            #expect(claimed.map(\.run.taskID) == [high.id, every.id, low.id], "priority first, then scheduled_at")
+            #expect(claimed.allSatisfy { $0.run.status == .active && $0.run.node == "n1" && $0.run.startedAt == now })
+            #expect(try await store.task(id: every.id, project: nil).nextRunAt == t0.adding(seconds: 10))
+            #expect(try await store.nextDueTime() == t0.adding(seconds: 10))
+            #expect(try await store.claimDue(limit: 10, now: now, node: "n1", leaseUntil: now).isEmpty)
+        }
+    }
+
+    @Test("a slot fires at most once: inserting the same task slot twice keeps one run", arguments: StoreKind.enabled)
+    func uniqueSlot(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let task = Fixtures.task(schedule: Schedule(.interval(everySec: 10), startAt: t0), at: t0)
+            try await Fixtures.create([task], in: store, now: t0)
+            let again = try #require(task.firstRun(now: t0, id: "dup"))
+            await #expect(throws: OrreryError.self) { try await store.insertRun(again) }
+            #expect(try await store.listRuns(RunFilter()).totalCount == 1)
+        }
+    }
+
+    @Test("ending runs: complete sets last_status; a failure with attempts left schedules a retry and keeps last_status", arguments: StoreKind.enabled)
+    func endAndRetry(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let ok = Fixtures.task("ok", schedule: Schedule(.once(at: t0)), at: t0)
+            let flaky = Fixtures.task("flaky", schedule: Schedule(.once(at: t0)), at: t0, retry: RetryPolicy(maxAttempts: 2, backoffBaseSec: 5))
+            try await Fixtures.create([ok, flaky], in: store, now: t0)
+            let claimed = try await store.claimDue(limit: 10, now: t0, node: "n1", leaseUntil: t0.adding(seconds: 30))
+            let byTask = Dictionary(uniqueKeysWithValues: claimed.map { ($0.run.taskID, $0.run.id) })
+            let boom = RunError(code: "module_error", message: "boom")
+            let summary = try await store.record(RecordBatch(outcomes: [
+                RunOutcome(runID: byTask[ok.id]!, end: .complete(result: .object(["n": .int(1)])), at: t0.adding(seconds: 1)),
+                RunOutcome(runID: byTask[flaky.id]!, end: .failed(boom), at: t0.adding(seconds: 1)),
+            ]), node: "n1", now: t0.adding(seconds: 1))
+            #expect(summary == RecordSummary(ended: 2, retriesScheduled: 1))
+            #expect(try await store.task(id: ok.id, project: nil).lastStatus == .complete)
+            #expect(try await store.task(id: flaky.id, project: nil).lastStatus == nil, "only the last failure sets failed")
+            var filter = RunFilter()
+            filter.taskID = flaky.id
+            let retry = try #require(try await store.listRuns(filter).items.first)
+            #expect(retry.attempt == 2 && retry.trigger == .retry && retry.status == .scheduled)
+            #expect(retry.scheduledAt >= t0.adding(seconds: 6) && retry.scheduledAt <= t0.adding(microseconds: 6_500_000))
+            let again = try await store.claimDue(limit: 10, now: retry.scheduledAt, node: "n1", leaseUntil: retry.scheduledAt.adding(seconds: 30))
+            _ = try await store.record(RecordBatch(outcomes: [RunOutcome(runID: again[0].run.id, end: .failed(boom), at: retry.scheduledAt)]), node: "n1", now: retry.scheduledAt)
+            #expect(try await store.task(id: flaky.id, project: nil).lastStatus == .failed)
+            #expect(try await store.listRuns(filter).totalCount == 2, "no third attempt")
+        }
+    }
+
+    @Test("a node that lost a run cannot end it (fencing)", arguments: StoreKind.enabled)
+    func fencing(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let task = Fixtures.task(schedule: Schedule(.once(at: t0)), at: t0)
+            try await Fixtures.create([task], in: store, now: t0)
+            let run = try await store.claimDue(limit: 1, now: t0, node: "n1", leaseUntil: t0.adding(seconds: 30))[0].run
+            let summary = try await store.record(
+                RecordBatch(logs: [LogEntry(runID: run.id, idx: 0, level: .info, message: "x", timestamp: t0)],
+                            outcomes: [RunOutcome(runID: run.id, end: .complete(result: nil), at: t0)]),
+                node: "n2", now: t0)
+            #expect(summary.ended == 0)
+            #expect(try await store.run(id: run.id, project: nil).status == .active)
+            #expect(try await store.logs(runID: run.id, offset: 0, limit: 10).isEmpty)
+        }
+    }
+
+    @Test("runs whose lease lapsed are failed with lease_expired, retried per policy, or canceled if asked", arguments: StoreKind.enabled)
+    func rescue(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let plain = Fixtures.task("plain", schedule: Schedule(.once(at: t0)), at: t0)
+            let retried = Fixtures.task("retried", schedule: Schedule(.once(at: t0)), at: t0, retry: RetryPolicy(maxAttempts: 3))
+            let cancel = Fixtures.task("cancel", schedule: Schedule(.once(at: t0)), at: t0)
+            try await Fixtures.create([plain, retried, cancel], in: store, now: t0)
+            let claimed = try await store.claimDue(limit: 10, now: t0, node: "dead", leaseUntil: t0.adding(seconds: 30))
+            let runID = Dictionary(uniqueKeysWithValues: claimed.map { ($0.run.taskID, $0.run.id) })
+            _ = try await store.cancel(runID: runID[cancel.id]!, project: nil, now: t0.adding(seconds: 1))
+            let early = try await store.rescueExpired(expiredBefore: t0.adding(seconds: 29), exceptNode: nil, now: t0.adding(seconds: 29))
+            #expect(early.ended == 0, "leases still valid")
+            let later = t0.adding(seconds: 31)
+            let summary = try await store.rescueExpired(expiredBefore: later, exceptNode: nil, now: later)
+            #expect(summary == RecordSummary(ended: 3, retriesScheduled: 1))
+            let plainRun = try await store.run(id: runID[plain.id]!, project: nil)
+            #expect(plainRun.status == .failed && plainRun.error?.code == "lease_expired")
+            #expect(try await store.run(id: runID[cancel.id]!, project: nil).status == .canceled)
+            #expect(try await store.task(id: plain.id, project: nil).lastStatus == .failed)
+            var filter = RunFilter()
+            filter.taskID = retried.id
+            filter.statuses = [.scheduled]
+            #expect(try await store.listRuns(filter).items.first?.attempt == 2)
+        }
+    }
+
+    @Test("cancel: a scheduled run at once, an active one on request, a finished one never", arguments: StoreKind.enabled)
+    func cancel(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let a = Fixtures.task("a", schedule: Schedule(.once(at: t0)), at: t0)
+            let b = Fixtures.task("b", schedule: Schedule(.once(at: t0.adding(seconds: 60))), at: t0)
+            try await Fixtures.create([a, b], in: store, now: t0)
+            let active = try await store.claimDue(limit: 1, now: t0, node: "n1", leaseUntil: t0.adding(seconds: 30))[0].run
+            var filter = RunFilter()
+            filter.taskID = b.id
+            let scheduled = try await store.listRuns(filter).items[0]
+            let canceled = try await store.cancel(runID: scheduled.id, project: nil, now: t0)
+            #expect(canceled.status == .canceled && canceled.canceledAt == t0)
+            #expect(try await store.cancel(runID: active.id, project: nil, now: t0).status == .active)
+            do {
+                _ = try await store.cancel(runID: scheduled.id, project: nil, now: t0)
+                Issue.record("cancelling a finished run must fail")
+            } catch let error as OrreryError {
+                #expect(error.code == .illegalTransition && error.message == "the run already ended canceled")
+            }
+        }
+    }
+
+    @Test("listing pages with a cursor miss nothing and repeat nothing, and filters combine", arguments: StoreKind.enabled)
+    func paging(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let tasks = (0..<25).map { i in
+                Fixtures.task("t\(i)", module: i % 2 == 0 ? "noop" : "sleep", schedule: Schedule(.once(at: t0.adding(seconds: Int64(i)))), at: t0)
+            }
+            try await Fixtures.create(tasks, in: store, now: t0)
+            var filter = RunFilter()
+            filter.limit = 7
+            var seen: [String] = []
+            repeat {
+                let page = try await store.listRuns(filter)
+                #expect(page.totalCount == 25)
+                seen += page.items.map(\.id)
+                filter.cursor = page.nextCursor
+            } while filter.cursor != nil
+            #expect(seen.count == 25 && Set(seen).count == 25)
+            var narrow = RunFilter()
+            narrow.module = "sleep"
+            narrow.scheduledAfter = t0.adding(seconds: 10)
+            #expect(try await store.listRuns(narrow).totalCount == 7)
+            var taskFilter = TaskFilter()
+            taskFilter.module = "noop"
+            taskFilter.limit = 5
+            let page = try await store.listTasks(taskFilter)
+            #expect(page.totalCount == 13 && page.items.count == 5 && page.nextCursor != nil)
+            narrow.cursor = "garbage"
+            await #expect(throws: OrreryError.self) { try await store.listRuns(narrow) }
+        }
+    }
+
+    @Test("a due run whose task row is gone is skipped, not left due for ever", arguments: StoreKind.enabled)
+    func orphanRun(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let orphan = TaskRun(id: "orphan", taskID: "no-such-task", module: "noop", trigger: .manual, scheduledAt: t0, updatedAt: t0)
+            _ = try await store.insertRun(orphan)
+            #expect(try await store.claimDue(limit: 10, now: t0, node: "n", leaseUntil: t0.adding(seconds: 30)).isEmpty)
+            let run = try await store.run(id: "orphan", project: nil)
+            #expect(run.status == .skipped && run.result == .object(["skipped": .string("task_missing")]))
+            #expect(try await store.nextDueTime() == nil)
+        }
+    }
+}
