@@ -76,7 +76,7 @@ func postgresBenchmark(_ serverURL: String) async throws {
             complete.statuses = [.complete]
             complete.limit = 1
             print(String(format: "throughput, %d node(s): %d no-op runs in %.2f s = %.0f runs/s (store says %d complete; per node %@)",
-                         count, target, elapsed, Double(target) / elapsed, try await seed.listRuns(complete).totalCount,
+                         count, target, elapsed, Double(target) / elapsed, try await seed.listRuns(complete).totalCount ?? 0,
                          nodes.engines.map { "\($0.stats.recorded)" }.joined(separator: "/")))
         }
     }

@@ -305,7 +305,7 @@ do {
     var filter = RunFilter()
     filter.statuses = [.complete]
     filter.limit = 1
-    let complete = try await store.listRuns(filter).totalCount
+    let complete = try await store.listRuns(filter).totalCount ?? 0
     print(String(format: "throughput: %d no-op runs complete in %.2f s = %.0f runs/s (store says %d complete)",
                  options.runs, elapsed, Double(options.runs) / elapsed, complete))
     let stats = engine.stats

@@ -20,10 +20,13 @@ public struct TaskService: Sendable {
         public var name: String
         public var project: String
         public var role: Role
-        public init(name: String, project: String, role: Role = .admin) {
+        /// Rights beyond the role (`shell`); admins hold every right.
+        public var rights: Set<String>
+        public init(name: String, project: String, role: Role = .admin, rights: Set<String> = []) {
             self.name = name
             self.project = project
             self.role = role
+            self.rights = rights
         }
 
         /// The project this caller's reads and writes are confined to; nil for admins, who
@@ -69,9 +72,8 @@ public struct TaskService: Sendable {
     /// otherwise the caller's own. Others may name only their own project.
     func project(in body: JSONValue, for caller: Caller) throws -> String {
         guard let value = body.objectValue?["project"], value != .null else { return caller.project }
-        guard case .string(let name) = value, Self.isValidProjectName(name) else {
-            throw OrreryError(.invalidField, "must be a project name (1-100 letters, digits, '-', '_' or '.')", field: "project")
-        }
+        guard case .string(let name) = value else { throw Self.invalidProjectName }
+        try Self.requireProjectName(name)
         guard caller.role == .admin || name == caller.project else {
             throw OrreryError(.forbidden, "a \(caller.role.rawValue) token of project \"\(caller.project)\" cannot create tasks in another project", field: "project")
         }
@@ -82,11 +84,19 @@ public struct TaskService: Sendable {
         (1...100).contains(name.count) && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
     }
 
-    /// A module with a `required_right` (the shell module: `shell`) needs that right; until
-    /// tokens carry rights of their own, only admins hold them.
+    /// Throws the error naming `project` unless `name` is a valid project name.
+    public static func requireProjectName(_ name: String) throws {
+        guard isValidProjectName(name) else { throw invalidProjectName }
+    }
+
+    static let invalidProjectName = OrreryError(
+        .invalidField, "must be a project name (1-100 letters, digits, '-', '_' or '.')", field: "project")
+
+    /// A module with a `required_right` (the shell module: `shell`) needs that right: admins
+    /// hold every right, other tokens only those they were issued with (`rights`).
     func requireRight(for module: String, _ caller: Caller) throws {
-        if let right = modules[module]?.descriptor.requiredRight, caller.role < .admin {
-            throw OrreryError(.forbidden, "module \"\(module)\" needs the \"\(right)\" right, which only admin tokens hold", field: "module")
+        if let right = modules[module]?.descriptor.requiredRight, caller.role < .admin, !caller.rights.contains(right) {
+            throw OrreryError(.forbidden, "module \"\(module)\" needs the \"\(right)\" right, which this token does not hold", field: "module")
         }
     }
 

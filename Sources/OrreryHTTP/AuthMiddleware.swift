@@ -1,28 +1,26 @@
 import Crypto
 import Foundation
-public import Hummingbird
-public import OrreryCore
+import Hummingbird
+import OrreryCore
 import OrreryEngine
 
-/// Checks `Authorization: Bearer <token>` against the stored token hashes (tokens are
-/// never stored in clear). Roles and projects arrive with the API contract issue; for now
-/// every valid token acts in its own project.
+/// Checks `Authorization: Bearer <token>` for the native API (through `TokenAuthenticator`,
+/// shared with the compatibility profiles) and answers 401 as a problem.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = OrreryRequestContext
-    let store: any TaskStore
-    let clock: any EngineClock
+    let authenticator: TokenAuthenticator
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+        switch try await authenticator.check(TokenAuthenticator.bearerToken(request)) {
+        case .missing:
             throw ProblemError(status: .unauthorized, code: "unauthorized", title: "Unauthorized", detail: "missing bearer token (Authorization: Bearer <token>)", field: nil)
-        }
-        let token = header.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces)
-        guard !token.isEmpty, let grant = try await store.tokenRole(hash: TokenHash.of(token), now: clock.now()) else {
+        case .invalid:
             throw ProblemError(status: .unauthorized, code: "unauthorized", title: "Unauthorized", detail: "the bearer token is not valid", field: nil)
+        case .valid(let caller):
+            var context = context
+            context.caller = caller
+            return try await next(request, context)
         }
-        var context = context
-        context.caller = TaskService.Caller(name: grant.name, project: grant.project, role: Role(rawValue: grant.role) ?? .viewer)
-        return try await next(request, context)
     }
 }
 

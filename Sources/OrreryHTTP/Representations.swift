@@ -68,7 +68,7 @@ extension Page {
     func json(_ item: (Item) -> JSONValue) -> JSONValue {
         .object([
             "items": .array(items.map(item)), "next_cursor": nextCursor.map(JSONValue.string) ?? .null,
-            "total_count": .int(Int64(totalCount)),
+            "total_count": totalCount.map { .int(Int64($0)) } ?? .null,
         ])
     }
 }

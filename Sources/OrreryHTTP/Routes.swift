@@ -6,11 +6,19 @@ import Foundation
 public import OrreryCore
 public import OrreryEngine
 
-/// The native API under `/v1` (Appendix A): tasks, runs, logs, modules; plus health.
+/// The native API under `/v1` (Appendix A): tasks, runs, logs, modules; plus health; and the
+/// five compatibility profiles (SPEC §8), each at its seed's own paths with its own errors.
 public enum OrreryRoutes {
     public static func build(service: TaskService) -> Router<OrreryRequestContext> {
         let router = Router(context: OrreryRequestContext.self)
         router.add(middleware: ProblemMiddleware())
+        let authenticator = TokenAuthenticator(store: service.store, clock: service.clock)
+        let synapse = SynapseProfile(service: service, authenticator: authenticator)
+        let taskAPI = TaskAPIProfile(service: service, authenticator: authenticator)
+        let workspace = WorkspaceProfile(service: service, authenticator: authenticator)
+        let taskListRPC = TaskListRPCProfile(service: service, authenticator: authenticator)
+        let dms = DMSProfile(service: service, authenticator: authenticator)
+        router.add(middleware: ProfileErrorMiddleware(profiles: [synapse.errors, taskAPI.errors, workspace.errors, taskListRPC.errors, dms.errors]))
         router.get("healthz") { _, _ in json(.object(["status": .string("ok")])) }
         router.get("openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
@@ -19,7 +27,7 @@ public enum OrreryRoutes {
             _ = try await service.store.tokenCount()
             return json(.object(["status": .string("ready")]))
         }
-        let v1 = router.group("v1").add(middleware: AuthMiddleware(store: service.store, clock: service.clock))
+        let v1 = router.group("v1").add(middleware: AuthMiddleware(authenticator: authenticator))
         TaskRoutes(service: service).add(to: v1)
         RunRoutes(service: service).add(to: v1)
         TokenRoutes(service: service).add(to: v1)
@@ -29,6 +37,11 @@ public enum OrreryRoutes {
             let items = service.modules.descriptors.values.sorted { $0.name < $1.name }.map(\.json)
             return json(.object(["items": .array(items)]))
         }
+        synapse.add(to: router)
+        taskAPI.add(to: router)
+        workspace.add(to: router)
+        taskListRPC.add(to: router)
+        dms.add(to: router)
         return router
     }
 }

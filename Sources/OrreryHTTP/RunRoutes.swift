@@ -13,7 +13,7 @@ struct RunRoutes {
             try q.allowOnly([
                 "project", "task_id", "module", "resource_id", "status", "trigger", "labels", "performed_by",
                 "scheduled_before", "scheduled_after", "started_before", "started_after", "finished_before",
-                "finished_after", "dismissed", "limit", "cursor",
+                "finished_after", "dismissed", "limit", "cursor", "count",
             ])
             var filter = RunFilter()
             filter.project = try q.project()
@@ -33,6 +33,7 @@ struct RunRoutes {
             filter.dismissed = try q.bool("dismissed")
             filter.limit = try q.int("limit", default: 100, in: 1...1000)
             filter.cursor = q.string("cursor")
+            filter.countTotal = try q.bool("count") ?? true
             return json(try await service.listRuns(filter, by: caller).json(\.json))
         }
         group.get("runs/:id") { _, context in

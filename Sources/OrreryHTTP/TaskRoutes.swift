@@ -29,7 +29,7 @@ struct TaskRoutes {
             let q = Query(request)
             try q.allowOnly([
                 "project", "module", "resource_id", "last_status", "enabled", "name", "name_contains", "schedule_type",
-                "event", "labels", "owner", "limit", "cursor",
+                "event", "labels", "owner", "limit", "cursor", "count",
             ])
             var filter = TaskFilter()
             filter.project = try q.project()
@@ -45,6 +45,7 @@ struct TaskRoutes {
             filter.owner = try q.string("owner", maxLength: 200)
             filter.limit = try q.int("limit", default: 100, in: 1...1000)
             filter.cursor = q.string("cursor")
+            filter.countTotal = try q.bool("count") ?? true
             return json(try await service.listTasks(filter, by: caller).json(\.json))
         }
         group.get("tasks/:id") { _, context in

@@ -21,11 +21,10 @@ struct TokenRoutes {
                 return role
             }
             var project = try r.string("project", maxLength: 100)
-            if let project, !TaskService.isValidProjectName(project) {
-                throw OrreryError(.invalidField, "must be a project name (1-100 letters, digits, '-', '_' or '.')", field: "project")
-            }
+            if let project { try TaskService.requireProjectName(project) }
             var name = try r.string("name", maxLength: 200)
             let expiresIn = try r.int("expires_in_sec", in: 60...315_576_000)
+            let rights = try Self.rights(try r.value("rights"))
             try r.rejectUnknownFields()
             var user: StoredUser?
             if let userName {
@@ -49,7 +48,7 @@ struct TokenRoutes {
             guard let role else { throw OrreryError(.missingField, "is required (or name a user)", field: "role") }
             let (secret, token) = try await TokenIssuer.issue(
                 store: service.store, role: role, project: project ?? caller.project, name: name ?? role.rawValue,
-                expiresInSec: expiresIn, now: service.clock.now(), userID: user?.id)
+                expiresInSec: expiresIn, now: service.clock.now(), userID: user?.id, rights: rights)
             var json = token.json
             if case .object(var o) = json { o["token"] = .string(secret); json = .object(o) }
             return OrreryHTTP.json(json, status: .created)
@@ -68,16 +67,33 @@ struct TokenRoutes {
     }
 }
 
+extension TokenRoutes {
+    /// `rights`: a list of right names (`["shell"]`), each 1-50 lowercase letters, digits or `_`.
+    static func rights(_ value: JSONValue?) throws -> [String] {
+        guard let value else { return [] }
+        guard let list = value.arrayValue, list.count <= 20 else {
+            throw OrreryError(.invalidField, "must be a list of at most 20 right names", field: "rights")
+        }
+        return try list.map { item in
+            guard let name = item.stringValue, (1...50).contains(name.count),
+                  name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") })
+            else { throw OrreryError(.invalidField, "must be right names like \"shell\", not \(item.jsonText)", field: "rights") }
+            return name
+        }
+    }
+}
+
 /// Makes tokens: 256 random bits, shown once, stored as a SHA-256 hash.
 public enum TokenIssuer {
     public static func issue(
         store: any TaskStore, role: Role, project: String, name: String, expiresInSec: Int64?, now: Timestamp,
-        userID: String? = nil
+        userID: String? = nil, rights: [String] = []
     ) async throws -> (secret: String, token: StoredToken) {
         let secret = TokenHash.generate()
         let token = StoredToken(
             id: IDGenerator().make(at: now), hash: TokenHash.of(secret), name: name, role: role.rawValue, project: project,
-            createdAt: now, expiresAt: expiresInSec.map { now.adding(seconds: $0) }, userID: userID)
+            createdAt: now, expiresAt: expiresInSec.map { now.adding(seconds: $0) }, userID: userID,
+            rights: Array(Set(rights)).sorted())
         try await store.insertToken(token)
         return (secret, token)
     }
@@ -89,6 +105,7 @@ extension StoredToken {
             "id": .string(id), "name": .string(name), "role": .string(role), "project": .string(project),
             "created_at": .string(createdAt.rfc3339), "expires_at": expiresAt.map { .string($0.rfc3339) } ?? .null,
             "revoked_at": revokedAt.map { .string($0.rfc3339) } ?? .null, "user_id": userID.map(JSONValue.string) ?? .null,
+            "rights": .array(rights.map(JSONValue.string)),
         ])
     }
 }

@@ -21,9 +21,7 @@ struct UserRoutes {
                 throw OrreryError(.invalidField, "must be viewer, operator or admin, not \"\(roleName)\"", field: "role")
             }
             let project = try r.string("project", maxLength: 100) ?? caller.project
-            guard TaskService.isValidProjectName(project) else {
-                throw OrreryError(.invalidField, "must be a project name (1-100 letters, digits, '-', '_' or '.')", field: "project")
-            }
+            try TaskService.requireProjectName(project)
             try r.rejectUnknownFields()
             let now = service.clock.now()
             let user = StoredUser(id: IDGenerator().make(at: now), name: name, role: role.rawValue, project: project, createdAt: now)

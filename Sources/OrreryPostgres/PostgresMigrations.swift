@@ -156,6 +156,10 @@ enum PostgresMigrations {
             // Listing runs by project (every non-admin listing).
             "CREATE INDEX runs_project ON runs(project, seq)",
         ]),
+        Migration(name: "v3-token-rights", statements: [
+            // Rights beyond the role (`shell`), a JSON array of names as in SQLite.
+            "ALTER TABLE tokens ADD COLUMN rights TEXT NOT NULL DEFAULT '[]'",
+        ]),
     ]
 }
 

@@ -52,7 +52,7 @@ extension PostgresStore: TaskStore {
         return try await page(
             table: "tasks", columns: PostgresRecords.taskColumns, filter: w,
             after: try filter.cursor.map { (">", try PageCursor.decode($0)) }, order: "seq", limit: filter.limit,
-            offset: filter.offset, decode: { try PostgresRecords.task($0) }, seq: \.seq)
+            offset: filter.offset, count: filter.countTotal, decode: { try PostgresRecords.task($0) }, seq: \.seq)
     }
 
     public func updateTask(_ task: ScheduledTask, expectedVersion: Int64, reschedule: Reschedule?) async throws -> ScheduledTask {
@@ -138,7 +138,7 @@ extension PostgresStore: TaskStore {
         return try await page(
             table: "runs", columns: PostgresRecords.runColumns, filter: w,
             after: try filter.cursor.map { ("<", try PageCursor.decode($0)) }, order: "seq DESC", limit: filter.limit,
-            offset: filter.offset, decode: PostgresRecords.run, seq: \.seq)
+            offset: filter.offset, count: filter.countTotal, decode: PostgresRecords.run, seq: \.seq)
     }
 
     /// One page of a keyset-paginated listing (`after` positions it past the cursor's row;
@@ -146,7 +146,7 @@ extension PostgresStore: TaskStore {
     /// count of what the filters match.
     private func page<Item: Sendable>(
         table: String, columns: String, filter: PostgresWhere, after cursor: (comparison: String, seq: Int64)?,
-        order: String, limit: Int, offset: Int,
+        order: String, limit: Int, offset: Int, count shouldCount: Bool,
         decode: @escaping @Sendable (PostgresRandomAccessRow) throws -> Item, seq: @escaping @Sendable (Item) -> Int64
     ) async throws -> Page<Item> {
         let count = filter.query { conditions, _ in "SELECT count(*) FROM \(table) WHERE \(conditions)" }
@@ -158,9 +158,9 @@ extension PostgresStore: TaskStore {
         return try await transaction { connection in
             let rows = try await connection.rows(page, logger: self.logger)
             let items = try rows.prefix(limit).map(decode)
-            let total = try await connection.rows(count, logger: self.logger)[0][0].decode(Int64.self)
+            let total = shouldCount ? Int(try await connection.rows(count, logger: self.logger)[0][0].decode(Int64.self)) : nil
             let next = rows.count > limit ? items.last.map { PageCursor.encode(seq($0)) } : nil
-            return Page(items: items, nextCursor: next, totalCount: Int(total))
+            return Page(items: items, nextCursor: next, totalCount: total)
         }
     }
 
@@ -225,12 +225,13 @@ extension PostgresStore: TaskStore {
     public func tokenRole(hash: String, now: Timestamp) async throws -> TokenGrant? {
         try await withConnection { connection in
             try await connection.rows("""
-                SELECT id, name, role, project FROM tokens
+                SELECT id, name, role, project, rights FROM tokens
                 WHERE hash = \(hash) AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > \(now.microseconds))
                     AND (user_id IS NULL OR user_id IN (SELECT id FROM users WHERE disabled_at IS NULL))
                 """, logger: self.logger).first.map {
                 TokenGrant(tokenID: try $0[0].decode(String.self), name: try $0[1].decode(String.self),
-                           role: try $0[2].decode(String.self), project: try $0[3].decode(String.self))
+                           role: try $0[2].decode(String.self), project: try $0[3].decode(String.self),
+                           rights: StoredToken.rights(fromStoredJSON: try $0[4].decode(String.self)))
             }
         }
     }
@@ -241,22 +242,23 @@ extension PostgresStore: TaskStore {
 
     func insertToken(_ token: StoredToken, _ connection: PostgresConnection) async throws {
         try await connection.execute("""
-            INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at, user_id)
+            INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at, user_id, rights)
             VALUES (\(token.id), \(token.hash), \(token.name), \(token.role), \(token.project), \(token.createdAt.microseconds),
-                \(token.expiresAt?.microseconds), \(token.userID))
+                \(token.expiresAt?.microseconds), \(token.userID), \(token.rightsJSON))
             """, logger: logger)
     }
 
     public func listTokens() async throws -> [StoredToken] {
         try await withConnection { connection in
             try await connection.rows(
-                "SELECT id, name, role, project, created_at, expires_at, revoked_at, user_id FROM tokens ORDER BY created_at DESC, id DESC",
+                "SELECT id, name, role, project, created_at, expires_at, revoked_at, user_id, rights FROM tokens ORDER BY created_at DESC, id DESC",
                 logger: self.logger
             ).map { row in
                 var token = StoredToken(
                     id: try row[0].decode(String.self), hash: "", name: try row[1].decode(String.self), role: try row[2].decode(String.self),
                     project: try row[3].decode(String.self), createdAt: Timestamp(microseconds: try row[4].decode(Int64.self)),
-                    expiresAt: try PostgresRecords.timestamp(row[5]), userID: try row[7].decode(String?.self))
+                    expiresAt: try PostgresRecords.timestamp(row[5]), userID: try row[7].decode(String?.self),
+                    rights: StoredToken.rights(fromStoredJSON: try row[8].decode(String.self)))
                 token.revokedAt = try PostgresRecords.timestamp(row[6])
                 return token
             }

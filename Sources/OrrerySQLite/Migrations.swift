@@ -135,6 +135,7 @@ enum Migrations {
                     disabled_at INTEGER
                 ) STRICT;
                 ALTER TABLE tokens ADD COLUMN user_id TEXT;
+                ALTER TABLE tokens ADD COLUMN rights TEXT NOT NULL DEFAULT '[]';
                 CREATE INDEX tokens_user ON tokens(user_id) WHERE user_id IS NOT NULL;
                 CREATE TABLE idempotency_keys (
                     project TEXT NOT NULL,

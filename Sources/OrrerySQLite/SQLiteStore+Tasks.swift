@@ -54,7 +54,7 @@ extension SQLiteStore: TaskStore {
         return try await page(
             table: "tasks", columns: Records.taskColumns, filter: w,
             after: try filter.cursor.map { ("seq > ?", try PageCursor.decode($0)) }, order: "seq", limit: filter.limit,
-            offset: filter.offset, decode: Records.task, seq: \.seq)
+            offset: filter.offset, count: filter.countTotal, decode: Records.task, seq: \.seq)
     }
 
     public func updateTask(_ task: ScheduledTask, expectedVersion: Int64, reschedule: Reschedule?) async throws -> ScheduledTask {
@@ -139,14 +139,14 @@ extension SQLiteStore: TaskStore {
         return try await page(
             table: "runs", columns: Records.runColumns, filter: w,
             after: try filter.cursor.map { ("seq < ?", try PageCursor.decode($0)) }, order: "seq DESC", limit: filter.limit,
-            offset: filter.offset, decode: Records.run, seq: \.seq)
+            offset: filter.offset, count: filter.countTotal, decode: Records.run, seq: \.seq)
     }
 
     /// One page of a keyset-paginated listing (`after` positions it past the cursor's row)
-    /// and the exact count of everything the filters match.
+    /// and, when `count`, the exact count of everything the filters match.
     private func page<Item: Sendable>(
         table: String, columns: String, filter: Where, after cursor: (clause: String, seq: Int64)?,
-        order: String, limit: Int, offset: Int, decode: @escaping @Sendable (Row) throws -> Item,
+        order: String, limit: Int, offset: Int, count: Bool, decode: @escaping @Sendable (Row) throws -> Item,
         seq: @escaping @Sendable (Item) -> Int64
     ) async throws -> Page<Item> {
         let countSQL = "SELECT count(*) FROM \(table) WHERE \(filter.sql)"
@@ -159,7 +159,7 @@ extension SQLiteStore: TaskStore {
         return try await read { db in
             let rows = try Row.fetchAll(db, sql: pageSQL, arguments: fetchArgs)
             let items = try rows.prefix(limit).map(decode)
-            let total = try Int.fetchOne(db, sql: countSQL, arguments: countArgs) ?? 0
+            let total = count ? try Int.fetchOne(db, sql: countSQL, arguments: countArgs) ?? 0 : nil
             let next = rows.count > limit ? items.last.map { PageCursor.encode(seq($0)) } : nil
             return Page(items: items, nextCursor: next, totalCount: total)
         }
@@ -220,29 +220,37 @@ extension SQLiteStore: TaskStore {
         try await read { db in
             try Row.fetchOne(
                 db.cachedStatement(sql: """
-                    SELECT id, name, role, project FROM tokens
+                    SELECT id, name, role, project, rights FROM tokens
                     WHERE hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
                         AND (user_id IS NULL OR user_id IN (SELECT id FROM users WHERE disabled_at IS NULL))
                     """),
                 arguments: [hash, now]
-            ).map { TokenGrant(tokenID: $0["id"], name: $0["name"], role: $0["role"], project: $0["project"]) }
+            ).map { row in
+                TokenGrant(
+                    tokenID: row["id"], name: row["name"], role: row["role"], project: row["project"],
+                    rights: StoredToken.rights(fromStoredJSON: row["rights"]))
+            }
         }
     }
 
     public func insertToken(_ token: StoredToken) async throws {
         try await write { db in
             try db.execute(
-                sql: "INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at, user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                arguments: [token.id, token.hash, token.name, token.role, token.project, token.createdAt, token.expiresAt, token.userID])
+                sql: "INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at, user_id, rights) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    token.id, token.hash, token.name, token.role, token.project, token.createdAt, token.expiresAt, token.userID,
+                    token.rightsJSON,
+                ])
         }
     }
 
     public func listTokens() async throws -> [StoredToken] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT id, name, role, project, created_at, expires_at, revoked_at, user_id FROM tokens ORDER BY created_at DESC, id DESC")
+            try Row.fetchAll(db, sql: "SELECT id, name, role, project, created_at, expires_at, revoked_at, user_id, rights FROM tokens ORDER BY created_at DESC, id DESC")
                 .map { row in
                     var token = StoredToken(
-                        id: row[0], hash: "", name: row[1], role: row[2], project: row[3], createdAt: row[4], expiresAt: row[5], userID: row[7])
+                        id: row[0], hash: "", name: row[1], role: row[2], project: row[3], createdAt: row[4], expiresAt: row[5], userID: row[7],
+                        rights: StoredToken.rights(fromStoredJSON: row[8]))
                     token.revokedAt = row[6]
                     return token
                 }

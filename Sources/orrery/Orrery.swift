@@ -246,9 +246,13 @@ struct TokenCommand: AsyncParsableCommand {
         @Option(help: "The project the token acts in.") var project: String = "default"
         @Option(help: "A name for people.") var name: String?
         @Option(help: "Lifetime, e.g. 30d, 12h, 90m.") var expiresIn: String?
+        @Option(name: .customLong("right"), help: "A right beyond the role, e.g. shell (repeatable).") var rights: [String] = []
 
         func run() async throws {
             guard let role = Role(rawValue: role) else { throw ValidationError("--role must be viewer, operator or admin") }
+            for right in rights where !(1...50).contains(right.count) || !right.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }) {
+                throw ValidationError("--right \"\(right)\" must be 1-50 lowercase letters, digits or _ (e.g. shell)")
+            }
             var seconds: Int64?
             if let text = expiresIn {
                 let units: [Character: Int64] = ["d": 86_400, "h": 3_600, "m": 60, "s": 1]
@@ -260,7 +264,8 @@ struct TokenCommand: AsyncParsableCommand {
             let opened = try await store.open(exclusive: false)
             defer { opened.close() }
             let (secret, _) = try await TokenIssuer.issue(
-                store: opened.store, role: role, project: project, name: name ?? role.rawValue, expiresInSec: seconds, now: SystemClock().now())
+                store: opened.store, role: role, project: project, name: name ?? role.rawValue, expiresInSec: seconds, now: SystemClock().now(),
+                rights: rights)
             say(secret)
         }
     }

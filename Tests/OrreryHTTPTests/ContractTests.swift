@@ -91,6 +91,24 @@ struct ContractTests {
         }
     }
 
+    @Test("the shell module needs the shell right: an operator token issued with it may use shell, one without may not")
+    func rights() async throws {
+        try await InProcessServer.with { admin, _ in
+            let body = #"{"name":"sh","module":"shell","params":{"command":["/bin/true"]},"schedule":{"type":"interval","every_sec":3600}}"#
+            var plain = admin
+            plain.token = try require(try await admin.post("/v1/tokens", #"{"role":"operator"}"#)["token"]?.stringValue)
+            let refused = try await plain.post("/v1/tasks", body)
+            #expect(refused.status == 403 && refused["field"] == .string("module"))
+            let issued = try await admin.post("/v1/tokens", #"{"role":"operator","rights":["shell"]}"#)
+            #expect(issued["rights"] == .array([.string("shell")]))
+            var shell = admin
+            shell.token = try require(issued["token"]?.stringValue)
+            #expect(try await shell.post("/v1/tasks", body).status == 201)
+            #expect(try await admin.post("/v1/tokens", #"{"role":"operator","rights":["Shell!"]}"#)["field"] == .string("rights"))
+            #expect(try await admin.get("/v1/tasks?module=shell")["total_count"] == .int(1), "the refused create wrote nothing")
+        }
+    }
+
     @Test("users: admins create them, tokens issued to a user act as it (owner, performed_by) and die when it is disabled")
     func users() async throws {
         try await InProcessServer.with { admin, _ in

@@ -98,6 +98,9 @@ struct ListingTests {
             #expect(try await ids("finished_after=2000-01-01T00:00:00Z&task_id=\(taskID)") == [manual])
             #expect(try await ids("scheduled_after=2100-01-01T00:00:00Z") == [])
             #expect(try await ids("task_id=\(otherID)&status=complete") == [])
+            let uncounted = try await api.get("/v1/runs?task_id=\(taskID)&count=false")
+            #expect(uncounted["total_count"] == .null && uncounted.items.count == 2, "count=false skips counting, not listing")
+            #expect(try await api.get("/v1/runs?task_id=\(taskID)")["total_count"] == .int(2))
 
             #expect(try await api.post("/v1/runs/\(manual)/dismiss")["dismissed_by"] == .string("admin"))
             #expect(try await ids("task_id=\(taskID)") == [scheduled], "dismissed runs are hidden by default")

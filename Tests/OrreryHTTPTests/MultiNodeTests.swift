@@ -54,7 +54,7 @@ struct MultiNodeTests {
             var done = sleeping
             done.statuses = [.complete]
             try await eventually(timeout: .seconds(60), "a fifth of the runs complete") {
-                try await store.listRuns(done).totalCount >= 2_000
+                try await store.listRuns(done).totalCount ?? 0 >= 2_000
             }
 
             let victim = nodes[0]
@@ -134,7 +134,7 @@ struct MultiNodeTests {
         var done = RunFilter()
         done.statuses = [.complete]
         done.limit = 1
-        try await eventually(timeout: .seconds(30), "some runs complete") { try await store.listRuns(done).totalCount >= 300 }
+        try await eventually(timeout: .seconds(30), "some runs complete") { try await store.listRuns(done).totalCount ?? 0 >= 300 }
 
         try server.pause()
         let api = nodes[0].api(Self.token)

@@ -24,6 +24,7 @@ struct SchemathesisTests {
             defer { dir.remove() }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: try require(Self.binary))
+            process.currentDirectoryURL = URL(fileURLWithPath: dir.path)  // its cache stays out of the checkout
             process.arguments = [
                 "run", "\(api.baseURL)/openapi.json", "--url", api.baseURL,
                 "-H", "Authorization: Bearer \(token)",

@@ -159,8 +159,8 @@ public struct TriggerSpec: Sendable, Hashable {
 }
 
 /// A stable pseudo-random offset in [0, window) for a key (FNV-1a): the same task always
-/// gets the same jitter and the same catch-up delay.
-func stableOffset(of key: String, within window: Int64) -> Int64 {
+/// gets the same jitter and the same catch-up delay (and profile 001 a stable user number).
+public func stableOffset(of key: String, within window: Int64) -> Int64 {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     for byte in key.utf8 {
         hash ^= UInt64(byte)

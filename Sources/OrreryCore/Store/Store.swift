@@ -214,8 +214,9 @@ public struct RecordSummary: Sendable, Equatable {
 public struct Page<Item: Sendable>: Sendable {
     public var items: [Item]
     public var nextCursor: String?
-    public var totalCount: Int
-    public init(items: [Item], nextCursor: String?, totalCount: Int) {
+    /// How many items every page together holds; nil when the listing was asked not to count.
+    public var totalCount: Int?
+    public init(items: [Item], nextCursor: String?, totalCount: Int?) {
         self.items = items
         self.nextCursor = nextCursor
         self.totalCount = totalCount
@@ -251,6 +252,9 @@ public struct TaskFilter: Sendable {
     public var cursor: String?
     /// Rows to skip (profiles with offset paging); prefer `cursor`, which stays fast on deep pages.
     public var offset: Int = 0
+    /// Count every match (`total_count`). Counting costs in proportion to the matches; a page
+    /// alone costs in proportion to its size, at any depth.
+    public var countTotal = true
     public init() {}
 }
 
@@ -281,6 +285,8 @@ public struct RunFilter: Sendable {
     public var limit: Int = 100
     public var cursor: String?
     public var offset: Int = 0
+    /// Count every match (`total_count`); see `TaskFilter.countTotal`.
+    public var countTotal = true
     public init() {}
 }
 
@@ -296,13 +302,24 @@ public struct StoredToken: Sendable {
     public var revokedAt: Timestamp?
     /// The user the token was issued to (its `name` is then the user's name).
     public var userID: String?
+    /// Rights beyond the role (`shell`): modules with a `required_right` need it.
+    public var rights: [String]
     public init(
         id: String, hash: String, name: String, role: String, project: String, createdAt: Timestamp,
-        expiresAt: Timestamp? = nil, userID: String? = nil
+        expiresAt: Timestamp? = nil, userID: String? = nil, rights: [String] = []
     ) {
         self.id = id; self.hash = hash; self.name = name; self.role = role; self.project = project
-        self.createdAt = createdAt; self.expiresAt = expiresAt; self.userID = userID
+        self.createdAt = createdAt; self.expiresAt = expiresAt; self.userID = userID; self.rights = rights
     }
+}
+
+extension StoredToken {
+    /// Rights as stores keep them: a JSON array of names.
+    public static func rights(fromStoredJSON text: String) -> [String] {
+        ((try? JSONValue.parse(Array(text.utf8)))?.arrayValue ?? []).compactMap(\.stringValue)
+    }
+
+    public var rightsJSON: String { JSONValue.array(rights.map(JSONValue.string)).jsonText }
 }
 
 /// Who a valid token speaks for.
@@ -311,7 +328,8 @@ public struct TokenGrant: Sendable, Equatable {
     public var name: String
     public var role: String
     public var project: String
-    public init(tokenID: String, name: String, role: String, project: String) {
-        self.tokenID = tokenID; self.name = name; self.role = role; self.project = project
+    public var rights: [String]
+    public init(tokenID: String, name: String, role: String, project: String, rights: [String] = []) {
+        self.tokenID = tokenID; self.name = name; self.role = role; self.project = project; self.rights = rights
     }
 }

@@ -1,0 +1,39 @@
+import Foundation
+public import Hummingbird
+public import OrreryCore
+public import OrreryEngine
+
+/// Who a token speaks for: the one token check that the native API and every compatibility
+/// profile use, so a token means the same caller whichever surface it is shown to.
+/// Surfaces differ only in where they read the token from and how they word a refusal.
+public struct TokenAuthenticator: Sendable {
+    let store: any TaskStore
+    let clock: any EngineClock
+
+    public init(store: any TaskStore, clock: any EngineClock) {
+        self.store = store
+        self.clock = clock
+    }
+
+    public enum Outcome: Sendable {
+        /// No token was presented.
+        case missing
+        /// A token was presented but is unknown, revoked or expired.
+        case invalid
+        case valid(TaskService.Caller)
+    }
+
+    /// Checks a presented token (nil or blank: none was presented).
+    public func check(_ token: String?) async throws -> Outcome {
+        guard let token = token?.trimmingCharacters(in: .whitespaces), !token.isEmpty else { return .missing }
+        guard let grant = try await store.tokenRole(hash: TokenHash.of(token), now: clock.now()) else { return .invalid }
+        return .valid(TaskService.Caller(
+            name: grant.name, project: grant.project, role: Role(rawValue: grant.role) ?? .viewer, rights: Set(grant.rights)))
+    }
+
+    /// The token of an `Authorization: Bearer <token>` header, if the request has one.
+    public static func bearerToken(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else { return nil }
+        return String(header.dropFirst("bearer ".count))
+    }
+}
