@@ -3,7 +3,6 @@ public import OrreryCore
 public import PostgresNIO
 import Synchronization
 
-
 /// The shared store: one PostgreSQL database that several Orrery nodes use at once,
 /// behind `TaskStore`, `RunQueue` and `PruningStore` with the same semantics as
 /// `SQLiteStore`, plus wake-ups between nodes (`NotifyingStore`) and a leader lease
