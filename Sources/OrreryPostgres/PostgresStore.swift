@@ -91,23 +91,63 @@ public final class PostgresStore: Sendable {
             }
         }
         let connectWait = self.connectWait, operationLimit = self.operationLimit
+        let outcome = Outcome<T>()
+        // The caller gets an answer when the work ends or when the watchdog gives up on it,
+        // whichever comes first. A pool wait or a query that ignores cancellation after an
+        // outage is left to end by itself; it never holds the caller (or the engine) hostage.
         let watchdog = Task {
             try await Task.sleep(for: connectWait)
             guard let connection = lease.connection else {
                 lease.timedOut()
                 work.cancel()
+                outcome.resolve(.failure(OrreryError(.unavailable, "the database is unreachable")))
                 return
             }
             try await Task.sleep(for: operationLimit)
             lease.timedOut()
             try? await connection.close()
+            work.cancel()
+            outcome.resolve(.failure(OrreryError(.unavailable, "the database is unreachable")))
         }
-        defer { watchdog.cancel() }
-        do {
-            return try await withTaskCancellationHandler { try await work.value } onCancel: { work.cancel() }
-        } catch {
-            if lease.didTimeOut { throw OrreryError(.unavailable, "the database is unreachable") }
-            throw translate(error)
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                outcome.wait(continuation)
+                Task {
+                    do {
+                        outcome.resolve(.success(try await work.value))
+                    } catch {
+                        outcome.resolve(.failure(lease.didTimeOut ? OrreryError(.unavailable, "the database is unreachable") : self.translate(error)))
+                    }
+                    watchdog.cancel()
+                }
+            }
+        } onCancel: {
+            work.cancel()
+            watchdog.cancel()
+        }
+    }
+
+    /// The one answer a call gives, from whichever side has it first.
+    private final class Outcome<T: Sendable>: Sendable {
+        private let state = Mutex<(continuation: CheckedContinuation<T, any Error>?, result: Result<T, any Error>?)>((nil, nil))
+
+        func wait(_ continuation: CheckedContinuation<T, any Error>) {
+            let ready = state.withLock { s -> Result<T, any Error>? in
+                if let result = s.result { return result }
+                s.continuation = continuation
+                return nil
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+
+        func resolve(_ result: Result<T, any Error>) {
+            let waiting = state.withLock { s -> CheckedContinuation<T, any Error>? in
+                guard s.result == nil else { return nil }
+                s.result = result
+                defer { s.continuation = nil }
+                return s.continuation
+            }
+            waiting?.resume(with: result)
         }
     }
 
