@@ -84,14 +84,19 @@ public final class PostgresStore: Sendable {
     /// the connection is closed under it (a server that vanished mid-query).
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let lease = LeaseState()
+        let outcome = Outcome<T>()
+        // The work answers the caller itself when it ends (no task in between on the hot path).
         let work = Task {
-            try await self.client.withConnection { connection in
-                lease.leased(connection)
-                return try await body(connection)
+            do {
+                outcome.resolve(.success(try await self.client.withConnection { connection in
+                    lease.leased(connection)
+                    return try await body(connection)
+                }))
+            } catch {
+                outcome.resolve(.failure(lease.didTimeOut ? OrreryError(.unavailable, "the database is unreachable") : self.translate(error)))
             }
         }
         let connectWait = self.connectWait, operationLimit = self.operationLimit
-        let outcome = Outcome<T>()
         // The caller gets an answer when the work ends or when the watchdog gives up on it,
         // whichever comes first. A pool wait or a query that ignores cancellation after an
         // outage is left to end by itself; it never holds the caller (or the engine) hostage.
@@ -109,17 +114,10 @@ public final class PostgresStore: Sendable {
             work.cancel()
             outcome.resolve(.failure(OrreryError(.unavailable, "the database is unreachable")))
         }
+        defer { watchdog.cancel() }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
                 outcome.wait(continuation)
-                Task {
-                    do {
-                        outcome.resolve(.success(try await work.value))
-                    } catch {
-                        outcome.resolve(.failure(lease.didTimeOut ? OrreryError(.unavailable, "the database is unreachable") : self.translate(error)))
-                    }
-                    watchdog.cancel()
-                }
             }
         } onCancel: {
             work.cancel()

@@ -111,15 +111,38 @@ extension TaskService.Caller {
 
 /// Every item of a listing, following its cursor: for profiles whose real API has no paging
 /// (Synapse, 001's task list, 003), so a client sees everything it would have seen there.
-func everyPage<Item>(_ fetch: (_ cursor: String?) async throws -> Page<Item>) async throws -> [Item] {
-    var items: [Item] = []
-    var cursor: String?
-    repeat {
-        let page = try await fetch(cursor)
-        items += page.items
-        cursor = page.nextCursor
-    } while cursor != nil
-    return items
+/// Pages are large and uncounted: every one is read, so there is nothing to count.
+extension TaskService {
+    func everyTask(_ filter: TaskFilter, by caller: Caller) async throws -> [ScheduledTask] {
+        var filter = filter
+        filter.limit = 1000
+        filter.countTotal = false
+        return try await everyPage { cursor in
+            filter.cursor = cursor
+            return try await listTasks(filter, by: caller)
+        }
+    }
+
+    func everyRun(_ filter: RunFilter, by caller: Caller) async throws -> [TaskRun] {
+        var filter = filter
+        filter.limit = 1000
+        filter.countTotal = false
+        return try await everyPage { cursor in
+            filter.cursor = cursor
+            return try await listRuns(filter, by: caller)
+        }
+    }
+
+    private func everyPage<Item>(_ fetch: (_ cursor: String?) async throws -> Page<Item>) async throws -> [Item] {
+        var items: [Item] = []
+        var cursor: String?
+        repeat {
+            let page = try await fetch(cursor)
+            items += page.items
+            cursor = page.nextCursor
+        } while cursor != nil
+        return items
+    }
 }
 
 /// The wall-clock forms the Huawei profiles use.

@@ -55,13 +55,7 @@ struct DMSProfile {
         taskFilter.project = project
         taskFilter.resourceID = instance
         taskFilter.includeDeleted = true
-        taskFilter.limit = 1000
-        taskFilter.countTotal = false  // every page is read: nothing to count
-        let tasks = try await everyPage { cursor in
-            var f = taskFilter
-            f.cursor = cursor
-            return try await service.listTasks(f, by: caller)
-        }
+        let tasks = try await service.everyTask(taskFilter, by: caller)
         let byID = Dictionary(tasks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         return json(.object([
             "job_count": .int(Int64(page.totalCount ?? 0)),

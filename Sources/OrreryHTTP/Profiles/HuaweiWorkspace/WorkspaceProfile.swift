@@ -79,13 +79,7 @@ struct WorkspaceProfile {
 
             let tasks: [ScheduledTask], total: Int
             if let period, ["DAY", "WEEK", "MONTH"].contains(period) {
-                let all = try await everyPage { cursor in
-                    var page = filter
-                    page.cursor = cursor
-                    page.limit = 1000
-                    page.countTotal = false  // every page is read: nothing to count
-                    return try await service.listTasks(page, by: caller)
-                }.filter { Self.scheduledType($0.schedule) == period }
+                let all = try await service.everyTask(filter, by: caller).filter { Self.scheduledType($0.schedule) == period }
                 tasks = Array(all.dropFirst(offset).prefix(limit))
                 total = all.count
             } else {

@@ -42,11 +42,7 @@ struct SynapseProfile {
                 throw ProfileFailure(status: .forbidden, code: "M_FORBIDDEN", message: "You are not a server admin")
             }
             let filter = try runFilter(Query(request))
-            let runs = try await everyPage { cursor in
-                var page = filter
-                page.cursor = cursor
-                return try await service.listRuns(page, by: caller)
-            }
+            let runs = try await service.everyRun(filter, by: caller)
             return json(.object(["scheduled_tasks": .array(runs.map(Self.scheduledTask))]))
         }
     }
@@ -70,8 +66,6 @@ struct SynapseProfile {
             filter.timestampBefore = Timestamp(microseconds: ms * 1_000)
         }
         filter.includeDismissed = true
-        filter.limit = 1000
-        filter.countTotal = false  // every page is read: nothing to count
         return filter
     }
 

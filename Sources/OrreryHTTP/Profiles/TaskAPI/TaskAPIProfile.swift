@@ -47,13 +47,7 @@ struct TaskAPIProfile {
         }
         group.get("tasks") { request, _ in
             let caller = try await authenticate(request)
-            let tasks = try await everyPage { cursor in
-                var filter = TaskFilter()
-                filter.limit = 1000
-                filter.countTotal = false  // every page is read: nothing to count
-                filter.cursor = cursor
-                return try await service.listTasks(filter, by: caller)
-            }
+            let tasks = try await service.everyTask(TaskFilter(), by: caller)
             var items: [JSONValue] = []
             for task in tasks { items.append(try await envelope(task, caller: caller)) }
             return json(.array(items))

@@ -36,12 +36,8 @@ struct TaskListRPCProfile {
             var body = try FieldReader(try await request.jsonBody(context: context))
             var filter = RunFilter()
             filter.statuses = [.active, .complete, .failed, .canceled, .skipped]
-            filter.limit = 1000
-            filter.countTotal = false  // every page is read: nothing to count
             var taskFilter = TaskFilter()
             taskFilter.includeDeleted = true
-            taskFilter.limit = 1000
-            taskFilter.countTotal = false  // every page is read: nothing to count
             if var params = try body.object("params") {
                 if let id = try params.int("configuration_id", in: 0...Int64.max) {
                     filter.labels = ["configuration_id": String(id)]
@@ -51,16 +47,8 @@ struct TaskListRPCProfile {
                 try params.rejectUnknownFields()
             }
             try body.rejectUnknownFields()
-            let runs = try await everyPage { cursor in
-                var page = filter
-                page.cursor = cursor
-                return try await service.listRuns(page, by: caller)
-            }
-            let tasks = try await everyPage { cursor in
-                var page = taskFilter
-                page.cursor = cursor
-                return try await service.listTasks(page, by: caller)
-            }
+            let runs = try await service.everyRun(filter, by: caller)
+            let tasks = try await service.everyTask(taskFilter, by: caller)
             let byID = Dictionary(tasks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             var items: [JSONValue] = []
             for run in runs {
