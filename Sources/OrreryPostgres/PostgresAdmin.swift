@@ -35,11 +35,10 @@ public enum PostgresAdmin {
 
     private static func withServer(_ location: PostgresLocation, logger: Logger, _ body: @escaping @Sendable (PostgresConnection) async throws -> Void) async throws {
         let client = PostgresClient(configuration: location.clientConfiguration, backgroundLogger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            try await client.withConnection { connection in try await body(connection) }
-        }
+        let (runner, started) = client.startRunning()
+        defer { runner.cancel() }
+        await client.runStarted(started)
+        try await client.withConnection { connection in try await body(connection) }
     }
 
     /// `serverURL` with its path (the database) replaced.

@@ -71,18 +71,6 @@ enum PostgresRecords {
         try cell.decode(Int64?.self).map(Timestamp.init(microseconds:))
     }
 
-    static func insertTask(_ t: ScheduledTask) -> PostgresQuery {
-        """
-        INSERT INTO tasks (id, project, name, description, module, params, resource_id, labels, schedule, schedule_type,
-            enabled, queue, priority, timeout_sec, retry, overlap, misfire, notify, owner, created_at, updated_at, version)
-        VALUES (\(t.id), \(t.project), \(t.name), \(t.description), \(t.module), \(t.params.jsonText), \(t.resourceID),
-            \(labelsText(t)), \(t.schedule.json.jsonText), \(t.schedule.typeName), \(t.enabled), \(t.queue), \(t.priority),
-            \(t.timeoutSec), \(t.retry.json.jsonText), \(t.overlap.rawValue), \(t.misfire.json.jsonText), \(t.notify?.jsonText),
-            \(t.owner), \(t.createdAt.microseconds), \(t.updatedAt.microseconds), \(t.version))
-        RETURNING seq
-        """
-    }
-
     static func updateTask(_ t: ScheduledTask) -> PostgresQuery {
         """
         UPDATE tasks SET project = \(t.project), name = \(t.name), description = \(t.description), module = \(t.module),

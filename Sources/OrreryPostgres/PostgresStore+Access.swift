@@ -23,13 +23,7 @@ extension PostgresStore {
                 else { throw OrreryError.notFound("task", taskID) }
                 return (try PostgresRecords.task(stored), true)
             }
-            var created = task
-            created.seq = try await connection.rows(PostgresRecords.insertTask(task), logger: self.logger)[0][0].decode(Int64.self)
-            if let firstRun {
-                try await PostgresRecords.insert(firstRun, connection, logger: self.logger)
-                created.nextRunAt = firstRun.scheduledAt
-                try await self.notifyDue(connection)
-            }
+            let created = try await self.insertTasks([(task, firstRun)], connection)[0]
             try await connection.execute("""
                 INSERT INTO idempotency_keys (project, key, request_hash, task_id, created_at)
                 VALUES (\(key.project), \(key.key), \(key.requestHash), \(task.id), \(key.createdAt.microseconds))

@@ -44,12 +44,16 @@ extension PostgresStore: RunQueue {
                 due.removeAll { busyElsewhere.contains($0.taskID) }
             }
             let lockedIDs = Array(tasks.keys)
-            let busy = Set(try await connection.rows(
-                "SELECT task_id FROM runs WHERE status = 'active' AND task_id = ANY(\(lockedIDs))", logger: self.logger
-            ).map { try $0[0].decode(String.self) })
-            let holding = Set(try await connection.rows(
-                "SELECT task_id FROM runs WHERE held AND task_id = ANY(\(lockedIDs))", logger: self.logger
-            ).map { try $0[0].decode(String.self) })
+            var busy = Set<String>(), holding = Set<String>()
+            for row in try await connection.rows("""
+                SELECT task_id, true, false FROM runs WHERE status = 'active' AND task_id = ANY(\(lockedIDs))
+                UNION ALL
+                SELECT task_id, false, true FROM runs WHERE held AND task_id = ANY(\(lockedIDs))
+                """, logger: self.logger) {
+                let taskID = try row[0].decode(String.self)
+                if try row[1].decode(Bool.self) { busy.insert(taskID) }
+                if try row[2].decode(Bool.self) { holding.insert(taskID) }
+            }
 
             let plan = ClaimPlan(due: due, policies: tasks.mapValues(\.task.claimPolicy), busy: busy, holding: holding, now: now)
             if !plan.orphaned.isEmpty {
@@ -191,75 +195,127 @@ extension PostgresStore: RunQueue {
                     ON CONFLICT DO NOTHING
                     """, logger: self.logger)
             }
-            for (runID, progress) in batch.progress {
+            if !batch.progress.isEmpty {
+                let progress = JSONValue.array(batch.progress.map { runID, progress in
+                    .object([
+                        "id": .string(runID), "percent": progress.percent.map(JSONValue.double) ?? .null,
+                        "message": progress.message.map(JSONValue.string) ?? .null,
+                    ])
+                })
                 try await connection.execute("""
-                    UPDATE runs SET progress_percent = \(progress.percent), progress_message = \(progress.message),
-                        updated_at = \(now.microseconds)
-                    WHERE id = \(runID) AND status = 'active' AND node = \(node)
+                    UPDATE runs SET progress_percent = p.percent, progress_message = p.message, updated_at = \(now.microseconds)
+                    FROM jsonb_to_recordset(\(progress.jsonText)::jsonb) AS p(id text, percent double precision, message text)
+                    WHERE runs.id = p.id AND runs.status = 'active' AND runs.node = \(node)
                     """, logger: self.logger)
             }
-            var summary = RecordSummary()
-            for outcome in batch.outcomes {
-                summary = summary + (try await self.end(outcome, heldBy: node, now: now, connection))
-            }
-            return summary
+            return try await self.end(batch.outcomes, heldBy: node, now: now, connection)
         }
         return summary
     }
 
-    /// Ends one active run (fenced by `node`, nil for the rescuer) and applies retry policy.
-    func end(_ outcome: RunOutcome, heldBy node: String?, now: Timestamp, _ connection: PostgresConnection) async throws -> RecordSummary {
-        let (status, result, error) = try outcome.end.resolved()
-        if status == .scheduled {
-            let handedBack = try await connection.execute("""
+    /// Ends active runs (fenced by `node`, nil for the rescuer) and applies retry policy, in
+    /// a fixed number of statements however many runs end: the cost of a group commit is
+    /// its round trips, not its rows.
+    func end(_ outcomes: [RunOutcome], heldBy node: String?, now: Timestamp, _ connection: PostgresConnection) async throws -> RecordSummary {
+        var handedBack: [String] = []
+        var endings: [JSONValue] = []
+        for outcome in outcomes {
+            let (status, result, error) = try outcome.end.resolved()
+            if status == .scheduled {
+                handedBack.append(outcome.runID)
+                continue
+            }
+            endings.append(.object([
+                "id": .string(outcome.runID), "status": .string(status.rawValue), "at": .int(outcome.at.microseconds),
+                "result": result.map { .string($0.jsonText) } ?? .null,
+                "error_code": error.map { .string($0.code) } ?? .null, "error_message": error.map { .string($0.message) } ?? .null,
+            ]))
+        }
+        var summary = RecordSummary()
+        var wake = false
+        if !handedBack.isEmpty {
+            let count = try await connection.execute("""
                 UPDATE runs SET status = 'scheduled', started_at = NULL, node = NULL, lease_expires_at = NULL, updated_at = \(now.microseconds)
-                WHERE id = \(outcome.runID) AND status = 'active' AND (\(node)::text IS NULL OR node = \(node))
+                WHERE id = ANY(\(handedBack)) AND status = 'active' AND (\(node)::text IS NULL OR node = \(node))
                 RETURNING 1
                 """, logger: logger)
-            if handedBack > 0 { try await notifyDue(connection) }
-            return RecordSummary(ended: handedBack, retriesScheduled: 0)
+            summary.ended += count
+            wake = wake || count > 0
         }
-        guard let ended = try await connection.rows("""
-            UPDATE runs SET status = \(status.rawValue), finished_at = \(outcome.at.microseconds),
-                canceled_at = \(status == .canceled ? outcome.at.microseconds : nil), updated_at = \(now.microseconds),
-                result = \(result?.jsonText), error_code = \(error?.code), error_message = \(error?.message), lease_expires_at = NULL
-            WHERE id = \(outcome.runID) AND status = 'active' AND (\(node)::text IS NULL OR node = \(node))
-            RETURNING task_id, coalesce(started_at, \(outcome.at.microseconds))
-            """, logger: logger).first
-        else { return RecordSummary() }  // no longer ours: fenced off
-        let taskID = try ended[0].decode(String.self)
-        let startedAt = try ended[1].decode(Int64.self)
-        // A run held behind this one (`overlap: queue`) may start now.
-        if try await connection.execute("UPDATE runs SET held = false WHERE held AND task_id = \(taskID) RETURNING 1", logger: logger) > 0 {
-            try await notifyDue(connection)
+        if !endings.isEmpty {
+            // Rows no longer ours (rescued, or another node's) are fenced off by the WHERE.
+            let ended = try await connection.rows("""
+                UPDATE runs SET status = o.status, finished_at = o.at,
+                    canceled_at = CASE WHEN o.status = 'canceled' THEN o.at END, updated_at = \(now.microseconds),
+                    result = o.result, error_code = o.error_code, error_message = o.error_message, lease_expires_at = NULL
+                FROM jsonb_to_recordset(\(JSONValue.array(endings).jsonText)::jsonb)
+                    AS o(id text, status text, at bigint, result text, error_code text, error_message text)
+                WHERE runs.id = o.id AND runs.status = 'active' AND (\(node)::text IS NULL OR runs.node = \(node))
+                RETURNING runs.id, runs.task_id, runs.status, coalesce(runs.started_at, o.at)
+                """, logger: logger).map { row in
+                    (id: try row[0].decode(String.self), taskID: try row[1].decode(String.self),
+                     status: RunStatus(rawValue: try row[2].decode(String.self)) ?? .failed, startedAt: try row[3].decode(Int64.self))
+                }
+            summary.ended += ended.count
+            let taskIDs = Array(Set(ended.map(\.taskID))).sorted()
+            // Runs held behind these (`overlap: queue`) may start now.
+            if !taskIDs.isEmpty,
+               try await connection.execute("UPDATE runs SET held = false WHERE held AND task_id = ANY(\(taskIDs)) RETURNING 1", logger: logger) > 0 {
+                wake = true
+            }
+            let retries = try await retryRuns(after: ended.filter { $0.status == .failed }.map(\.id), now: now, connection)
+            if !retries.isEmpty {
+                try await insert(Array(retries.values), connection)
+                summary.retriesScheduled += retries.count
+                wake = true
+            }
+            // A task's last_status is its newest finished run's (by start) status; a run
+            // retried leaves it to its next attempt.
+            var newest: [String: (status: RunStatus, startedAt: Int64)] = [:]
+            for run in ended where retries[run.id] == nil {
+                if let seen = newest[run.taskID], seen.startedAt > run.startedAt { continue }
+                newest[run.taskID] = (run.status, run.startedAt)
+            }
+            if !newest.isEmpty {
+                let rows = JSONValue.array(newest.map { taskID, last in
+                    .object(["id": .string(taskID), "status": .string(last.status.rawValue), "started_at": .int(last.startedAt)])
+                })
+                // Tasks are locked in id order (the CTE sorts before it locks): two nodes
+                // ending runs of the same tasks never wait on each other in a cycle.
+                try await connection.execute("""
+                    WITH u AS (SELECT * FROM jsonb_to_recordset(\(rows.jsonText)::jsonb) AS u(id text, status text, started_at bigint)),
+                    locked AS (SELECT tasks.id FROM tasks JOIN u ON u.id = tasks.id ORDER BY tasks.id FOR NO KEY UPDATE OF tasks)
+                    UPDATE tasks SET last_status = u.status, last_run_at = u.started_at
+                    FROM locked JOIN u ON u.id = locked.id
+                    WHERE tasks.id = locked.id AND (tasks.last_run_at IS NULL OR tasks.last_run_at <= u.started_at)
+                    """, logger: logger)
+            }
         }
-        if status == .failed, let retried = try await retryRun(after: outcome.runID, now: now, connection) {
-            try await insert([retried], connection)
-            try await notifyDue(connection)
-            return RecordSummary(ended: 1, retriesScheduled: 1)
-        }
-        // A task's last_status is its newest finished run's (by start) status.
-        try await connection.execute("""
-            UPDATE tasks SET last_status = \(status.rawValue), last_run_at = \(startedAt)
-            WHERE id = \(taskID) AND (last_run_at IS NULL OR last_run_at <= \(startedAt))
-            """, logger: logger)
-        return RecordSummary(ended: 1, retriesScheduled: 0)
+        if wake { try await notifyDue(connection) }
+        return summary
     }
 
-    /// The next attempt after the failed run `runID`, when its task's retry policy allows one.
-    private func retryRun(after runID: String, now: Timestamp, _ connection: PostgresConnection) async throws -> TaskRun? {
-        guard let row = try await connection.rows("""
-            SELECT r.task_id, r.project, r.module, r.resource_id, r.attempt, r.performed_by, r.priority, t.retry, r.queue
-            FROM runs r JOIN tasks t ON t.id = r.task_id AND t.deleted_at IS NULL WHERE r.id = \(runID)
-            """, logger: logger).first
-        else { return nil }
-        let failed = TaskRun(
-            id: runID, taskID: try row[0].decode(String.self), project: try row[1].decode(String.self), module: try row[2].decode(String.self),
-            resourceID: try row[3].decode(String?.self), attempt: try row[4].decode(Int64.self), status: .failed,
-            performedBy: try row[5].decode(String?.self), scheduledAt: now, priority: try row[6].decode(Int64.self),
-            queue: try row[8].decode(String.self), updatedAt: now)
-        let policy = try RetryPolicy.parse(try JSONValue.fromStored(try row[7].decode(String.self)), path: "retry")
-        return policy.retryRun(after: failed, now: now, id: ids.make(at: now), jitterUnit: Double.random(in: 0..<1))
+    /// The next attempts after the failed runs `runIDs`, by failed run id, where their tasks'
+    /// retry policies allow one.
+    private func retryRuns(after runIDs: [String], now: Timestamp, _ connection: PostgresConnection) async throws -> [String: TaskRun] {
+        guard !runIDs.isEmpty else { return [:] }
+        var retries: [String: TaskRun] = [:]
+        for row in try await connection.rows("""
+            SELECT r.id, r.task_id, r.project, r.module, r.resource_id, r.attempt, r.performed_by, r.priority, t.retry, r.queue
+            FROM runs r JOIN tasks t ON t.id = r.task_id AND t.deleted_at IS NULL WHERE r.id = ANY(\(runIDs))
+            """, logger: logger) {
+            let runID = try row[0].decode(String.self)
+            let failed = TaskRun(
+                id: runID, taskID: try row[1].decode(String.self), project: try row[2].decode(String.self), module: try row[3].decode(String.self),
+                resourceID: try row[4].decode(String?.self), attempt: try row[5].decode(Int64.self), status: .failed,
+                performedBy: try row[6].decode(String?.self), scheduledAt: now, priority: try row[7].decode(Int64.self),
+                queue: try row[9].decode(String.self), updatedAt: now)
+            let policy = try RetryPolicy.parse(try JSONValue.fromStored(try row[8].decode(String.self)), path: "retry")
+            if let retry = policy.retryRun(after: failed, now: now, id: ids.make(at: now), jitterUnit: Double.random(in: 0..<1)) {
+                retries[runID] = retry
+            }
+        }
+        return retries
     }
 
     public func renewLeases(node: String, runIDs: [String], until: Timestamp) async throws {
@@ -281,12 +337,10 @@ extension PostgresStore: RunQueue {
                 ORDER BY lease_expires_at
                 FOR UPDATE SKIP LOCKED
                 """, logger: self.logger)
-            var summary = RecordSummary()
-            for row in rows {
-                let end = RunOutcome.End.leaseLapsed(cancelRequested: try row[1].decode(Bool.self))
-                summary = summary + (try await self.end(RunOutcome(runID: try row[0].decode(String.self), end: end, at: now), heldBy: nil, now: now, connection))
+            let outcomes = try rows.map { row in
+                RunOutcome(runID: try row[0].decode(String.self), end: .leaseLapsed(cancelRequested: try row[1].decode(Bool.self)), at: now)
             }
-            return summary
+            return try await self.end(outcomes, heldBy: nil, now: now, connection)
         }
     }
 }

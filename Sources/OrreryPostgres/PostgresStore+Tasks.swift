@@ -4,20 +4,51 @@ import PostgresNIO
 
 extension PostgresStore: TaskStore {
     public func createTasks(_ tasks: [(task: ScheduledTask, firstRun: TaskRun?)]) async throws -> [ScheduledTask] {
-        try await transaction { connection in
-            var created: [ScheduledTask] = []
-            created.reserveCapacity(tasks.count)
-            for (task, firstRun) in tasks {
-                var stored = task
-                stored.seq = try await connection.rows(PostgresRecords.insertTask(task), logger: self.logger)[0][0].decode(Int64.self)
-                if let firstRun {
-                    try await PostgresRecords.insert(firstRun, connection, logger: self.logger)
-                    stored.nextRunAt = firstRun.scheduledAt
-                }
-                created.append(stored)
-            }
-            if tasks.contains(where: { $0.firstRun != nil }) { try await self.notifyDue(connection) }
-            return created
+        try await transaction { connection in try await self.insertTasks(tasks, connection) }
+    }
+
+    /// Inserts tasks and their first runs in two statements however many there are (the
+    /// rows travel as bound JSON parameters); returns them with their `seq`, in order.
+    func insertTasks(_ tasks: [(task: ScheduledTask, firstRun: TaskRun?)], _ connection: PostgresConnection) async throws -> [ScheduledTask] {
+        guard !tasks.isEmpty else { return [] }
+        func opt<T>(_ value: T?, _ wrap: (T) -> JSONValue) -> JSONValue { value.map(wrap) ?? .null }
+        let rows = JSONValue.array(tasks.map { entry in
+            let t = entry.task
+            return .object([
+                "id": .string(t.id), "project": .string(t.project), "name": .string(t.name), "description": opt(t.description, JSONValue.string),
+                "module": .string(t.module), "params": .string(t.params.jsonText), "resource_id": opt(t.resourceID, JSONValue.string),
+                "labels": .string(PostgresRecords.labelsText(t)), "schedule": .string(t.schedule.json.jsonText),
+                "schedule_type": .string(t.schedule.typeName), "enabled": .bool(t.enabled), "queue": .string(t.queue),
+                "priority": .int(t.priority), "timeout_sec": opt(t.timeoutSec, JSONValue.int), "retry": .string(t.retry.json.jsonText),
+                "overlap": .string(t.overlap.rawValue), "misfire": .string(t.misfire.json.jsonText),
+                "notify": opt(t.notify) { .string($0.jsonText) }, "owner": opt(t.owner, JSONValue.string),
+                "created_at": .int(t.createdAt.microseconds), "updated_at": .int(t.updatedAt.microseconds), "version": .int(t.version),
+            ])
+        })
+        var seqs: [String: Int64] = [:]
+        for row in try await connection.rows("""
+            INSERT INTO tasks (id, project, name, description, module, params, resource_id, labels, schedule, schedule_type,
+                enabled, queue, priority, timeout_sec, retry, overlap, misfire, notify, owner, created_at, updated_at, version)
+            SELECT id, project, name, description, module, params, resource_id, labels, schedule, schedule_type,
+                enabled, queue, priority, timeout_sec, retry, overlap, misfire, notify, owner, created_at, updated_at, version
+            FROM ROWS FROM (jsonb_to_recordset(\(rows.jsonText)::jsonb) AS (id text, project text, name text, description text,
+                module text, params text, resource_id text, labels text, schedule text, schedule_type text, enabled boolean,
+                queue text, priority bigint, timeout_sec bigint, retry text, overlap text, misfire text, notify text, owner text,
+                created_at bigint, updated_at bigint, version bigint)) WITH ORDINALITY AS t
+            ORDER BY t.ordinality
+            RETURNING id, seq
+            """, logger: logger) {
+            seqs[try row[0].decode(String.self)] = try row[1].decode(Int64.self)
+        }
+        let firstRuns = tasks.compactMap(\.firstRun)
+        try await insert(firstRuns, connection)
+        if !firstRuns.isEmpty { try await notifyDue(connection) }
+        return try tasks.map { task, firstRun in
+            guard let seq = seqs[task.id] else { throw OrreryError(.internal, "task \(task.id) was not inserted") }
+            var stored = task
+            stored.seq = seq
+            if let firstRun { stored.nextRunAt = firstRun.scheduledAt }
+            return stored
         }
     }
 

@@ -21,6 +21,8 @@ public final class PostgresStore: Sendable {
     /// How long a call may use its connection before the connection is closed under it.
     let operationLimit: Duration = .seconds(20)
     private let runner: Task<Void, Never>
+    /// Ends when the pool's `run()` has begun (a lease before that only logs a warning).
+    private let runStarted: AsyncStream<Void>
     /// Where this store connects, without the password (for logs and `orrery migrate`).
     public let displayURL: String
 
@@ -29,6 +31,7 @@ public final class PostgresStore: Sendable {
     public static func connect(url: String, logger: Logger = Logger(label: "orrery.postgres"), maxConnections: Int = 20) async throws -> PostgresStore {
         let location = try PostgresLocation(url: url)
         let store = PostgresStore(location: location, logger: logger, maxConnections: maxConnections)
+        await store.client.runStarted(store.runStarted)
         do {
             try await store.migrate()
         } catch {
@@ -47,7 +50,7 @@ public final class PostgresStore: Sendable {
         self.logger = logger
         self.connectWait = connectWait
         self.displayURL = location.displayURL
-        self.runner = Task { await client.run() }
+        (self.runner, self.runStarted) = client.startRunning()
     }
 
     deinit { runner.cancel() }
@@ -193,6 +196,23 @@ public final class PostgresStore: Sendable {
             logger.error("database call failed", metadata: ["error": "\(String(reflecting: psql))"])
             return OrreryError(.internal, "database error")
         }
+    }
+}
+
+extension PostgresClient {
+    /// Runs the pool in a task of its own; the stream ends as `run()` is entered.
+    func startRunning() -> (Task<Void, Never>, AsyncStream<Void>) {
+        let (started, signal) = AsyncStream<Void>.makeStream()
+        let runner = Task {
+            signal.finish()
+            await self.run()
+        }
+        return (runner, started)
+    }
+
+    /// Waits for `startRunning()`'s stream to end.
+    func runStarted(_ started: AsyncStream<Void>) async {
+        for await _ in started {}
     }
 }
 

@@ -48,10 +48,11 @@ struct MultiNodeTests {
                 {"name":"tick","module":"noop","overlap":"allow","schedule":{"type":"interval","every_sec":1}}
                 """)["id"]?.stringValue)
 
-            // 10,000 one-shot runs due over the next 4 s, each a short sleep, retried once.
+            // 10,000 one-shot runs due over the next 4 s, each a 0.2 s sleep, retried once. Each
+            // node is saturated (50 at a time, 250 runs/s): whichever is killed holds 50 active runs.
             let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
             let tasks = (0..<10_000).map { i in
-                Fixtures.task("r\(i)", module: "sleep", params: .object(["seconds": .double(0.01)]),
+                Fixtures.task("r\(i)", module: "sleep", params: .object(["seconds": .double(0.2)]),
                               schedule: Schedule(.once(at: now.adding(microseconds: Int64(i) * 400))), at: now,
                               retry: RetryPolicy(maxAttempts: 2, backoffBaseSec: 1))
             }
@@ -85,7 +86,7 @@ struct MultiNodeTests {
             active.statuses = [.active]
             active.limit = 100_000
             let orphans = try await store.listRuns(active).items.filter { $0.node?.contains(mark) == true }.map(\.id)
-            #expect(!orphans.isEmpty, "the killed node held active runs")
+            #expect(!orphans.isEmpty, "the killed node held active runs; active by node before the kill: \(Dictionary(grouping: holders, by: { $0 }).mapValues(\.count)), victim \(mark)")
             try await eventually(timeout: .seconds(20), "the killed node's runs are rescued") {
                 try await store.listRuns(active).items.allSatisfy { $0.node?.contains(mark) != true }
             }

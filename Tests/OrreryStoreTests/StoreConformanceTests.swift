@@ -80,6 +80,41 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("one group commit ending runs of one task: the newest-started run sets last_status, each failure is retried once", arguments: StoreKind.enabled)
+    func groupCommitOfOneTask(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            var task = Fixtures.task(schedule: Schedule(.interval(everySec: 10), startAt: t0), at: t0, retry: RetryPolicy(maxAttempts: 2, backoffBaseSec: 5))
+            task.overlap = .allow
+            try await Fixtures.create([task], in: store, now: t0)
+            let older = try #require(try await store.claimDue(limit: 10, now: t0, node: "n1", leaseUntil: t0.adding(seconds: 60)).first)
+            let newer = try #require(try await store.claimDue(limit: 10, now: t0.adding(seconds: 10), node: "n1", leaseUntil: t0.adding(seconds: 60)).first)
+            #expect(older.run.taskID == task.id && newer.run.taskID == task.id && older.run.id != newer.run.id)
+            let at = t0.adding(seconds: 12)
+            // The newer run is listed first: order in the batch must not decide.
+            let summary = try await store.record(RecordBatch(outcomes: [
+                RunOutcome(runID: newer.run.id, end: .complete(result: nil), at: at),
+                RunOutcome(runID: older.run.id, end: .canceled, at: at),
+            ]), node: "n1", now: at)
+            #expect(summary == RecordSummary(ended: 2, retriesScheduled: 0))
+            #expect(try await store.task(id: task.id, project: nil).lastStatus == .complete)
+            #expect(try await store.run(id: older.run.id, project: nil).canceledAt == at)
+
+            let third = try #require(try await store.claimDue(limit: 10, now: t0.adding(seconds: 20), node: "n1", leaseUntil: t0.adding(seconds: 90)).first)
+            let fourth = try #require(try await store.claimDue(limit: 10, now: t0.adding(seconds: 30), node: "n1", leaseUntil: t0.adding(seconds: 90)).first)
+            let boom = RunError(code: "module_error", message: "boom")
+            let failed = try await store.record(RecordBatch(outcomes: [
+                RunOutcome(runID: third.run.id, end: .failed(boom), at: t0.adding(seconds: 31)),
+                RunOutcome(runID: fourth.run.id, end: .failed(boom), at: t0.adding(seconds: 31)),
+            ]), node: "n1", now: t0.adding(seconds: 31))
+            #expect(failed == RecordSummary(ended: 2, retriesScheduled: 2))
+            var retries = RunFilter()
+            retries.taskID = task.id
+            retries.triggers = [.retry]
+            #expect(try await store.listRuns(retries).items.map(\.attempt) == [2, 2])
+            #expect(try await store.task(id: task.id, project: nil).lastStatus == .complete, "failures with attempts left keep last_status")
+        }
+    }
+
     @Test("a node that lost a run cannot end it (fencing)", arguments: StoreKind.enabled)
     func fencing(_ kind: StoreKind) async throws {
         try await kind.withStore { store in
