@@ -67,19 +67,7 @@ extension PostgresStore: TaskStore {
 
     public func listTasks(_ filter: TaskFilter) async throws -> Page<ScheduledTask> {
         var w = PostgresWhere()
-        if !filter.includeDeleted { w.add("deleted_at IS NULL") }
-        w.equal("project", filter.project)
-        w.equal("seq", filter.seq)
-        w.equal("module", filter.module)
-        w.equal("resource_id", filter.resourceID)
-        w.equal("enabled", filter.enabled)
-        w.equal("name", filter.name)
-        w.equal("owner", filter.owner)
-        w.equal("(schedule::jsonb ->> 'event')", filter.triggerEvent)
-        if let part = filter.nameContains { w.add("strpos(lower(name), lower(\(w.bind(part)))) > 0") }
-        w.among("last_status", filter.lastStatus.map(\.rawValue))
-        w.among("schedule_type", filter.scheduleTypes)
-        w.labels(filter.labels, column: "tasks.labels")
+        w.add(filter)
         return try await page(
             table: "tasks", columns: PostgresRecords.taskColumns, filter: w,
             after: try filter.cursor.map { (">", try PageCursor.decode($0)) }, order: "seq", limit: filter.limit,
@@ -146,26 +134,7 @@ extension PostgresStore: TaskStore {
 
     public func listRuns(_ filter: RunFilter) async throws -> Page<TaskRun> {
         var w = PostgresWhere()
-        w.equal("project", filter.project)
-        w.equal("task_id", filter.taskID)
-        w.equal("module", filter.module)
-        w.equal("resource_id", filter.resourceID)
-        w.equal("performed_by", filter.performedBy)
-        w.among("status", filter.statuses.map(\.rawValue))
-        w.among("trigger", filter.triggers.map(\.rawValue))
-        w.before("scheduled_at", filter.scheduledBefore)
-        w.after("scheduled_at", filter.scheduledAfter)
-        w.before("started_at", filter.startedBefore)
-        w.after("started_at", filter.startedAfter)
-        w.before("finished_at", filter.finishedBefore)
-        w.after("finished_at", filter.finishedAfter)
-        w.before("(CASE WHEN status = 'scheduled' THEN scheduled_at ELSE updated_at END)", filter.timestampBefore)
-        w.wrapping({ "task_id IN (SELECT id FROM tasks WHERE \($0))" }) { $0.labels(filter.labels, column: "tasks.labels") }
-        switch (filter.includeDismissed, filter.dismissed) {
-        case (true, _): break
-        case (false, true?): w.add("dismissed_at IS NOT NULL")
-        case (false, false?), (false, nil): w.add("dismissed_at IS NULL")
-        }
+        w.add(filter)
         return try await page(
             table: "runs", columns: PostgresRecords.runColumns, filter: w,
             after: try filter.cursor.map { ("<", try PageCursor.decode($0)) }, order: "seq DESC", limit: filter.limit,

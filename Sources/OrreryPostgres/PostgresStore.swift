@@ -123,8 +123,11 @@ public final class PostgresStore: Sendable {
                 outcome.wait(continuation)
             }
         } onCancel: {
+            // A cancelled caller (a node shutting down) answers at once; work that ignores
+            // cancellation (a query on a connection that died in an outage) ends by itself.
             work.cancel()
             watchdog.cancel()
+            outcome.resolve(.failure(CancellationError()))
         }
     }
 

@@ -3,7 +3,7 @@ import PostgresNIO
 
 /// A WHERE clause built from filters: each value becomes a bound parameter (`$n`), never
 /// text in the SQL. Column names are the caller's constants, never request input.
-struct PostgresWhere {
+struct PostgresWhere: FilterClauses {
     private(set) var clauses: [String] = []
     private(set) var bindings = PostgresBindings()
 
@@ -17,8 +17,13 @@ struct PostgresWhere {
 
     mutating func add(_ clause: String) { clauses.append(clause) }
 
-    mutating func equal(_ column: String, _ value: (some PostgresDynamicTypeEncodable)?) {
-        if let value { add("\(column) = \(bind(value))") }
+    mutating func equal(_ column: String, _ value: FilterValue) {
+        let placeholder = switch value {
+        case .text(let text): bind(text)
+        case .integer(let number): bind(number)
+        case .boolean(let flag): bind(flag)
+        }
+        add("\(column) = \(placeholder)")
     }
 
     mutating func among(_ column: String, _ values: [String]) {
@@ -26,30 +31,30 @@ struct PostgresWhere {
         add("\(column) = ANY(\(bind(values)))")
     }
 
-    mutating func before(_ column: String, _ time: Timestamp?) {
-        if let time { add("\(column) < \(bind(time.microseconds))") }
-    }
+    mutating func before(_ column: String, _ time: Timestamp) { add("\(column) < \(bind(time.microseconds))") }
 
-    mutating func after(_ column: String, _ time: Timestamp?) {
-        if let time { add("\(column) >= \(bind(time.microseconds))") }
-    }
+    mutating func after(_ column: String, _ time: Timestamp) { add("\(column) >= \(bind(time.microseconds))") }
 
-    /// Every `key: value` pair must be in the JSON object stored (as text) in `column`.
+    mutating func contains(_ column: String, _ part: String) { add("strpos(lower(\(column)), lower(\(bind(part)))) > 0") }
+
     mutating func labels(_ labels: [String: String], column: String) {
         for (key, value) in labels.sorted(by: { $0.key < $1.key }) {
             add("(\(column)::jsonb ->> \(bind(key))) = \(bind(value))")
         }
     }
 
-    /// The clauses `build` adds, joined and wrapped by `wrap` into one (a subquery).
-    mutating func wrapping(_ wrap: (String) -> String, _ build: (inout PostgresWhere) -> Void) {
+    /// The inner clauses share this clause's placeholders, so they are built on it and then
+    /// folded into one.
+    mutating func taskMatching(_ build: (inout PostgresWhere) -> Void) {
         let before = clauses.count
         build(&self)
         guard clauses.count > before else { return }
         let inner = clauses[before...].joined(separator: " AND ")
         clauses.removeSubrange(before...)
-        clauses.append(wrap(inner))
+        clauses.append("task_id IN (SELECT id FROM tasks WHERE \(inner))")
     }
+
+    static func jsonText(_ column: String, key: String) -> String { "(\(column)::jsonb ->> '\(key)')" }
 
     /// The statement `sql(whereClause)` with this clause's bindings, plus `extra` values
     /// bound after them (`sql` receives their placeholders).

@@ -36,21 +36,7 @@ extension SQLiteStore: TaskStore {
 
     public func listTasks(_ filter: TaskFilter) async throws -> Page<ScheduledTask> {
         var w = Where()
-        if !filter.includeDeleted { w.add("deleted_at IS NULL") }
-        w.equal("project", filter.project)
-        w.equal("seq", filter.seq)
-        w.equal("module", filter.module)
-        w.equal("resource_id", filter.resourceID)
-        w.equal("enabled", filter.enabled)
-        w.equal("name", filter.name)
-        w.equal("owner", filter.owner)
-        w.equal("json_extract(schedule, '$.event')", filter.triggerEvent)
-        if let part = filter.nameContains {
-            w.add("instr(lower(name), lower(?)) > 0", part)
-        }
-        w.among("last_status", filter.lastStatus.map(\.rawValue))
-        w.among("schedule_type", filter.scheduleTypes)
-        w.labels(filter.labels, column: "tasks.labels")
+        w.add(filter)
         return try await page(
             table: "tasks", columns: Records.taskColumns, filter: w,
             after: try filter.cursor.map { ("seq > ?", try PageCursor.decode($0)) }, order: "seq", limit: filter.limit,
@@ -112,30 +98,7 @@ extension SQLiteStore: TaskStore {
 
     public func listRuns(_ filter: RunFilter) async throws -> Page<TaskRun> {
         var w = Where()
-        w.equal("project", filter.project)
-        w.equal("task_id", filter.taskID)
-        w.equal("module", filter.module)
-        w.equal("resource_id", filter.resourceID)
-        w.equal("performed_by", filter.performedBy)
-        w.among("status", filter.statuses.map(\.rawValue))
-        w.among("trigger", filter.triggers.map(\.rawValue))
-        w.before("scheduled_at", filter.scheduledBefore)
-        w.after("scheduled_at", filter.scheduledAfter)
-        w.before("started_at", filter.startedBefore)
-        w.after("started_at", filter.startedAfter)
-        w.before("finished_at", filter.finishedBefore)
-        w.after("finished_at", filter.finishedAfter)
-        w.before("(CASE WHEN status = 'scheduled' THEN scheduled_at ELSE updated_at END)", filter.timestampBefore)
-        if !filter.labels.isEmpty {
-            var inner = Where()
-            inner.labels(filter.labels, column: "tasks.labels")
-            w.add("task_id IN (SELECT id FROM tasks WHERE \(inner.sql))", inner.arguments)
-        }
-        switch (filter.includeDismissed, filter.dismissed) {
-        case (true, _): break
-        case (false, true?): w.add("dismissed_at IS NOT NULL")
-        case (false, false?), (false, nil): w.add("dismissed_at IS NULL")
-        }
+        w.add(filter)
         return try await page(
             table: "runs", columns: Records.runColumns, filter: w,
             after: try filter.cursor.map { ("seq < ?", try PageCursor.decode($0)) }, order: "seq DESC", limit: filter.limit,
@@ -151,7 +114,7 @@ extension SQLiteStore: TaskStore {
     ) async throws -> Page<Item> {
         let countSQL = "SELECT count(*) FROM \(table) WHERE \(filter.sql)"
         var pageFilter = filter
-        if let cursor { pageFilter.add(cursor.clause, cursor.seq) }
+        if let cursor { pageFilter.add(cursor.clause, [cursor.seq.databaseValue]) }
         // One more than asked: is there a next page?
         let pageSQL = "SELECT \(columns) FROM \(table) WHERE \(pageFilter.sql) ORDER BY \(order) LIMIT ? OFFSET ?"
         let countArgs = StatementArguments(filter.arguments)

@@ -210,6 +210,68 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("every task and run filter selects the same rows in each store", arguments: StoreKind.enabled)
+    func everyFilter(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            var backup = Fixtures.task("Nightly Backup", schedule: Schedule(.once(at: t0)), at: t0)
+            backup.labels = ["team": "ops", "env": "prod"]
+            backup.resourceID = "db-1"
+            backup.owner = "alice"
+            var report = Fixtures.task("hourly report", module: "sleep", schedule: Schedule(.interval(everySec: 3_600), startAt: t0.adding(seconds: 3_600)), at: t0)
+            report.labels = ["team": "data"]
+            var hook = Fixtures.task("backup-check", schedule: Schedule(.trigger(TriggerSpec(event: "deploy"))), at: t0)
+            hook.project = "p2"
+            hook.labels = ["team": "ops"]
+            hook.enabled = false
+            try await Fixtures.create([backup, report, hook], in: store, now: t0)
+
+            func tasks(_ change: (inout TaskFilter) -> Void) async throws -> Set<String> {
+                var filter = TaskFilter()
+                change(&filter)
+                return Set(try await store.listTasks(filter).items.map(\.name))
+            }
+            #expect(try await tasks { $0.nameContains = "BACKUP" } == ["Nightly Backup", "backup-check"])
+            #expect(try await tasks { $0.name = "hourly report" } == ["hourly report"])
+            #expect(try await tasks { $0.labels = ["team": "ops"] } == ["Nightly Backup", "backup-check"])
+            #expect(try await tasks { $0.labels = ["team": "ops", "env": "prod"] } == ["Nightly Backup"])
+            #expect(try await tasks { $0.project = "p2" } == ["backup-check"])
+            #expect(try await tasks { $0.enabled = false } == ["backup-check"])
+            #expect(try await tasks { $0.module = "sleep" } == ["hourly report"])
+            #expect(try await tasks { $0.resourceID = "db-1" } == ["Nightly Backup"])
+            #expect(try await tasks { $0.owner = "alice" } == ["Nightly Backup"])
+            #expect(try await tasks { $0.triggerEvent = "deploy" } == ["backup-check"])
+            #expect(try await tasks { $0.scheduleTypes = ["once", "interval"] } == ["Nightly Backup", "hourly report"])
+            #expect(try await tasks { $0.nameContains = "backup"; $0.project = "default" } == ["Nightly Backup"])
+
+            // The backup ran and completed; the report's first slot is still scheduled.
+            let claimed = try await store.claimDue(limit: 1, now: t0, node: "n1", leaseUntil: t0.adding(seconds: 30))
+            #expect(claimed.map(\.run.taskID) == [backup.id])
+            _ = try await store.record(RecordBatch(outcomes: [RunOutcome(runID: claimed[0].run.id, end: .complete(result: nil), at: t0.adding(seconds: 2))]),
+                                       node: "n1", now: t0.adding(seconds: 2))
+            #expect(try await tasks { $0.lastStatus = [.complete] } == ["Nightly Backup"])
+
+            func runs(_ change: (inout RunFilter) -> Void) async throws -> Set<String> {
+                var filter = RunFilter()
+                change(&filter)
+                return Set(try await store.listRuns(filter).items.map(\.taskID))
+            }
+            #expect(try await runs { $0.labels = ["env": "prod"] } == [backup.id])
+            #expect(try await runs { $0.statuses = [.scheduled] } == [report.id])
+            #expect(try await runs { $0.triggers = [.schedule] } == [backup.id, report.id])
+            #expect(try await runs { $0.taskID = report.id } == [report.id])
+            #expect(try await runs { $0.startedAfter = t0 } == [backup.id])
+            #expect(try await runs { $0.startedBefore = t0 }.isEmpty, "before is exclusive")
+            #expect(try await runs { $0.finishedBefore = t0.adding(seconds: 3) } == [backup.id])
+            #expect(try await runs { $0.scheduledAfter = t0.adding(seconds: 1) } == [report.id])
+            // The time of a scheduled run is when it is due (t0 + 1 h); of a finished one, its last change.
+            #expect(try await runs { $0.timestampBefore = t0.adding(seconds: 60) } == [backup.id])
+            _ = try await store.dismiss(runID: claimed[0].run.id, project: nil, by: "alice", now: t0.adding(seconds: 5))
+            #expect(try await runs { _ in } == [report.id], "dismissed runs are hidden by default")
+            #expect(try await runs { $0.dismissed = true } == [backup.id])
+            #expect(try await runs { $0.includeDismissed = true } == [backup.id, report.id])
+        }
+    }
+
     @Test("a due run whose task row is gone is skipped, not left due for ever", arguments: StoreKind.enabled)
     func orphanRun(_ kind: StoreKind) async throws {
         try await kind.withStore { store in
