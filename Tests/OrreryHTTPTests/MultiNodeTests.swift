@@ -21,14 +21,6 @@ struct MultiNodeTests {
           .enabled(if: StoreKind.postgresURL != nil, "needs ORRERY_TEST_POSTGRES_URL (./scripts/test sets it)"),
           .timeLimit(.minutes(4)))
     func killOneOfThree() async throws {
-        // Passed in most runs on this 2-core machine, failed in some (lease timing under load):
-        // while that is open it is an intermittent known issue, so a failure is reported, not fatal.
-        await withKnownIssue("intermittent on a loaded 2-core machine (issue 5 notes)", isIntermittent: true) {
-            try await killOneOfThreeBody()
-        }
-    }
-
-    private func killOneOfThreeBody() async throws {
         try await StoreKind.withFreshDatabase { url in
             let store = try await PostgresStore.connect(url: url)
             defer { store.close() }
@@ -131,14 +123,6 @@ struct MultiNodeTests {
           .enabled(if: StoreKind.postgresURL != nil, "needs PostgreSQL (./scripts/test provides it)"),
           .timeLimit(.minutes(3)))
     func databaseRestart() async throws {
-        // Failed in one of the clean-clone CI runs (runs left scheduled after the outage); a
-        // fix followed, but it has not yet passed enough runs to be trusted.
-        await withKnownIssue("intermittent: runs may be left unclaimed after the outage (issue 5 notes)", isIntermittent: true) {
-            try await databaseRestartBody()
-        }
-    }
-
-    private func databaseRestartBody() async throws {
         // A server of its own: stopping the shared one would disturb tests running beside this one.
         let server = try ThrowawayPostgres.start(repositoryRoot: Self.repositoryRoot)
         defer { server.stop() }
@@ -199,9 +183,8 @@ struct MultiNodeTests {
         #expect(runs.allSatisfy { $0.status == .complete || $0.error?.code == "lease_expired" })
         for node in nodes {
             #expect(node.process.isRunning, "the node survived the outage")
-            // Known gap: after an outage a node's graceful stop was once seen to take longer
-            // than 15 s; it is stopped either way here (stop() ends with SIGKILL).
-            _ = await node.stop()
+            let stopping = ContinuousClock.now
+            #expect(await node.stop(), "a node stops gracefully after the outage (took \(ContinuousClock.now - stopping))")
         }
     }
 }
