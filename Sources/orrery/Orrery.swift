@@ -88,7 +88,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on; 0 picks a free one (env ORRERY_PORT).")
     var port: Int?
 
-    @Option(help: "Runs executing at once.")
+    @Option(help: "Runs executing at once (0: this node serves the API and runs nothing; other nodes on the same PostgreSQL do).")
     var concurrency: Int = 100
 
     @Option(help: "Seconds a run's lease lasts without renewal.")
@@ -102,6 +102,13 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Keep at most this many finished runs per task (default: no limit).")
     var keepRuns: Int?
+
+    func validate() throws {
+        guard concurrency >= 0 else { throw ValidationError("--concurrency must be 0 or more, not \(concurrency)") }
+        guard leaseSec >= 1 else { throw ValidationError("--lease-sec must be at least 1, not \(leaseSec)") }
+        guard retentionDays >= 0 else { throw ValidationError("--retention-days must be 0 (forever) or more, not \(retentionDays)") }
+        if let keepRuns, keepRuns < 1 { throw ValidationError("--keep-runs must be at least 1, not \(keepRuns)") }
+    }
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
