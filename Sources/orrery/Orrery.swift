@@ -21,33 +21,40 @@ struct Orrery: AsyncParsableCommand {
 
 /// Where the data lives, shared by every command that opens the store.
 struct StoreOptions: ParsableArguments {
-    @Option(help: "Directory for the embedded SQLite database (env ORRERY_DATA_DIR).")
+    @Option(help: "A JSON file of settings (env ORRERY_CONFIG); flags and ORRERY_… variables take precedence.")
+    var config: String?
+
+    @Option(help: "Directory for the embedded SQLite database (env ORRERY_DATA_DIR; default ./orrery-data).")
     var dataDir: String?
 
     @Option(help: "A postgres:// URL to use PostgreSQL instead of SQLite (env ORRERY_DATABASE).")
     var database: String?
 
-    var resolvedDataDir: String { dataDir ?? ProcessInfo.processInfo.environment["ORRERY_DATA_DIR"] ?? "./orrery-data" }
+    /// The settings' sources: flags, environment, configuration file.
+    func settings() throws -> Settings { try Settings(configPath: config) }
+
+    func resolvedDataDir() throws -> String { try settings().string(dataDir, "data_dir") ?? "./orrery-data" }
 
     /// The PostgreSQL URL when one was given; SQLite otherwise.
-    var databaseURL: String? {
-        guard let url = database ?? ProcessInfo.processInfo.environment["ORRERY_DATABASE"], !url.isEmpty else { return nil }
+    func databaseURL() throws -> String? {
+        guard let url = try settings().string(database, "database"), !url.isEmpty else { return nil }
         return url
     }
 
     /// Opens the store the options name (and applies pending migrations). `exclusive`:
     /// this process serves the SQLite file alone (PostgreSQL is shared by design).
     func open(exclusive: Bool, logger: Logger = Logger(label: "orrery")) async throws -> OpenedStore {
-        if let url = databaseURL {
+        if let url = try databaseURL() {
             do {
                 return .postgres(try await PostgresStore.connect(url: url, logger: logger))
             } catch let error as OrreryError {
                 throw ValidationError("--database: \(error.description)")
             }
         }
-        try FileManager.default.createDirectory(atPath: resolvedDataDir, withIntermediateDirectories: true)
+        let dataDir = try resolvedDataDir()
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         return .sqlite(try SQLiteStore(
-            path: (resolvedDataDir as NSString).appendingPathComponent("orrery.sqlite"),
+            path: (dataDir as NSString).appendingPathComponent("orrery.sqlite"),
             options: .init(exclusive: exclusive)))
     }
 }
@@ -82,49 +89,52 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
-    @Option(help: "Address to listen on (env ORRERY_HOST).")
+    @Option(help: "Address to listen on (env ORRERY_HOST; default 127.0.0.1).")
     var host: String?
 
-    @Option(help: "Port to listen on; 0 picks a free one (env ORRERY_PORT).")
+    @Option(help: "Port to listen on; 0 picks a free one (env ORRERY_PORT; default 8080).")
     var port: Int?
 
-    @Option(help: "Runs executing at once (0: this node serves the API and runs nothing; other nodes on the same PostgreSQL do).")
-    var concurrency: Int = 100
+    @Option(help: "Runs executing at once; 0: this node serves the API and runs nothing, other nodes on the same PostgreSQL do (env ORRERY_CONCURRENCY; default 100).")
+    var concurrency: Int?
 
-    @Option(help: "Seconds a run's lease lasts without renewal.")
-    var leaseSec: Int = 30
+    @Option(help: "Seconds a run's lease lasts without renewal (env ORRERY_LEASE_SEC; default 30).")
+    var leaseSec: Int?
 
-    @Flag(help: "Let the http module reach loopback, link-local and private addresses (off: SSRF guard).")
+    @Flag(help: "Let the http module reach loopback, link-local and private addresses (env ORRERY_ALLOW_PRIVATE_NETWORKS; off: SSRF guard).")
     var allowPrivateNetworks = false
 
-    @Option(help: "Days finished runs and their logs are kept (0: forever).")
-    var retentionDays: Int = 7
+    @Option(help: "Days finished runs and their logs are kept; 0: forever (env ORRERY_RETENTION_DAYS; default 7).")
+    var retentionDays: Int?
 
-    @Option(help: "Keep at most this many finished runs per task (default: no limit).")
+    @Option(help: "Keep at most this many finished runs per task (env ORRERY_KEEP_RUNS; default: no limit).")
     var keepRuns: Int?
-
-    func validate() throws {
-        guard concurrency >= 0 else { throw ValidationError("--concurrency must be 0 or more, not \(concurrency)") }
-        guard leaseSec >= 1 else { throw ValidationError("--lease-sec must be at least 1, not \(leaseSec)") }
-        guard retentionDays >= 0 else { throw ValidationError("--retention-days must be 0 (forever) or more, not \(retentionDays)") }
-        if let keepRuns, keepRuns < 1 { throw ValidationError("--keep-runs must be at least 1, not \(keepRuns)") }
-    }
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
-        let host = host ?? env["ORRERY_HOST"] ?? "127.0.0.1"
-        let port = try port ?? env["ORRERY_PORT"].map {
-            guard let p = Int($0) else { throw ValidationError("ORRERY_PORT must be a number") }
-            return p
-        } ?? 8080
+        // Every setting is resolved and checked before anything is opened or written.
+        let settings = try store.settings()
+        let host = try settings.string(host, "host") ?? "127.0.0.1"
+        let port = try settings.int(port, "port") ?? 8080
+        let concurrency = try settings.int(concurrency, "concurrency") ?? 100
+        let leaseSec = try settings.int(leaseSec, "lease_sec") ?? 30
+        let retentionDays = try settings.int(retentionDays, "retention_days") ?? 7
+        let keepRuns = try settings.int(keepRuns, "keep_runs")
+        let allowPrivateNetworks = try settings.bool(allowPrivateNetworks, "allow_private_networks")
+        guard (0...65_535).contains(port) else { throw ValidationError("port must be 0 to 65535, not \(port)") }
+        guard concurrency >= 0 else { throw ValidationError("concurrency must be 0 or more, not \(concurrency)") }
+        guard leaseSec >= 1 else { throw ValidationError("lease-sec must be at least 1, not \(leaseSec)") }
+        guard retentionDays >= 0 else { throw ValidationError("retention-days must be 0 (forever) or more, not \(retentionDays)") }
+        if let keepRuns, keepRuns < 1 { throw ValidationError("keep-runs must be at least 1, not \(keepRuns)") }
+        let dataDir = try store.resolvedDataDir()
         var logger = Logger(label: "orrery")
         logger.logLevel = .info
         let opened = try await store.open(exclusive: true, logger: logger)
         defer { opened.close() }
         let shared = opened.store
-        try FileManager.default.createDirectory(atPath: store.resolvedDataDir, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let clock = SystemClock()
-        switch try await AdminToken.ensure(store: shared, environmentToken: env["ORRERY_ADMIN_TOKEN"], dataDir: store.resolvedDataDir, now: clock.now()) {
+        switch try await AdminToken.ensure(store: shared, environmentToken: env["ORRERY_ADMIN_TOKEN"], dataDir: dataDir, now: clock.now()) {
         case .generated(let token, let file):
             say("Admin token (shown once, also written to \(file)):\n\(token)")
         case .fromEnvironment, .existing:
