@@ -1,6 +1,6 @@
 import Foundation
 public import Logging
-public import OrreryCore
+import OrreryCore
 import PostgresNIO
 
 /// Creates and drops whole databases on a server (tests and benchmarks use a fresh one

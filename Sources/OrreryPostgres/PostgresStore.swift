@@ -1,6 +1,6 @@
 public import Logging
-public import OrreryCore
-public import PostgresNIO
+import OrreryCore
+import PostgresNIO
 import Synchronization
 
 /// The shared store: one PostgreSQL database that several Orrery nodes use at once,
@@ -62,6 +62,7 @@ public final class PostgresStore: Sendable {
 
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
     /// Database errors come out as `OrreryError`s; an `OrreryError` the body throws passes as is.
+    @discardableResult
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await withConnection { connection in
             try await connection.query("BEGIN", logger: self.logger)
@@ -85,6 +86,7 @@ public final class PostgresStore: Sendable {
     /// Bounded in time: waiting for a connection by `connectWait` (an unreachable database
     /// is `.unavailable`, never a hang), and the work on it by `operationLimit`, after which
     /// the connection is closed under it (a server that vanished mid-query).
+    @discardableResult
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let lease = LeaseState()
         let outcome = Outcome<T>()

@@ -85,6 +85,7 @@ struct MultiNodeTests {
             let rescueTime = ContinuousClock.now - killedAt
             // Lease 4 s; leadership lasts 4 s (renewed every 1.3 s); the leader looks every 1 s.
             #expect(rescueTime < .seconds(12), "rescued \(rescueTime) after the kill")
+            print("kill test: the killed node's \(orphans.count) active runs were rescued \(rescueTime) after the kill (lease 4 s)")
 
             var unfinished = sleeping
             unfinished.statuses = [.scheduled, .active]
