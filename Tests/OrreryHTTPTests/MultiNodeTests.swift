@@ -202,6 +202,8 @@ struct MultiNodeTests {
         #expect(during.status == 503 && during.contentType == "application/problem+json")
         #expect(during["code"] == .string("unavailable"))
         #expect(try await api.call(.GET, "/readyz").status == 503)
+        let write = try await api.post("/v1/tasks", #"{"name":"during","module":"noop","schedule":{"type":"interval","every_sec":60}}"#)
+        #expect(write.status == 503 && write["code"] == .string("unavailable"), "a write during the outage: \(write.status)")
         try await Task.sleep(for: .seconds(2))  // the outage lasts longer than a lease
         try server.resume()
 
@@ -221,6 +223,9 @@ struct MultiNodeTests {
             Issue.record("runs left: \(Array(summary).prefix(10))\nlogs:\n\(logs.joined(separator: "\n---\n"))")
             throw error
         }
+        var refused = TaskFilter()
+        refused.name = "during"
+        #expect(try await store.listTasks(refused).items.isEmpty, "the refused write left nothing behind")
         var all = RunFilter()
         all.limit = 100_000
         let runs = try await store.listRuns(all).items
