@@ -11,6 +11,9 @@ public final class Pruner: Service, Sendable {
         public var retention: Duration? = .seconds(7 * 86_400)
         /// Keep at most this many finished runs per task; nil: no limit.
         public var keepNewestPerTask: Int?
+        /// Idempotency keys are honoured this long, then forgotten (default 24 hours, as
+        /// Stripe); nil keeps them for ever.
+        public var idempotencyWindow: Duration? = .seconds(86_400)
         /// How often a pruning pass starts.
         public var interval: Duration = .seconds(300)
         /// Runs deleted (or tasks visited) per transaction.
@@ -55,7 +58,7 @@ public final class Pruner: Service, Sendable {
         }
     }
 
-    /// One whole pass; returns how many runs it deleted.
+    /// One whole pass; returns how many runs it deleted (expired idempotency keys go too).
     @discardableResult
     public func prune() async throws -> Int {
         var total = 0
@@ -75,6 +78,14 @@ public final class Pruner: Service, Sendable {
                 total += deleted
                 guard let last else { break }
                 after = last
+                try? await Task.sleep(for: configuration.pause)
+            }
+        }
+        if let window = configuration.idempotencyWindow {
+            let cutoff = clock.now().adding(microseconds: -window.microseconds)
+            while !Task.isCancelled {
+                let forgotten = try await store.pruneIdempotencyKeys(before: cutoff, limit: configuration.batchSize)
+                if forgotten < configuration.batchSize { break }
                 try? await Task.sleep(for: configuration.pause)
             }
         }

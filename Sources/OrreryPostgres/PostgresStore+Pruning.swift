@@ -16,6 +16,16 @@ extension PostgresStore: PruningStore {
         }
     }
 
+    public func pruneIdempotencyKeys(before createdBefore: Timestamp, limit: Int) async throws -> Int {
+        try await withConnection { connection in
+            try await connection.execute("""
+                DELETE FROM idempotency_keys WHERE ctid IN (
+                    SELECT ctid FROM idempotency_keys WHERE created_at < \(createdBefore.microseconds) LIMIT \(Int64(limit)))
+                RETURNING 1
+                """, logger: self.logger)
+        }
+    }
+
     public func pruneBeyondNewest(_ keep: Int, afterTaskSeq: Int64, taskLimit: Int) async throws -> (deleted: Int, lastTaskSeq: Int64?) {
         try await transaction { connection in
             let tasks = try await connection.rows(

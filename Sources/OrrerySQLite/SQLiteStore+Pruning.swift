@@ -17,6 +17,15 @@ extension SQLiteStore: PruningStore {
         }
     }
 
+    public func pruneIdempotencyKeys(before createdBefore: Timestamp, limit: Int) async throws -> Int {
+        try await write { db in
+            try db.execute(
+                sql: "DELETE FROM idempotency_keys WHERE (project, key) IN (SELECT project, key FROM idempotency_keys WHERE created_at < ? LIMIT ?)",
+                arguments: [createdBefore, limit])
+            return db.changesCount
+        }
+    }
+
     public func pruneBeyondNewest(_ keep: Int, afterTaskSeq: Int64, taskLimit: Int) async throws -> (deleted: Int, lastTaskSeq: Int64?) {
         try await write { db in
             let tasks = try Row.fetchAll(

@@ -43,6 +43,24 @@ struct PrunerTests {
         #expect(try await store.logs(runID: oldest.id, offset: 0, limit: 10).isEmpty, "its log went with it")
     }
 
+    @Test("a pass forgets idempotency keys older than the window (24 hours by default), not newer ones")
+    func idempotencyWindow() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try Fixtures.store(in: dir)
+        let clock = ManualClock()
+        let now = clock.now()
+        for (name, age) in [("old", Int64(25 * 3_600)), ("new", Int64(23 * 3_600))] {
+            let at = now.adding(seconds: -age)
+            let task = Fixtures.task(name, schedule: Schedule(.once(at: now.adding(seconds: 3600))), at: at)
+            _ = try await store.createTask(task, firstRun: nil, idempotencyKey: IdempotencyKey(project: "default", key: name, requestHash: name, createdAt: at))
+        }
+        _ = try await Pruner(configuration: Pruner.Configuration(), store: store, clock: clock).prune()
+        let probe = Fixtures.task("probe", schedule: Schedule(.once(at: now.adding(seconds: 3600))), at: now)
+        #expect(try await store.createTask(probe, firstRun: nil, idempotencyKey: IdempotencyKey(project: "default", key: "old", requestHash: "old", createdAt: now)).replayed == false)
+        #expect(try await store.createTask(probe, firstRun: nil, idempotencyKey: IdempotencyKey(project: "default", key: "new", requestHash: "new", createdAt: now)).replayed)
+    }
+
     @Test("beyond the newest N per task, older finished runs go")
     func keepNewest() async throws {
         let dir = try TemporaryDirectory()

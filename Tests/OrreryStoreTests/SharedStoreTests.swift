@@ -143,6 +143,22 @@ struct SharedStoreTests {
         }
     }
 
+    @Test("an idempotency key is honoured until it is pruned; then the same key creates a new task", arguments: StoreKind.enabled)
+    func pruneIdempotencyKeys(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let key = IdempotencyKey(project: "default", key: "deploy-42", requestHash: "h1", createdAt: t0)
+            let first = Fixtures.task("first", schedule: Schedule(.once(at: t0.adding(seconds: 60))), at: t0)
+            #expect(try await store.createTask(first, firstRun: nil, idempotencyKey: key).replayed == false)
+            let again = Fixtures.task("again", schedule: Schedule(.once(at: t0.adding(seconds: 60))), at: t0)
+            let replay = try await store.createTask(again, firstRun: nil, idempotencyKey: key)
+            #expect(replay.replayed && replay.task.id == first.id)
+            #expect(try await store.pruneIdempotencyKeys(before: t0, limit: 10) == 0, "used at the cut-off, not before")
+            #expect(try await store.pruneIdempotencyKeys(before: t0.adding(seconds: 1), limit: 10) == 1)
+            let fresh = try await store.createTask(again, firstRun: nil, idempotencyKey: key)
+            #expect(!fresh.replayed && fresh.task.id == again.id)
+        }
+    }
+
     @Test("one leader at a time; it keeps the lease by renewing, and another node takes over when it lapses", arguments: StoreKind.shared)
     func leaderLease(_ kind: StoreKind) async throws {
         try await kind.withStores(2) { nodes in

@@ -112,6 +112,9 @@ public protocol PruningStore: Sendable {
     /// beyond the newest `keep`. Returns the runs deleted and the last task seq visited
     /// (nil when every task has been visited).
     func pruneBeyondNewest(_ keep: Int, afterTaskSeq: Int64, taskLimit: Int) async throws -> (deleted: Int, lastTaskSeq: Int64?)
+    /// Forgets up to `limit` idempotency keys used before `createdBefore` (the same key then
+    /// creates a new task). Returns how many were forgotten.
+    func pruneIdempotencyKeys(before createdBefore: Timestamp, limit: Int) async throws -> Int
 }
 
 public typealias OrreryStore = TaskStore & RunQueue
