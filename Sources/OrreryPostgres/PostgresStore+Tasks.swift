@@ -155,12 +155,12 @@ extension PostgresStore: TaskStore {
         let page = pageFilter.query([Int64(limit + 1), Int64(offset)]) { conditions, p in
             "SELECT \(columns) FROM \(table) WHERE \(conditions) ORDER BY \(order) LIMIT \(p[0]) OFFSET \(p[1])"
         }
-        return try await transaction { connection in
-            let rows = try await connection.rows(page, logger: self.logger)
-            let items = try rows.prefix(limit).map(decode)
+        // No transaction: under READ COMMITTED each statement sees its own snapshot anyway, and
+        // BEGIN/COMMIT would cost a listing two more round trips.
+        return try await withConnection { connection in
+            let rows = try await connection.rows(page, logger: self.logger).map(decode)
             let total = shouldCount ? Int(try await connection.rows(count, logger: self.logger)[0][0].decode(Int64.self)) : nil
-            let next = rows.count > limit ? items.last.map { PageCursor.encode(seq($0)) } : nil
-            return Page(items: items, nextCursor: next, totalCount: total)
+            return Page(overfetched: rows, limit: limit, totalCount: total, seq: seq)
         }
     }
 

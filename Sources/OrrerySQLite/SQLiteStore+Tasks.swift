@@ -120,11 +120,9 @@ extension SQLiteStore: TaskStore {
         let countArgs = StatementArguments(filter.arguments)
         let fetchArgs = StatementArguments(pageFilter.arguments + [(limit + 1).databaseValue, offset.databaseValue])
         return try await read { db in
-            let rows = try Row.fetchAll(db, sql: pageSQL, arguments: fetchArgs)
-            let items = try rows.prefix(limit).map(decode)
+            let rows = try Row.fetchAll(db, sql: pageSQL, arguments: fetchArgs).map(decode)
             let total = count ? try Int.fetchOne(db, sql: countSQL, arguments: countArgs) ?? 0 : nil
-            let next = rows.count > limit ? items.last.map { PageCursor.encode(seq($0)) } : nil
-            return Page(items: items, nextCursor: next, totalCount: total)
+            return Page(overfetched: rows, limit: limit, totalCount: total, seq: seq)
         }
     }
 

@@ -30,28 +30,23 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "A postgres:// URL to use PostgreSQL instead of SQLite (env ORRERY_DATABASE).")
     var database: String?
 
-    /// The settings' sources: flags, environment, configuration file.
+    /// The settings' sources: flags, environment, configuration file (read once per call).
     func settings() throws -> Settings { try Settings(configPath: config) }
 
-    func resolvedDataDir() throws -> String { try settings().string(dataDir, "data_dir") ?? "./orrery-data" }
-
-    /// The PostgreSQL URL when one was given; SQLite otherwise.
-    func databaseURL() throws -> String? {
-        guard let url = try settings().string(database, "database"), !url.isEmpty else { return nil }
-        return url
-    }
+    func resolvedDataDir(_ settings: Settings) throws -> String { try settings.string(dataDir, "data_dir") ?? "./orrery-data" }
 
     /// Opens the store the options name (and applies pending migrations). `exclusive`:
     /// this process serves the SQLite file alone (PostgreSQL is shared by design).
-    func open(exclusive: Bool, logger: Logger = Logger(label: "orrery")) async throws -> OpenedStore {
-        if let url = try databaseURL() {
+    func open(exclusive: Bool, settings given: Settings? = nil, logger: Logger = Logger(label: "orrery")) async throws -> OpenedStore {
+        let settings = try given ?? self.settings()
+        if let url = try settings.string(database, "database"), !url.isEmpty {
             do {
                 return .postgres(try await PostgresStore.connect(url: url, logger: logger))
             } catch let error as OrreryError {
                 throw ValidationError("--database: \(error.description)")
             }
         }
-        let dataDir = try resolvedDataDir()
+        let dataDir = try resolvedDataDir(settings)
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         return .sqlite(try SQLiteStore(
             path: (dataDir as NSString).appendingPathComponent("orrery.sqlite"),
@@ -126,10 +121,10 @@ struct Serve: AsyncParsableCommand {
         guard leaseSec >= 1 else { throw ValidationError("lease-sec must be at least 1, not \(leaseSec)") }
         guard retentionDays >= 0 else { throw ValidationError("retention-days must be 0 (forever) or more, not \(retentionDays)") }
         if let keepRuns, keepRuns < 1 { throw ValidationError("keep-runs must be at least 1, not \(keepRuns)") }
-        let dataDir = try store.resolvedDataDir()
+        let dataDir = try store.resolvedDataDir(settings)
         var logger = Logger(label: "orrery")
         logger.logLevel = .info
-        let opened = try await store.open(exclusive: true, logger: logger)
+        let opened = try await store.open(exclusive: true, settings: settings, logger: logger)
         defer { opened.close() }
         let shared = opened.store
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)

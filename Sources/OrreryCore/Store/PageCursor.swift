@@ -36,3 +36,12 @@ extension RecordSummary {
         RecordSummary(ended: lhs.ended + rhs.ended, retriesScheduled: lhs.retriesScheduled + rhs.retriesScheduled)
     }
 }
+
+extension Page {
+    /// The page from the rows of a query that read one more than `limit`: that extra row
+    /// only says a next page exists, and the cursor points past the page's last item.
+    public init(overfetched rows: [Item], limit: Int, totalCount: Int?, seq: (Item) -> Int64) {
+        let items = Array(rows.prefix(limit))
+        self.init(items: items, nextCursor: rows.count > limit ? items.last.map { PageCursor.encode(seq($0)) } : nil, totalCount: totalCount)
+    }
+}
