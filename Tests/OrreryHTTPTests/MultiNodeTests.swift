@@ -41,10 +41,12 @@ struct MultiNodeTests {
                 """)["id"]?.stringValue)
 
             // 10,000 one-shot runs due over the next 4 s, each a 0.2 s sleep, retried once. Each
-            // node is saturated (50 at a time, 250 runs/s): whichever is killed holds 50 active runs.
+            // node is saturated (50 at a time): whichever is killed holds active runs. Durations
+            // vary (0.1-0.3 s) so the nodes' batches do not end together: with equal durations all
+            // three were once seen between batches at the same instant, holding nothing.
             let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
             let tasks = (0..<10_000).map { i in
-                Fixtures.task("r\(i)", module: "sleep", params: .object(["seconds": .double(0.2)]),
+                Fixtures.task("r\(i)", module: "sleep", params: .object(["seconds": .double(0.1 + Double(i % 5) * 0.05)]),
                               schedule: Schedule(.once(at: now.adding(microseconds: Int64(i) * 400))), at: now,
                               retry: RetryPolicy(maxAttempts: 2, backoffBaseSec: 1))
             }
@@ -64,7 +66,11 @@ struct MultiNodeTests {
             var busy = sleeping
             busy.statuses = [.active]
             busy.limit = 100_000
-            let holders = try await store.listRuns(busy).items.compactMap(\.node)
+            var holders: [String] = []
+            try await eventually(timeout: .seconds(10), "some node holds active runs") {
+                holders = try await store.listRuns(busy).items.compactMap(\.node)
+                return !holders.isEmpty
+            }
             let victimIndex = nodes.indices.max { a, b in
                 holders.filter { $0.contains("-\(nodes[a].process.processIdentifier)-") }.count
                     < holders.filter { $0.contains("-\(nodes[b].process.processIdentifier)-") }.count
