@@ -167,11 +167,8 @@ enum ScheduleTypeWord: String, CaseIterable {
 }
 
 /// The OpenAPI 3.1 document of the native API (`Resources/openapi.json`), served at `/openapi.json`.
+/// Compiled into the executable (`OpenAPIDocument+Embedded.swift`): a binary copied alone
+/// to another machine serves it without a resource bundle.
 public enum OpenAPIDocument {
-    public static let bytes: [UInt8] = {
-        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"),
-              let data = try? Data(contentsOf: url)
-        else { return Array(#"{"error":"openapi.json is missing from the build"}"#.utf8) }
-        return Array(data)
-    }()
+    public static let bytes: [UInt8] = Array(text.utf8)
 }
