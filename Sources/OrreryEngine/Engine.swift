@@ -53,6 +53,10 @@ public final class Engine: Service, Sendable {
     let logger: Logger
     let recorder: RunRecorder
     private let dispatchBell = Doorbell()
+    /// Rung whenever this node wrote run changes (claims, group commits, rescues, API
+    /// writes): the live event stream (`RunFeed`) looks at the store at once instead of at
+    /// its next poll.
+    let changeBell = Doorbell()
     private let active = Mutex<[String: ActiveRun]>([:])
     private let stopping = Atomic<Bool>(false)
     private let counters = Locked(EngineCounters())
@@ -72,17 +76,26 @@ public final class Engine: Service, Sendable {
         self.clock = clock
         self.logger = logger
         let bell = dispatchBell
+        let changeBell = self.changeBell
         let counters = self.counters
         let inFlight = self.inFlight
         self.recorder = RunRecorder(store: store, node: configuration.node, clock: clock, logger: logger) { summary, endsWritten in
             counters.withLock { $0.recorded += summary.ended; $0.recordTransactions += 1 }
             inFlight.withLock { $0 -= endsWritten }
             bell.ring()
+            changeBell.ring()
         }
     }
 
     /// Something new may be due earlier than the engine is sleeping for: look again now.
-    public func wake() { dispatchBell.ring() }
+    public func wake() {
+        dispatchBell.ring()
+        changeBell.ring()
+    }
+
+    /// Runs changed through this node outside the engine (a cancel, a dismissal): live
+    /// streams look at the store now.
+    public func runsChanged() { changeBell.ring() }
 
     /// Counts since start, for tests, benchmarks and metrics.
     public var stats: EngineCounters { counters.withLock { $0 } }
@@ -143,6 +156,7 @@ public final class Engine: Service, Sendable {
                 failures = 0
                 counters.withLock { $0.claimed += claimed.count; $0.claimTransactions += 1 }
                 inFlight.withLock { $0 += claimed.count }
+                if !claimed.isEmpty { changeBell.ring() }
                 for run in claimed {
                     for old in run.replaces { requestCancel(runID: old) }
                     track(run.run, delta: 1)
@@ -298,6 +312,7 @@ public final class Engine: Service, Sendable {
         do {
             let summary = try await store.rescueExpired(expiredBefore: expiredBefore, exceptNode: exceptNode, now: clock.now())
             if summary.ended > 0 {
+                changeBell.ring()
                 logger.warning("rescued runs whose lease lapsed", metadata: ["runs": "\(summary.ended)", "retries": "\(summary.retriesScheduled)"])
                 counters.withLock { $0.rescued += summary.ended }
             }

@@ -198,6 +198,7 @@ public struct TaskService: Sendable {
     public func cancelRun(_ id: String, by caller: Caller) async throws -> TaskRun {
         try caller.require(.operator, to: "cancel runs")
         let run = try await store.cancel(runID: id, project: caller.scope, now: clock.now())
+        engine.runsChanged()
         guard run.status == .active, engine.requestCancel(runID: id) else { return run }
         let deadline = ContinuousClock.now.advanced(by: .seconds(1))
         while ContinuousClock.now < deadline {
@@ -210,6 +211,8 @@ public struct TaskService: Sendable {
 
     public func dismissRun(_ id: String, by caller: Caller) async throws -> TaskRun {
         try caller.require(.operator, to: "dismiss runs")
-        return try await store.dismiss(runID: id, project: caller.scope, by: caller.name, now: clock.now())
+        let run = try await store.dismiss(runID: id, project: caller.scope, by: caller.name, now: clock.now())
+        engine.runsChanged()
+        return run
     }
 }

@@ -9,7 +9,9 @@ public import OrreryEngine
 /// The native API under `/v1` (Appendix A): tasks, runs, logs, modules; plus health; and the
 /// five compatibility profiles (SPEC §8), each at its seed's own paths with its own errors.
 public enum OrreryRoutes {
-    public static func build(service: TaskService) -> Router<OrreryRequestContext> {
+    /// `feed`: the live change feed behind `GET /v1/stream` (run it as a service beside the
+    /// server); without one the stream answers 503.
+    public static func build(service: TaskService, feed: RunFeed? = nil) -> Router<OrreryRequestContext> {
         let router = Router(context: OrreryRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         let authenticator = TokenAuthenticator(store: service.store, clock: service.clock)
@@ -30,6 +32,7 @@ public enum OrreryRoutes {
         let v1 = router.group("v1").add(middleware: AuthMiddleware(authenticator: authenticator))
         TaskRoutes(service: service).add(to: v1)
         RunRoutes(service: service).add(to: v1)
+        StreamRoutes(service: service, feed: feed).add(to: v1)
         TokenRoutes(service: service).add(to: v1)
         UserRoutes(service: service).add(to: v1)
         v1.get("modules") { _, context in

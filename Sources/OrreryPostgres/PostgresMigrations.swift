@@ -160,6 +160,10 @@ enum PostgresMigrations {
             // Rights beyond the role (`shell`), a JSON array of names as in SQLite.
             "ALTER TABLE tokens ADD COLUMN rights TEXT NOT NULL DEFAULT '[]'",
         ]),
+        Migration(name: "v4-run-changes", statements: [
+            // The live event stream reads the runs changed since its last look.
+            "CREATE INDEX runs_changed ON runs(updated_at, seq)",
+        ]),
     ]
 }
 

@@ -149,6 +149,10 @@ enum Migrations {
                 CREATE INDEX runs_project ON runs(project, seq);
                 """)
         }
+        migrator.registerMigration("v6-run-changes") { db in
+            // The live event stream reads the runs changed since its last look.
+            try db.execute(sql: "CREATE INDEX runs_changed ON runs(updated_at, seq)")
+        }
         return migrator
     }
 }

@@ -66,6 +66,14 @@ enum OpenedStore {
         }
     }
 
+    /// The same store as the live streams' change feed reads it.
+    var feedStore: any RunFeed.Store {
+        switch self {
+        case .sqlite(let s): s
+        case .postgres(let s): s
+        }
+    }
+
     /// Where the data is, for people.
     var location: String {
         switch self {
@@ -160,16 +168,23 @@ struct Serve: AsyncParsableCommand {
         let engine = Engine(configuration: config, store: shared, modules: ModuleRegistry(BuiltinModules.all(allowPrivateNetworks: allowPrivateNetworks)), clock: clock, logger: logger)
         let service = TaskService(store: shared, engine: engine)
         let pruner = Pruner(configuration: pruning, store: shared, clock: clock, logger: logger)
+        // Live streams read the store for changes: often on PostgreSQL (other nodes write
+        // too), rarely on SQLite, where every write is this node's and rings the feed at once.
+        var streaming = RunFeed.Configuration()
+        if case .sqlite = opened { streaming.pollInterval = .seconds(2) }
+        let feed = RunFeed(configuration: streaming, store: opened.feedStore, engine: engine, logger: logger)
         let app = Application(
-            router: OrreryRoutes.build(service: service),
+            router: OrreryRoutes.build(service: service, feed: feed),
             configuration: .init(address: .hostname(host, port: port), serverName: "Orrery"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
                 say("Orrery listening on http://\(host):\(bound) (data: \(opened.location))")
             },
             logger: logger)
+        // Services stop in reverse order: the feed first, so open streams end and do not hold
+        // up the HTTP server's graceful shutdown.
         let group = ServiceGroup(
-            configuration: .init(services: services + [.init(service: pruner), .init(service: engine), .init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services + [.init(service: pruner), .init(service: engine), .init(service: app), .init(service: feed)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }
