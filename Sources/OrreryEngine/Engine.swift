@@ -42,6 +42,8 @@ public final class Engine: Service, Sendable {
         /// When set, the dispatcher never sleeps longer than this: a safety net for a
         /// wake-up from another node that was lost (a dropped `LISTEN` connection).
         public var maxIdleSleep: Duration?
+        /// Per-run metrics (ends, durations, lateness); nil: none.
+        public var metrics: RunMetrics?
 
         public init(node: String) { self.node = node }
     }
@@ -59,6 +61,7 @@ public final class Engine: Service, Sendable {
     let changeBell = Doorbell()
     private let active = Mutex<[String: ActiveRun]>([:])
     private let stopping = Atomic<Bool>(false)
+    private let running = Atomic<Bool>(false)
     private let counters = Locked(EngineCounters())
     /// Runs claimed whose end is not yet written. A slot frees when the end is durable,
     /// so slots come back in batches (one per group commit) and claims stay large.
@@ -97,6 +100,9 @@ public final class Engine: Service, Sendable {
     /// streams look at the store now.
     public func runsChanged() { changeBell.ring() }
 
+    /// Between the start of `run()` and a graceful shutdown's signal (for `/readyz`).
+    public var isRunning: Bool { running.load(ordering: .relaxed) && !stopping.load(ordering: .relaxed) }
+
     /// Counts since start, for tests, benchmarks and metrics.
     public var stats: EngineCounters { counters.withLock { $0 } }
 
@@ -118,6 +124,8 @@ public final class Engine: Service, Sendable {
     }
 
     private func runLoops() async {
+        running.store(true, ordering: .relaxed)
+        defer { running.store(false, ordering: .relaxed) }
         await rescueOrphansAtStart()
         await withTaskGroup(of: Void.self) { background in
             background.addTask { await self.recorder.run() }
@@ -181,6 +189,7 @@ public final class Engine: Service, Sendable {
 
     private func execute(_ claimed: ClaimedRun, handle: ActiveRun) async {
         let run = claimed.run
+        configuration.metrics?.started(run)
         let end: RunOutcome.End
         if let module = registry[run.module] {
             let sink = RunSink(runID: run.id, recorder: recorder, clock: clock)
@@ -202,7 +211,9 @@ public final class Engine: Service, Sendable {
         }
         active.withLock { _ = $0.removeValue(forKey: run.id) }
         if track(run, delta: -1) { dispatchBell.ring() }  // a limited queue or module has room again
-        recorder.end(RunOutcome(runID: run.id, end: end, at: clock.now()))
+        let outcome = RunOutcome(runID: run.id, end: end, at: clock.now())
+        configuration.metrics?.ended(run, end, at: outcome.at)  // counted before anyone can read the end
+        recorder.end(outcome)
         counters.withLock { $0.finished += 1 }
     }
 

@@ -10,9 +10,11 @@ public import OrreryEngine
 /// five compatibility profiles (SPEC §8), each at its seed's own paths with its own errors.
 public enum OrreryRoutes {
     /// `feed`: the live change feed behind `GET /v1/stream` (run it as a service beside the
-    /// server); without one the stream answers 503.
-    public static func build(service: TaskService, feed: RunFeed? = nil) -> Router<OrreryRequestContext> {
+    /// server); without one the stream answers 503. `metrics`: what `/metrics` emits (give the
+    /// engine its `runMetrics`); every request is logged and timed through it.
+    public static func build(service: TaskService, feed: RunFeed? = nil, metrics: ServerMetrics = ServerMetrics()) -> Router<OrreryRequestContext> {
         let router = Router(context: OrreryRequestContext.self)
+        router.add(middleware: RequestLogMiddleware(metrics: metrics))
         router.add(middleware: ProblemMiddleware())
         let authenticator = TokenAuthenticator(store: service.store, clock: service.clock)
         let synapse = SynapseProfile(service: service, authenticator: authenticator)
@@ -21,13 +23,9 @@ public enum OrreryRoutes {
         let taskListRPC = TaskListRPCProfile(service: service, authenticator: authenticator)
         let dms = DMSProfile(service: service, authenticator: authenticator)
         router.add(middleware: ProfileErrorMiddleware(profiles: [synapse.errors, taskAPI.errors, workspace.errors, taskListRPC.errors, dms.errors]))
-        router.get("healthz") { _, _ in json(.object(["status": .string("ok")])) }
+        OperationsRoutes.add(to: router, service: service, metrics: metrics)
         router.get("openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
-        }
-        router.get("readyz") { _, _ in
-            _ = try await service.store.tokenCount()
-            return json(.object(["status": .string("ready")]))
         }
         let v1 = router.group("v1").add(middleware: AuthMiddleware(authenticator: authenticator))
         TaskRoutes(service: service).add(to: v1)

@@ -91,6 +91,10 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the scheduler and its HTTP API.")
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var logging: LogOptions
+
+    @Option(help: "On SIGTERM, seconds active runs may take to finish before they are handed back (env ORRERY_SHUTDOWN_GRACE_SEC; default 10).")
+    var shutdownGraceSec: Int?
 
     @Option(help: "Address to listen on (env ORRERY_HOST; default 127.0.0.1).")
     var host: String?
@@ -129,9 +133,14 @@ struct Serve: AsyncParsableCommand {
         guard leaseSec >= 1 else { throw ValidationError("lease-sec must be at least 1, not \(leaseSec)") }
         guard retentionDays >= 0 else { throw ValidationError("retention-days must be 0 (forever) or more, not \(retentionDays)") }
         if let keepRuns, keepRuns < 1 { throw ValidationError("keep-runs must be at least 1, not \(keepRuns)") }
+        let shutdownGraceSec = try settings.int(shutdownGraceSec, "shutdown_grace_sec") ?? 10
+        guard shutdownGraceSec >= 0 else { throw ValidationError("shutdown-grace-sec must be 0 or more, not \(shutdownGraceSec)") }
+        let (logFormat, logLevel) = try logging.resolve(settings)
         let dataDir = try store.resolvedDataDir(settings)
+        LogOptions.bootstrap(format: logFormat, level: logLevel)
         var logger = Logger(label: "orrery")
-        logger.logLevel = .info
+        logger.logLevel = logLevel
+        let metrics = ServerMetrics()
         let opened = try await store.open(exclusive: true, settings: settings, logger: logger)
         defer { opened.close() }
         let shared = opened.store
@@ -147,6 +156,8 @@ struct Serve: AsyncParsableCommand {
         config.concurrency = concurrency
         config.leaseDuration = .seconds(leaseSec)
         config.rescueInterval = .seconds(max(1, leaseSec / 3))
+        config.shutdownGrace = .seconds(shutdownGraceSec)
+        config.metrics = metrics.runMetrics
         var pruning = Pruner.Configuration()
         pruning.retention = retentionDays > 0 ? .seconds(Int64(retentionDays) * 86_400) : nil
         pruning.keepNewestPerTask = keepRuns
@@ -174,7 +185,7 @@ struct Serve: AsyncParsableCommand {
         if case .sqlite = opened { streaming.pollInterval = .seconds(2) }
         let feed = RunFeed(configuration: streaming, store: opened.feedStore, engine: engine, logger: logger)
         let app = Application(
-            router: OrreryRoutes.build(service: service, feed: feed),
+            router: OrreryRoutes.build(service: service, feed: feed, metrics: metrics),
             configuration: .init(address: .hostname(host, port: port), serverName: "Orrery"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port

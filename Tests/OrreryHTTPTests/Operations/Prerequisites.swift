@@ -1,0 +1,64 @@
+import Foundation
+import OrreryTesting
+
+/// Tools some operations tests need from outside Swift (a Python with prometheus_client, a
+/// release binary), named by variables that `scripts/test` sets. Without CI a missing one
+/// skips its test and says why; with `CI=true` the test runs and fails, so CI never passes
+/// by skipping.
+enum Prerequisites {
+    static let environment = ProcessInfo.processInfo.environment
+    static var onCI: Bool { ["1", "true", "yes"].contains(environment["CI"]?.lowercased() ?? "") }
+
+    /// The tool a variable names, or nil (the test's `.enabled` then skips it, unless on CI).
+    static func path(_ variable: String) -> String? {
+        environment[variable].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Whether a test that needs `variable` runs: when it is set, and always on CI.
+    static func runs(_ variable: String) -> Bool { path(variable) != nil || onCI }
+
+    /// The tool, or an error that says how to get it.
+    static func require(_ variable: String, _ what: String) throws -> String {
+        guard let path = path(variable), FileManager.default.isExecutableFile(atPath: path) else {
+            throw MissingPrerequisite(description: "\(variable) must name \(what) (scripts/test sets it); CI=true fails instead of skipping")
+        }
+        return path
+    }
+
+    struct MissingPrerequisite: Error, CustomStringConvertible { let description: String }
+
+    /// Runs a program with `input` on standard input and returns its standard output; fails
+    /// when it exits non-zero or outlives `timeout`. Waits without blocking a thread (a server
+    /// under test may share this process).
+    static func run(_ executable: String, _ arguments: [String], input: [UInt8] = [], timeout: Duration = .seconds(60)) async throws -> String {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        FileManager.default.createFile(atPath: dir.file("in"), contents: Data(input))
+        FileManager.default.createFile(atPath: dir.file("out"), contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: dir.file("in")))
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("out")))
+        process.standardError = process.standardOutput
+        try process.run()
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                process.terminate()
+                throw TimedOut(what: "\(executable) \(arguments.joined(separator: " "))")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let output = (try? String(contentsOfFile: dir.file("out"), encoding: .utf8)) ?? ""
+        guard process.terminationStatus == 0 else {
+            throw MissingPrerequisite(description: "\(executable) exited \(process.terminationStatus): \(output.suffix(2000))")
+        }
+        return output
+    }
+
+    /// The repository's root (for scripts/).
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+}
