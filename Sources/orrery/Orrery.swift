@@ -16,7 +16,7 @@ struct Orrery: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "orrery",
         abstract: "Orrery: a self-hosted scheduled-task service.",
-        subcommands: [Serve.self, Migrate.self, TokenCommand.self, ScheduleCommand.self])
+        subcommands: [Serve.self, Migrate.self, BackupCommand.self, TokenCommand.self, ScheduleCommand.self])
 }
 
 /// Where the data lives, shared by every command that opens the store.

@@ -39,7 +39,7 @@ struct RequestLogMiddleware: RouterMiddleware {
         let route = context.endpointPath ?? "NotFound"
         metrics.requestEnded(method: request.method.rawValue, route: route, status: status, after: elapsed)
         let ms = Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1_000 + Double(elapsed.components.seconds) * 1_000
-        context.logger.log(level: status >= 500 ? .error : .info, "request", metadata: [
+        context.logger.log(level: status == 503 ? .warning : status >= 500 ? .error : .info, "request", metadata: [
             "method": .string(request.method.rawValue), "path": .string(request.uri.path), "route": .string(route),
             "status": .stringConvertible(status), "duration_ms": .stringConvertible(ms),
         ])

@@ -1,0 +1,58 @@
+import Foundation
+import OrreryCore
+import OrrerySQLite
+import OrreryTesting
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SIGTERM on the real executable (SPEC §9): it stops claiming, lets active runs finish within
+/// the grace period, hands the rest back to be run again, and exits 0.
+@Suite("Graceful shutdown of the real executable")
+struct ShutdownTests {
+    @Test("SIGTERM: no new claims, a run that ends within the grace completes, one that does not is handed back, exit 0")
+    func sigterm() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let token = "shutdown-test-token"
+        let grace = 3
+        let server = try await ServerProcess.start(
+            dataDir: dir.file("data"), token: token, log: dir.file("serve.log"), extraArguments: ["--shutdown-grace-sec", "\(grace)"])
+        defer { if server.process.isRunning { kill(server.process.processIdentifier, SIGKILL) } }
+        let api = server.api(token)
+        let quick = try require(try await api.post("/v1/tasks", #"{"name":"quick","module":"sleep","params":{"seconds":1.5},"schedule":{"type":"once"}}"#)["id"]?.stringValue)
+        let long = try require(try await api.post("/v1/tasks", #"{"name":"long","module":"sleep","params":{"seconds":600},"schedule":{"type":"once"}}"#)["id"]?.stringValue)
+        try await eventually("both runs active") {
+            try await api.get("/v1/runs?status=active").items.count == 2
+        }
+        // Due a moment after the signal, inside the grace period: it must not be claimed.
+        let dueAt = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970 + 0.5)
+        let later = try require(try await api.post("/v1/tasks", """
+            {"name":"later","module":"noop","schedule":{"type":"once","at":"\(dueAt.rfc3339)"}}
+            """)["id"]?.stringValue)
+
+        let signalled = ContinuousClock.now
+        kill(server.process.processIdentifier, SIGTERM)
+        let deadline = signalled.advanced(by: .seconds(grace + 15))
+        while server.process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        let took = ContinuousClock.now - signalled
+        #expect(!server.process.isRunning, "still running \(took) after SIGTERM")
+        #expect(server.process.terminationReason == .exit && server.process.terminationStatus == 0)
+        #expect(took >= .seconds(grace), "waited for the grace period before handing back (took \(took))")
+
+        let store = try SQLiteStore(path: dir.file("data/orrery.sqlite"))
+        func runs(_ task: String) async throws -> [TaskRun] {
+            var filter = RunFilter()
+            filter.taskID = task
+            return try await store.listRuns(filter).items
+        }
+        let quickRuns = try await runs(quick)
+        #expect(quickRuns.map(\.status) == [.complete], "finished within the grace period")
+        let longRuns = try await runs(long)
+        #expect(longRuns.map(\.status) == [.scheduled], "handed back, to run again")
+        #expect(longRuns.first?.node == nil && longRuns.first?.leaseExpiresAt == nil, "its lease released")
+        let laterRuns = try await runs(later)
+        #expect(laterRuns.map(\.status) == [.scheduled] && laterRuns.first?.startedAt == nil, "not claimed after the signal")
+    }
+}
