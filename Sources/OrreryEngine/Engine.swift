@@ -133,6 +133,8 @@ public final class Engine: Service, Sendable {
             background.addTask { await self.rescueForever() }
             if let notifying = self.store as? any NotifyingStore {
                 background.addTask { await notifying.listenForDueRuns { self.dispatchBell.ring() } }
+                // A cancel asked through another node (or an `overlap: replace` claimed there).
+                background.addTask { await notifying.listenForCancelRequests { self.requestCancel(runID: $0) } }
             }
             await withDiscardingTaskGroup { runs in
                 await self.dispatch(into: &runs)
@@ -290,7 +292,10 @@ public final class Engine: Service, Sendable {
             do {
                 // The runs executing here and those whose end is not written yet.
                 let held = active.withLock { Array($0.keys) } + recorder.unwrittenEnds()
-                try await store.renewLeases(node: configuration.node, runIDs: held, until: clock.now().adding(configuration.leaseDuration))
+                let cancelRequested = try await store.renewLeases(
+                    node: configuration.node, runIDs: held, until: clock.now().adding(configuration.leaseDuration))
+                // Requests whose notice never arrived (or a store without notices).
+                for runID in cancelRequested { requestCancel(runID: runID) }
             } catch {
                 noteStoreFailure()
                 logger.error("renewing leases failed", metadata: ["error": "\(error)"])

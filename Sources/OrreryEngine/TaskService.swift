@@ -114,9 +114,24 @@ public struct TaskService: Sendable {
     /// `.versionMismatch`. A changed schedule or `enabled` replaces the pending run.
     public func updateTask(_ id: String, with body: JSONValue, ifMatch: Int64?, by caller: Caller) async throws -> ScheduledTask {
         try caller.require(.operator, to: "change tasks")
+        // The store compares versions inside its transaction (compare-and-swap). With
+        // `If-Match` the client's version is the one compared; without it a write that lost a
+        // race is applied again to the newer task, so a plain PATCH never fails for a race.
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await updateOnce(id, with: body, expectedVersion: ifMatch, by: caller)
+            } catch let error as OrreryError where error.code == .versionMismatch && ifMatch == nil && attempt < 5 {
+                continue
+            }
+        }
+    }
+
+    private func updateOnce(_ id: String, with body: JSONValue, expectedVersion: Int64?, by caller: Caller) async throws -> ScheduledTask {
         let current = try await store.task(id: id, project: caller.scope)
-        if let ifMatch, ifMatch != current.version {
-            throw OrreryError(.versionMismatch, "task \"\(id)\" is at version \(current.version), not \(ifMatch)", field: "If-Match")
+        if let expectedVersion, expectedVersion != current.version {  // also when the PATCH changes nothing
+            throw OrreryError(.versionMismatch, "task \"\(id)\" is at version \(current.version), not \(expectedVersion)", field: "If-Match")
         }
         let now = clock.now()
         let updated = try TaskInput.update(current, with: body, now: now, modules: modules.descriptors)
@@ -127,7 +142,7 @@ public struct TaskService: Sendable {
         if updated.schedule != current.schedule || updated.enabled != current.enabled {
             reschedule = updated.rescheduledRun(now: now, id: ids.make(at: now)).map { .replace(with: $0) } ?? .clear
         }
-        let stored = try await store.updateTask(updated, expectedVersion: current.version, reschedule: reschedule)
+        let stored = try await store.updateTask(updated, expectedVersion: expectedVersion ?? current.version, reschedule: reschedule)
         engine.wake()
         return stored
     }
@@ -158,13 +173,7 @@ public struct TaskService: Sendable {
 
     public func deleteTask(_ id: String, ifMatch: Int64? = nil, by caller: Caller) async throws {
         try caller.require(.operator, to: "delete tasks")
-        if let ifMatch {
-            let current = try await store.task(id: id, project: caller.scope)
-            guard ifMatch == current.version else {
-                throw OrreryError(.versionMismatch, "task \"\(id)\" is at version \(current.version), not \(ifMatch)", field: "If-Match")
-            }
-        }
-        try await store.deleteTask(id: id, project: caller.scope, now: clock.now())
+        try await store.deleteTask(id: id, project: caller.scope, expectedVersion: ifMatch, now: clock.now())
     }
 
     /// "Run now": a manual run, due at once.
@@ -192,17 +201,20 @@ public struct TaskService: Sendable {
         return try await store.logs(runID: runID, offset: offset, limit: limit)
     }
 
-    /// Cancels a scheduled run at once; asks an active one to stop (it ends `canceled`).
-    /// When this engine runs it, waits briefly (at most 1 s) for the end to be written, so
-    /// the caller usually gets the run back `canceled` rather than still `active`.
+    /// Cancels a scheduled run at once; asks an active one to stop (it ends `canceled`),
+    /// wherever it runs. Waits briefly (at most 2 s) for the end to be written, so the
+    /// caller usually gets the run back `canceled` rather than still `active`.
     public func cancelRun(_ id: String, by caller: Caller) async throws -> TaskRun {
         try caller.require(.operator, to: "cancel runs")
         let run = try await store.cancel(runID: id, project: caller.scope, now: clock.now())
         engine.runsChanged()
-        guard run.status == .active, engine.requestCancel(runID: id) else { return run }
-        let deadline = ContinuousClock.now.advanced(by: .seconds(1))
+        guard run.status == .active else { return run }
+        // Here directly; on another node through the store's notice (and its next lease renewal).
+        let local = engine.requestCancel(runID: id)
+        let deadline = ContinuousClock.now.advanced(by: .seconds(2))
         while ContinuousClock.now < deadline {
-            try await Task.sleep(for: .microseconds(200))  // a real-time wait for an answer, not a schedule
+            // A real-time wait for an answer, not a schedule: short here, longer for another node.
+            try await Task.sleep(for: local ? .microseconds(200) : .milliseconds(20))
             let current = try await store.run(id: id, project: caller.scope)
             if current.status.isFinished { return current }
         }

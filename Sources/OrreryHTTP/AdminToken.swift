@@ -14,12 +14,19 @@ public enum AdminToken {
     public static func ensure(store: any TaskStore, environmentToken: String?, dataDir: String, now: Timestamp) async throws -> Outcome {
         if let token = environmentToken, !token.isEmpty {
             let hash = TokenHash.of(token)
-            if try await store.tokenRole(hash: hash, now: now) == nil {
-                do {
-                    try await store.insertToken(StoredToken(
-                        id: IDGenerator().make(at: now), hash: hash, name: "admin", role: "admin", project: "default", createdAt: now))
-                } catch let error as OrreryError where error.code == .conflict {
-                    // Another node starting at the same time stored the same token first.
+            // The documented recovery path: whatever happened to this token (revoked, expired,
+            // its user disabled, demoted), it is a working admin token again after the start.
+            if try await store.tokenRole(hash: hash, now: now)?.role != Role.admin.rawValue {
+                let token = StoredToken(
+                    id: IDGenerator().make(at: now), hash: hash, name: "admin", role: "admin", project: "default", createdAt: now)
+                if let bootstrap = store as? any TokenBootstrapStore {
+                    try await bootstrap.reinstateAdminToken(token)
+                } else {
+                    do {
+                        try await store.insertToken(token)
+                    } catch let error as OrreryError where error.code == .conflict {
+                        // Another node starting at the same time stored the same token first.
+                    }
                 }
             }
             return .fromEnvironment

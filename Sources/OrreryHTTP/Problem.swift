@@ -12,13 +12,16 @@ public struct ProblemError: Error, HTTPResponseError, Sendable {
     public var title: String
     public var detail: String
     public var field: String?
+    /// Headers the answer carries besides the content type (`Allow` on a 405).
+    public var headers: HTTPFields = [:]
 
-    public init(status: HTTPResponse.Status, code: String, title: String, detail: String, field: String?) {
+    public init(status: HTTPResponse.Status, code: String, title: String, detail: String, field: String?, headers: HTTPFields = [:]) {
         self.status = status
         self.code = code
         self.title = title
         self.detail = detail
         self.field = field
+        self.headers = headers
     }
 
     public init(_ error: OrreryError) {
@@ -54,7 +57,8 @@ public struct ProblemError: Error, HTTPResponseError, Sendable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        var headers = self.headers
+        headers[.contentType] = "application/problem+json"
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json.jsonText)))
     }

@@ -43,6 +43,7 @@ public enum OrreryRoutes {
         workspace.add(to: router)
         taskListRPC.add(to: router)
         dms.add(to: router)
+        router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes.map { ($0.path.description, $0.method.rawValue) }))
         return router
     }
 }

@@ -60,6 +60,7 @@ extension PostgresStore {
 
     public func disableUser(id: String, now: Timestamp) async throws {
         try await transaction { connection in
+            try await self.refuseLosingLastAdmin(tokenID: nil, userID: id, what: "user \"\(id)\"", now: now, connection)
             let changed = try await connection.execute(
                 "UPDATE users SET disabled_at = coalesce(disabled_at, \(now.microseconds)) WHERE id = \(id) RETURNING 1", logger: self.logger)
             guard changed > 0 else { throw OrreryError.notFound("user", id) }

@@ -17,21 +17,42 @@ extension PostgresStore: NotifyingStore {
         _ = try? await withConnection { connection in try await self.notifyDue(connection) }
     }
 
+    /// The channel of cancel requests; a notice's payload is the run's id.
+    static let cancelChannel = "orrery_cancel"
+
+    /// Tells every listening node, when this transaction commits, that `runID` is to stop.
+    func notifyCancel(runID: String, _ connection: PostgresConnection) async throws {
+        try await connection.execute("SELECT pg_notify(\(Self.cancelChannel), \(runID))", logger: logger)
+    }
+
     public func listenForDueRuns(_ wake: @escaping @Sendable () -> Void) async {
+        // Notices sent while we were not listening are lost: look once on every (re)connection.
+        await listen(on: Self.dueChannel, what: "due runs", connected: wake) { _ in wake() }
+    }
+
+    public func listenForCancelRequests(_ cancel: @escaping @Sendable (String) -> Void) async {
+        // A request missed while reconnecting reaches its node at its next lease renewal.
+        await listen(on: Self.cancelChannel, what: "cancel requests", connected: {}) { cancel($0) }
+    }
+
+    /// Listens on `channel` until the calling task is canceled, reconnecting with back-off.
+    private func listen(
+        on channel: String, what: String, connected: @escaping @Sendable () -> Void, notice: @escaping @Sendable (String) -> Void
+    ) async {
         var failures = 0
         while !Task.isCancelled {
             do {
                 try await client.withConnection { connection in
-                    try await connection.listen(on: Self.dueChannel) { notices in
+                    try await connection.listen(on: channel) { notices in
                         failures = 0
-                        wake()  // notices sent while we were not listening are lost: look once
-                        for try await _ in notices { wake() }
+                        connected()
+                        for try await received in notices { notice(received.payload) }
                     }
                 }
             } catch {
                 if Task.isCancelled { return }
                 failures += 1
-                if failures == 1 { logger.warning("listening for due runs failed; reconnecting", metadata: ["error": "\(error)"]) }
+                if failures == 1 { logger.warning("listening for \(what) failed; reconnecting", metadata: ["error": "\(error)"]) }
             }
             try? await Task.sleep(for: .milliseconds(min(100 * failures, 2_000)))
         }
@@ -60,6 +81,16 @@ extension PostgresStore: LeaderStore {
 }
 
 extension PostgresStore: TokenBootstrapStore {
+    public func reinstateAdminToken(_ token: StoredToken) async throws {
+        try await withConnection { connection in
+            try await connection.execute("""
+                INSERT INTO tokens (id, hash, name, role, project, created_at, rights)
+                VALUES (\(token.id), \(token.hash), \(token.name), 'admin', \(token.project), \(token.createdAt.microseconds), '[]')
+                ON CONFLICT (hash) DO UPDATE SET role = 'admin', revoked_at = NULL, expires_at = NULL, user_id = NULL
+                """, logger: self.logger)
+        }
+    }
+
     public func insertFirstAdminToken(_ token: StoredToken) async throws -> Bool {
         try await transaction { connection in
             // Nodes starting together queue here; the first inserts, the others find its token.

@@ -71,6 +71,8 @@ extension PostgresStore: RunQueue {
                     UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, \(now.microseconds)), updated_at = \(now.microseconds)
                     WHERE task_id = \(run.taskID) AND status = 'active' RETURNING id
                     """, logger: self.logger).map { try $0[0].decode(String.self) }
+                // The replaced run may be executing on another node: tell it.
+                for id in replaced[run.id] ?? [] { try await self.notifyCancel(runID: id, connection) }
             }
             for (run, reason) in plan.skipped {
                 _ = try RunStatus.scheduled.transition(to: .skipped)
@@ -258,7 +260,14 @@ extension PostgresStore: RunQueue {
                 }
             summary.ended += ended.count
             let taskIDs = Array(Set(ended.map(\.taskID))).sorted()
-            // Runs held behind these (`overlap: queue`) may start now.
+            // Runs held behind these (`overlap: queue`, `run_all` catch-ups) may start now. The
+            // tasks are locked first (in id order): a claim deciding to hold a run of one of
+            // them holds its task until it commits, so the release below, a new statement with
+            // a new snapshot, sees that held run instead of leaving it held for ever.
+            if !taskIDs.isEmpty {
+                try await connection.execute(
+                    "SELECT 1 FROM tasks WHERE id = ANY(\(taskIDs)) ORDER BY id FOR NO KEY UPDATE", logger: logger)
+            }
             if !taskIDs.isEmpty,
                try await connection.execute("UPDATE runs SET held = false WHERE held AND task_id = ANY(\(taskIDs)) RETURNING 1", logger: logger) > 0 {
                 wake = true
@@ -318,13 +327,14 @@ extension PostgresStore: RunQueue {
         return retries
     }
 
-    public func renewLeases(node: String, runIDs: [String], until: Timestamp) async throws {
-        guard !runIDs.isEmpty else { return }
-        try await withConnection { connection in
-            try await connection.execute("""
+    public func renewLeases(node: String, runIDs: [String], until: Timestamp) async throws -> [String] {
+        guard !runIDs.isEmpty else { return [] }
+        return try await withConnection { connection in
+            try await connection.rows("""
                 UPDATE runs SET lease_expires_at = \(until.microseconds)
                 WHERE status = 'active' AND node = \(node) AND id = ANY(\(runIDs))
-                """, logger: self.logger)
+                RETURNING CASE WHEN cancel_requested_at IS NOT NULL THEN id END
+                """, logger: self.logger).compactMap { try $0[0].decode(String?.self) }
         }
     }
 

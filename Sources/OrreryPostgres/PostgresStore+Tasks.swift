@@ -99,9 +99,15 @@ extension PostgresStore: TaskStore {
         }
     }
 
-    public func deleteTask(id: String, project: String?, now: Timestamp) async throws {
+    public func deleteTask(id: String, project: String?, expectedVersion: Int64?, now: Timestamp) async throws {
         try await transaction { connection in
             _ = try await self.fetchTask(id: id, project: project, connection)
+            // The row stays locked to the end: no update can slip between this look and the delete.
+            let version = try await connection.rows(
+                "SELECT version FROM tasks WHERE id = \(id) FOR UPDATE", logger: self.logger).first?[0].decode(Int64.self)
+            if let expectedVersion, let version, version != expectedVersion {
+                throw OrreryError(.versionMismatch, "task \"\(id)\" is at version \(version), not \(expectedVersion)", field: "If-Match")
+            }
             try await connection.execute(
                 "UPDATE tasks SET deleted_at = \(now.microseconds), enabled = false, updated_at = \(now.microseconds) WHERE id = \(id)",
                 logger: self.logger)
@@ -192,6 +198,8 @@ extension PostgresStore: TaskStore {
                         updated_at = \(now.microseconds)
                     WHERE id = \(runID)
                     """, logger: self.logger)
+                // Whichever node executes it hears this when the transaction commits.
+                try await self.notifyCancel(runID: runID, connection)
             }
             return try await self.fetchRun(id: runID, project: project, connection)
         }
@@ -266,11 +274,26 @@ extension PostgresStore: TaskStore {
     }
 
     public func revokeToken(id: String, now: Timestamp) async throws {
-        let changed = try await withConnection { connection in
-            try await connection.execute(
+        let changed = try await transaction { connection in
+            try await self.refuseLosingLastAdmin(tokenID: id, userID: nil, what: "token \"\(id)\"", now: now, connection)
+            return try await connection.execute(
                 "UPDATE tokens SET revoked_at = coalesce(revoked_at, \(now.microseconds)) WHERE id = \(id) RETURNING 1", logger: self.logger)
         }
         guard changed > 0 else { throw OrreryError.notFound("token", id) }
+    }
+
+    /// Throws `lastAdmin` when the token `tokenID` (or the tokens of user `userID`), about to
+    /// stop working, include an active admin token and no other would remain. The table lock
+    /// serializes this with other revokes and with `insertFirstAdminToken` on every node.
+    func refuseLosingLastAdmin(tokenID: String?, userID: String?, what: String, now: Timestamp, _ connection: PostgresConnection) async throws {
+        try await connection.execute("LOCK TABLE tokens IN SHARE ROW EXCLUSIVE MODE", logger: logger)
+        let rows = try await connection.rows("""
+            SELECT (id = \(tokenID) OR user_id = \(userID)) AS losing FROM tokens
+            WHERE role = 'admin' AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > \(now.microseconds))
+                AND (user_id IS NULL OR user_id IN (SELECT id FROM users WHERE disabled_at IS NULL))
+            """, logger: logger)
+        let losing = try rows.map { try $0[0].decode(Bool?.self) ?? false }
+        if losing.contains(true) && !losing.contains(false) { throw OrreryError.lastAdmin(what) }
     }
 
     public func tokenCount() async throws -> Int {

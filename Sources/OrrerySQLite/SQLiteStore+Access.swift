@@ -60,6 +60,7 @@ extension SQLiteStore {
 
     public func disableUser(id: String, now: Timestamp) async throws {
         try await write { db in
+            try Self.refuseLosingLastAdmin(losing: "user_id = ?", id, what: "user \"\(id)\"", now: now, db)
             try db.execute(sql: "UPDATE users SET disabled_at = coalesce(disabled_at, ?) WHERE id = ?", arguments: [now, id])
             guard db.changesCount > 0 else { throw OrreryError.notFound("user", id) }
             try db.execute(sql: "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE user_id = ?", arguments: [now, id])

@@ -12,14 +12,14 @@ extension SQLiteStore: RunQueue {
             for row in try Row.fetchAll(
                 db.cachedStatement(sql: """
                     SELECT id, params, timeout_sec, schedule_type, overlap, json_extract(misfire, '$.policy'),
-                        json_extract(misfire, '$.grace_sec')
+                        json_extract(misfire, '$.grace_sec'), json_extract(schedule, '$.jitter_sec')
                     FROM tasks WHERE id IN (SELECT value FROM json_each(?))
                     """),
                 arguments: [taskIDs]) {
                 let id: String = row[0]
                 let misfire = MisfirePolicy(policy: MisfirePolicy.Policy(rawValue: row[5] ?? "") ?? .runOnce, graceSec: row[6] ?? 60)
                 tasks[id] = (row[1], row[2], (row[3] as String) != "once",
-                             ClaimPolicy(taskID: id, overlap: OverlapPolicy(rawValue: row[4]) ?? .skip, misfire: misfire))
+                             ClaimPolicy(taskID: id, overlap: OverlapPolicy(rawValue: row[4]) ?? .skip, misfire: misfire, jitterSec: row[7]))
             }
             let busy = Set(try String.fetchAll(
                 db.cachedStatement(sql: """
@@ -241,13 +241,14 @@ extension SQLiteStore: RunQueue {
         return policy.retryRun(after: failed, now: now, id: ids.make(at: now), jitterUnit: Double.random(in: 0..<1))
     }
 
-    public func renewLeases(node: String, runIDs: [String], until: Timestamp) async throws {
-        guard !runIDs.isEmpty else { return }
+    public func renewLeases(node: String, runIDs: [String], until: Timestamp) async throws -> [String] {
+        guard !runIDs.isEmpty else { return [] }
         let ids = JSONValue.array(runIDs.map(JSONValue.string)).jsonText
-        try await write { db in
-            try db.cachedStatement(sql: """
+        return try await write { db in
+            try String?.fetchAll(db.cachedStatement(sql: """
                 UPDATE runs SET lease_expires_at = ? WHERE status = 'active' AND node = ? AND id IN (SELECT value FROM json_each(?))
-                """).execute(arguments: [until, node, ids])
+                RETURNING CASE WHEN cancel_requested_at IS NOT NULL THEN id END
+                """), arguments: [until, node, ids]).compactMap { $0 }
         }
     }
 

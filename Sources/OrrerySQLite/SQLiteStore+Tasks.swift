@@ -67,9 +67,12 @@ extension SQLiteStore: TaskStore {
         }
     }
 
-    public func deleteTask(id: String, project: String?, now: Timestamp) async throws {
+    public func deleteTask(id: String, project: String?, expectedVersion: Int64?, now: Timestamp) async throws {
         try await write { db in
-            _ = try Self.fetchTask(id: id, project: project, db)
+            let current = try Self.fetchTask(id: id, project: project, db)
+            if let expectedVersion, current.version != expectedVersion {
+                throw OrreryError(.versionMismatch, "task \"\(id)\" is at version \(current.version), not \(expectedVersion)", field: "If-Match")
+            }
             try db.execute(sql: "UPDATE tasks SET deleted_at = ?, enabled = 0, updated_at = ? WHERE id = ?", arguments: [now, now, id])
             try db.execute(sql: "DELETE FROM runs WHERE task_id = ? AND status = 'scheduled'", arguments: [id])
         }
@@ -220,9 +223,30 @@ extension SQLiteStore: TaskStore {
 
     public func revokeToken(id: String, now: Timestamp) async throws {
         try await write { db in
+            try Self.refuseLosingLastAdmin(losing: "id = ?", id, what: "token \"\(id)\"", now: now, db)
             try db.execute(sql: "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", arguments: [now, id])
             guard db.changesCount > 0 else { throw OrreryError.notFound("token", id) }
         }
+    }
+
+    /// A token anyone can use as admin now: not revoked, not expired, its user (if any) enabled.
+    static let activeAdmin = """
+        role = 'admin' AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > :now)
+        AND (user_id IS NULL OR user_id IN (SELECT id FROM users WHERE disabled_at IS NULL))
+        """
+
+    /// Throws `lastAdmin` when the tokens matching `losing` (about to stop working) include
+    /// an active admin token and no other active admin token would remain. Inside the write
+    /// transaction (SQLite has one writer), so two revokes cannot both pass.
+    static func refuseLosingLastAdmin(losing condition: String, _ value: String, what: String, now: Timestamp, _ db: Database) throws {
+        let arguments: StatementArguments = ["now": now, "value": value]
+        let condition = condition.replacingOccurrences(of: "?", with: ":value")
+        let losingAdmin = try Bool.fetchOne(
+            db, sql: "SELECT EXISTS (SELECT 1 FROM tokens WHERE \(activeAdmin) AND \(condition))", arguments: arguments) ?? false
+        guard losingAdmin else { return }
+        let remaining = try Int.fetchOne(
+            db, sql: "SELECT count(*) FROM tokens WHERE \(activeAdmin) AND NOT coalesce(\(condition), 0)", arguments: arguments) ?? 0
+        if remaining == 0 { throw OrreryError.lastAdmin(what) }
     }
 
     public func tokenCount() async throws -> Int {
@@ -231,6 +255,17 @@ extension SQLiteStore: TaskStore {
 }
 
 extension SQLiteStore: TokenBootstrapStore {
+    public func reinstateAdminToken(_ token: StoredToken) async throws {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO tokens (id, hash, name, role, project, created_at) VALUES (?, ?, ?, 'admin', ?, ?)
+                    ON CONFLICT (hash) DO UPDATE SET role = 'admin', revoked_at = NULL, expires_at = NULL, user_id = NULL
+                    """,
+                arguments: [token.id, token.hash, token.name, token.project, token.createdAt])
+        }
+    }
+
     public func insertFirstAdminToken(_ token: StoredToken) async throws -> Bool {
         try await write { db in
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM tokens WHERE role = 'admin' AND revoked_at IS NULL") == 0 else { return false }

@@ -3,33 +3,50 @@ public import Logging
 public import OrreryCore
 public import OrreryEngine
 public import OrreryModules
-public import OrrerySQLite
 
-/// Runs an engine on a manual clock over a real SQLite file for the length of `body`.
+/// Runs an engine on a manual clock over a real store — a SQLite file or a PostgreSQL
+/// database — for the length of `body`. Engine behaviour is tested on both stores.
 public struct EngineHarness: Sendable {
-    public let store: SQLiteStore
+    public let store: any ConformingStore
+    public let kind: StoreKind
     public let clock: ManualClock
     public let engine: Engine
     public let service: TaskService
 
+    /// A fresh store of `kind`.
     public static func with(
-        modules: [any TaskModule] = BuiltinModules.all(), exclusive: Bool = false, dir: TemporaryDirectory? = nil,
+        store kind: StoreKind = .sqlite, modules: [any TaskModule] = BuiltinModules.all(), exclusive: Bool = false,
         clock: ManualClock = ManualClock(),
         configure: (inout Engine.Configuration) -> Void = { _ in },
         _ body: (EngineHarness) async throws -> Void
     ) async throws {
-        let directory = try dir ?? TemporaryDirectory()
-        defer { if dir == nil { directory.remove() } }
-        let store = try Fixtures.store(in: directory, exclusive: exclusive)
-        var config = Engine.Configuration(node: "test-\(UUID().uuidString.prefix(6))")
-        config.exclusiveStore = exclusive
-        configure(&config)
-        let engine = Engine(configuration: config, store: store, modules: ModuleRegistry(modules), clock: clock, logger: Logger(label: "test"))
-        let harness = EngineHarness(store: store, clock: clock, engine: engine, service: TaskService(store: store, engine: engine))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await engine.run() }
-            defer { group.cancelAll() }
-            try await body(harness)
+        try await kind.withLocation { location in
+            try await with(location: location, modules: modules, exclusive: exclusive, clock: clock, configure: configure, body)
+        }
+    }
+
+    /// The store at `location`, which the test may have filled before (an outage, a restart).
+    /// `exclusive`: the engine owns the store alone (SQLite's lock), so every active run it
+    /// finds at start belongs to a dead process.
+    public static func with(
+        location: StoreLocation, modules: [any TaskModule] = BuiltinModules.all(), exclusive: Bool = false,
+        clock: ManualClock = ManualClock(),
+        configure: (inout Engine.Configuration) -> Void = { _ in },
+        _ body: (EngineHarness) async throws -> Void
+    ) async throws {
+        let exclusive = exclusive && location.kind == .sqlite
+        try await location.withStore(exclusive: exclusive) { store in
+            var config = Engine.Configuration(node: "test-\(UUID().uuidString.prefix(6))")
+            config.exclusiveStore = exclusive
+            configure(&config)
+            let engine = Engine(configuration: config, store: store, modules: ModuleRegistry(modules), clock: clock, logger: Logger(label: "test"))
+            let harness = EngineHarness(
+                store: store, kind: location.kind, clock: clock, engine: engine, service: TaskService(store: store, engine: engine))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await engine.run() }
+                defer { group.cancelAll() }
+                try await body(harness)
+            }
         }
     }
 

@@ -47,6 +47,19 @@ public enum StoreKind: String, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
+    /// Runs `body` with a fresh, empty place for a store (a temporary directory, or a new
+    /// database), which it may open several times — a restart, or another process's handle.
+    public func withLocation(_ body: (StoreLocation) async throws -> Void) async throws {
+        switch self {
+        case .sqlite:
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            try await body(.sqlite(dir))
+        case .postgres:
+            try await Self.withFreshDatabase { url in try await body(.postgres(url: url)) }
+        }
+    }
+
     /// Runs `body` with one fresh store.
     public func withStore(_ body: (any ConformingStore) async throws -> Void) async throws {
         try await withStores(1) { try await body($0[0]) }
@@ -64,5 +77,39 @@ public enum StoreKind: String, Sendable, CaseIterable, CustomStringConvertible {
             throw error
         }
         try await PostgresAdmin.dropDatabase(String(name), serverURL: server)
+    }
+}
+
+/// Where a test's store lives, so that it can be opened again.
+public enum StoreLocation: Sendable {
+    case sqlite(TemporaryDirectory)
+    case postgres(url: String)
+
+    public var kind: StoreKind {
+        switch self {
+        case .sqlite: .sqlite
+        case .postgres: .postgres
+        }
+    }
+
+    /// Opens (and migrates) the store. `exclusive` takes SQLite's one-server lock; PostgreSQL
+    /// is shared by design and ignores it.
+    public func open(exclusive: Bool = false) async throws -> any ConformingStore {
+        switch self {
+        case .sqlite(let dir): try SQLiteStore(path: dir.file("orrery.sqlite"), options: .init(exclusive: exclusive))
+        case .postgres(let url): try await PostgresStore.connect(url: url)
+        }
+    }
+
+    /// Lets go of a store `open` returned (PostgreSQL's pool; SQLite closes with its last reference).
+    public func close(_ store: any ConformingStore) {
+        (store as? PostgresStore)?.close()
+    }
+
+    /// Opens the store for the length of `body`.
+    public func withStore<R>(exclusive: Bool = false, _ body: (any ConformingStore) async throws -> R) async throws -> R {
+        let store = try await open(exclusive: exclusive)
+        defer { close(store) }
+        return try await body(store)
     }
 }

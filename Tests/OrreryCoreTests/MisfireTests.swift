@@ -44,7 +44,7 @@ struct MisfireTests {
         #expect(short.next?.slot == t0.adding(seconds: 5 * 60))
         let long = successors(task(.skip, every: 1), slot: t0, now: t0.adding(seconds: 36_000))  // `* * * * * *` down 10 h
         #expect(long.missed.count == ScheduledTask.maxCatchUpSlots)
-        #expect(long.next?.slot == t0.adding(seconds: 36_000 - 30))
+        #expect(long.next?.slot == t0.adding(seconds: 36_000 - 31), "grace 30 s plus the one-second on-time tolerance")
     }
 
     @Test("run_all: every missed slot runs in order, but only the most recent maxCatchUpSlots")
@@ -75,5 +75,54 @@ struct MisfireTests {
         var manual = run
         manual.trigger = .manual
         #expect(skipPolicy.decide(for: manual, now: late, taskHasActiveRun: true, taskHasHeldRun: false) == .run)
+    }
+
+    @Test("grace_sec 0: a claim a few milliseconds after the slot is on time, not a misfire")
+    func zeroGraceOnTime() {
+        let policy = task(.runOnce, grace: 0).claimPolicy
+        let run = TaskRun(id: "R", taskID: "T1", module: "noop", trigger: .schedule, slot: t0, scheduledAt: t0, updatedAt: t0)
+        #expect(policy.decide(for: run, now: t0.adding(microseconds: 5_000), taskHasActiveRun: false, taskHasHeldRun: false) == .run)
+        #expect(policy.decide(for: run, now: t0.adding(microseconds: 999_000), taskHasActiveRun: false, taskHasHeldRun: false) == .run)
+        let skipping = task(.skip, grace: 0).claimPolicy
+        #expect(skipping.decide(for: run, now: t0.adding(microseconds: 5_000), taskHasActiveRun: false, taskHasHeldRun: false) == .run)
+        #expect(skipping.decide(for: run, now: t0.adding(seconds: 2), taskHasActiveRun: false, taskHasHeldRun: false) == .skip(reason: "misfire"))
+    }
+
+    @Test("a catch-up moved once runs when claimed, however late the claim is (no endless re-spreading)")
+    func catchUpRunsWhateverTheGrace() {
+        let policy = task(.runOnce, grace: 0).claimPolicy
+        var run = TaskRun(id: "R", taskID: "T1", module: "noop", trigger: .schedule, slot: t0, scheduledAt: t0, updatedAt: t0)
+        let late = t0.adding(seconds: 3)
+        guard case .spread(let to) = policy.decide(for: run, now: late, taskHasActiveRun: false, taskHasHeldRun: false) else {
+            Issue.record("a slot 3 s late with no grace is a misfire: spread once")
+            return
+        }
+        run.scheduledAt = to
+        #expect(policy.isCatchUp(run))
+        #expect(policy.decide(for: run, now: to.adding(seconds: 2), taskHasActiveRun: false, taskHasHeldRun: false) == .run)
+    }
+
+    @Test("lateness is judged from the slot plus the task's jitter, so jitter alone is never a misfire")
+    func jitterIsNotLateness() {
+        var t = task(.skip, grace: 0)
+        t.schedule.jitterSec = 600
+        let policy = t.claimPolicy
+        let run = t.scheduledRun(slot: t0, id: "R", now: t0)
+        #expect(!policy.isCatchUp(run))
+        #expect(policy.decide(for: run, now: run.scheduledAt.adding(microseconds: 10_000), taskHasActiveRun: false, taskHasHeldRun: false) == .run)
+    }
+
+    @Test("run_all: a missed slot's successor is due now, and waits (held) behind the active run instead of being skipped")
+    func runAllCatchUpWaits() {
+        let t = task(.runAll, grace: 0)
+        let now = t0.adding(seconds: 600)
+        let (next, _) = successors(t, slot: t0, now: now)
+        let successor = try! #require(next)
+        #expect(successor.slot == t0.adding(seconds: 60) && successor.scheduledAt == now, "due at once, not one spread delay later")
+        #expect(t.claimPolicy.isCatchUp(successor))
+        #expect(t.claimPolicy.decide(for: successor, now: now, taskHasActiveRun: true, taskHasHeldRun: false) == .wait)
+        #expect(t.claimPolicy.decide(for: successor, now: now.adding(seconds: 30), taskHasActiveRun: false, taskHasHeldRun: false) == .run)
+        let plan = ClaimPlan(due: [successor], policies: ["T1": t.claimPolicy], busy: ["T1"], holding: [], now: now)
+        #expect(plan.held.map(\.id) == [successor.id] && plan.slotsUsed.isEmpty, "held, and its successor is made only when it runs")
     }
 }

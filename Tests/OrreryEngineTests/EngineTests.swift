@@ -10,9 +10,9 @@ import Testing
 
 @Suite("Engine on a manual clock")
 struct EngineTests {
-    @Test("an interval task fires each slot once, on time, as the clock advances")
-    func intervalRuns() async throws {
-        try await EngineHarness.with { h in
+    @Test("an interval task fires each slot once, on time, as the clock advances", arguments: StoreKind.enabled)
+    func intervalRuns(store: StoreKind) async throws {
+        try await EngineHarness.with(store: store) { h in
             let task = try await h.create(#"{"name":"tick","module":"noop","schedule":{"type":"interval","every_sec":60}}"#)
             let created = h.clock.now()
             for minute in 1...5 {
@@ -31,9 +31,9 @@ struct EngineTests {
         }
     }
 
-    @Test("a run with an unknown module or undecodable params fails alone; the others still run")
-    func badRunsFailAlone() async throws {
-        try await EngineHarness.with(modules: [NoopModule(), SleepModule()]) { h in
+    @Test("a run with an unknown module or undecodable params fails alone; the others still run", arguments: StoreKind.enabled)
+    func badRunsFailAlone(store: StoreKind) async throws {
+        try await EngineHarness.with(store: store, modules: [NoopModule(), SleepModule()]) { h in
             let now = h.clock.now()
             let ghost = ScheduledTask(id: "ghost", name: "ghost", module: "vanished", schedule: Schedule(.once(at: now)), createdAt: now)
             let garbled = ScheduledTask(id: "garbled", name: "garbled", module: "sleep", params: .object(["seconds": .string("ten")]), schedule: Schedule(.once(at: now)), createdAt: now)
@@ -49,8 +49,8 @@ struct EngineTests {
         }
     }
 
-    @Test("logs and progress are visible while the run is active; the result is stored at the end")
-    func progressAndLogs() async throws {
+    @Test("logs and progress are visible while the run is active; the result is stored at the end", arguments: StoreKind.enabled)
+    func progressAndLogs(store: StoreKind) async throws {
         let gate = Gate()
         let chatty = ClosureModule(ModuleDescriptor(name: "chatty", description: ["en-US": "test"])) { ctx in
             ctx.log(.info, "starting")
@@ -59,7 +59,7 @@ struct EngineTests {
             await gate.wait()
             return .object(["answer": .int(42)])
         }
-        try await EngineHarness.with(modules: [chatty]) { h in
+        try await EngineHarness.with(store: store, modules: [chatty]) { h in
             let task = try await h.create(#"{"name":"c","module":"chatty","schedule":{"type":"once"}}"#)
             try await eventually("logs visible") {
                 try await h.store.logs(runID: try await h.runs(of: task).first?.id ?? "", offset: 0, limit: 10).count == 2
@@ -76,15 +76,15 @@ struct EngineTests {
         }
     }
 
-    @Test("cancelling an active run stops its work and ends it canceled")
-    func cancelActive() async throws {
+    @Test("cancelling an active run stops its work and ends it canceled", arguments: StoreKind.enabled)
+    func cancelActive(store: StoreKind) async throws {
         let started = Gate()
         let forever = ClosureModule(ModuleDescriptor(name: "forever", description: ["en-US": "test"])) { _ in
             await started.open()
             try await Task.sleep(for: .seconds(3600))
             return nil
         }
-        try await EngineHarness.with(modules: [forever]) { h in
+        try await EngineHarness.with(store: store, modules: [forever]) { h in
             let task = try await h.create(#"{"name":"f","module":"forever","schedule":{"type":"once"}}"#)
             await started.wait()
             let run = try #require(try await h.runs(of: task).first)
@@ -95,15 +95,15 @@ struct EngineTests {
         }
     }
 
-    @Test("timeout_sec on the injected clock ends the work and fails the run with code timeout")
-    func timeout() async throws {
+    @Test("timeout_sec on the injected clock ends the work and fails the run with code timeout", arguments: StoreKind.enabled)
+    func timeout(store: StoreKind) async throws {
         let started = Gate()
         let slow = ClosureModule(ModuleDescriptor(name: "slow", description: ["en-US": "test"])) { _ in
             await started.open()
             try await Task.sleep(for: .seconds(3600))
             return nil
         }
-        try await EngineHarness.with(modules: [slow]) { h in
+        try await EngineHarness.with(store: store, modules: [slow]) { h in
             let task = try await h.create(#"{"name":"s","module":"slow","schedule":{"type":"once"},"timeout_sec":30}"#)
             await started.wait()
             try await h.settle()
@@ -115,20 +115,24 @@ struct EngineTests {
         }
     }
 
-    @Test("after a crash, a restarted engine rescues the dead process's active runs at once (exclusive store)")
-    func rescueAfterRestart() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
+    @Test("after a crash, a restarted engine rescues the dead process's active runs at once (exclusive store)", arguments: StoreKind.enabled)
+    func rescueAfterRestart(store: StoreKind) async throws {
+        try await store.withLocation { location in
         let t0 = Timestamp(rfc3339: "2026-01-01T00:00:00Z")!
-        do {
+        try await location.withStore { store in
             // A "crashed" process: it claimed two runs and never came back.
-            let store = try Fixtures.store(in: dir)
             let once = Fixtures.task("once", schedule: Schedule(.once(at: t0)), at: t0)
             let retried = Fixtures.task("retried", schedule: Schedule(.once(at: t0)), at: t0, retry: RetryPolicy(maxAttempts: 2, backoffBaseSec: 1))
             try await Fixtures.create([once, retried], in: store, now: t0)
             #expect(try await store.claimDue(limit: 10, now: t0, node: "crashed", leaseUntil: t0.adding(seconds: 600)).count == 2)
         }
-        try await EngineHarness.with(exclusive: true, dir: dir) { h in
+        // SQLite: the restarted server owns the file and rescues at once; PostgreSQL: after the lease.
+        let clock = ManualClock(now: t0)
+        try await EngineHarness.with(location: location, exclusive: true, clock: clock) { h in
+            if h.kind == .postgres {
+                try await h.settle(sleepers: 2)  // nothing is scheduled: the dispatcher waits on its doorbell
+                h.clock.advance(by: .seconds(601))
+            }
             try await eventually("rescued") {
                 try await h.store.listRuns(RunFilter()).items.filter { $0.status == .failed }.count == 2
             }
@@ -140,11 +144,12 @@ struct EngineTests {
                 try await h.store.listRuns(RunFilter()).items.contains { $0.attempt == 2 && $0.status == .complete }
             }
         }
+        }
     }
 
-    @Test("a non-exclusive engine rescues runs only once their lease lapsed")
-    func rescueAfterLease() async throws {
-        try await EngineHarness.with(configure: { $0.rescueInterval = .seconds(5) }) { h in
+    @Test("a non-exclusive engine rescues runs only once their lease lapsed", arguments: StoreKind.enabled)
+    func rescueAfterLease(store: StoreKind) async throws {
+        try await EngineHarness.with(store: store, configure: { $0.rescueInterval = .seconds(5) }) { h in
             let now = h.clock.now()
             let task = Fixtures.task("x", schedule: Schedule(.once(at: now)), at: now)
             try await Fixtures.create([task], in: h.store, now: now)
@@ -158,9 +163,9 @@ struct EngineTests {
         }
     }
 
-    @Test("the shell module logs each output line; a non-zero exit fails with the code and stderr's last lines")
-    func shell() async throws {
-        try await EngineHarness.with { h in
+    @Test("the shell module logs each output line; a non-zero exit fails with the code and stderr's last lines", arguments: StoreKind.enabled)
+    func shell(store: StoreKind) async throws {
+        try await EngineHarness.with(store: store) { h in
             let ok = try await h.create(#"{"name":"ok","module":"shell","params":{"command":["/bin/sh","-c","echo one; echo two; echo \"$GREETING from $(pwd)\""],"env":{"GREETING":"hello"},"cwd":"/tmp"},"schedule":{"type":"once"}}"#)
             let bad = try await h.create(#"{"name":"bad","module":"shell","params":{"command":["/bin/sh","-c","echo out; echo first >&2; echo last >&2; exit 7"]},"schedule":{"type":"once"}}"#)
             let missing = try await h.create(#"{"name":"missing","module":"shell","params":{"command":["/no/such/program"]},"schedule":{"type":"once"}}"#)
@@ -182,17 +187,16 @@ struct EngineTests {
         }
     }
 
-    @Test("graceful shutdown lets short runs finish and hands back the rest as scheduled")
-    func gracefulShutdown() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
+    @Test("graceful shutdown lets short runs finish and hands back the rest as scheduled", arguments: StoreKind.enabled)
+    func gracefulShutdown(store: StoreKind) async throws {
         let started = Gate()
         let stuck = ClosureModule(ModuleDescriptor(name: "stuck", description: ["en-US": "test"])) { _ in
             await started.open()
             try await Task.sleep(for: .seconds(3600))
             return nil
         }
-        let store = try Fixtures.store(in: dir)
+        try await store.withLocation { location in
+        try await location.withStore { store in
         let clock = ManualClock()
         var config = Engine.Configuration(node: "n")
         config.shutdownGrace = .seconds(5)
@@ -210,6 +214,8 @@ struct EngineTests {
         try await running.value
         let run = try #require(try await store.listRuns(RunFilter()).items.first)
         #expect(run.status == .scheduled && run.node == nil && run.startedAt == nil)
+        }
+        }
     }
 }
 
@@ -223,10 +229,10 @@ struct ShellCancellationTests {
         }.count
     }
 
-    @Test("cancelling a shell run stops the child and everything it started: no orphan survives")
-    func noOrphans() async throws {
+    @Test("cancelling a shell run stops the child and everything it started: no orphan survives", arguments: StoreKind.enabled)
+    func noOrphans(store: StoreKind) async throws {
         let marker = "98765\(Int.random(in: 1000...9999))"
-        try await EngineHarness.with { h in
+        try await EngineHarness.with(store: store) { h in
             let task = try await h.create("""
                 {"name":"tree","module":"shell","params":{"command":["/bin/sh","-c","sleep \(marker) & sleep \(marker)1; echo never"]},"schedule":{"type":"once"}}
                 """)

@@ -7,34 +7,33 @@ import Testing
 
 @Suite("Priorities, queues and limits")
 struct LimitsTests {
-    @Test("higher priority first, then earlier scheduled_at")
-    func priorityOrder() async throws {
+    @Test("higher priority first, then earlier scheduled_at", arguments: StoreKind.enabled)
+    func priorityOrder(store: StoreKind) async throws {
         let order = Locked<[String]>([])
         let record = ClosureModule(ModuleDescriptor(name: "record", description: ["en-US": "records its task"])) { ctx in
             order.withLock { $0.append(ctx.run.taskID) }
             return nil
         }
         let clock = ManualClock()
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let store = try Fixtures.store(in: dir)
-        let now = clock.now()
-        var tasks: [ScheduledTask] = []
-        for (name, priority, offset) in [("low-early", 0, 1), ("high", 10, 3), ("mid", 5, 2), ("low-late", 0, 4)] as [(String, Int64, Int64)] {
-            var t = Fixtures.task(name, module: "record", schedule: Schedule(.once(at: now.adding(seconds: offset))), at: now, priority: priority)
-            t.id = name
-            tasks.append(t)
-        }
-        try await Fixtures.create(tasks, in: store, now: now)
-        clock.advance(by: .seconds(10))  // all due before the engine starts
-        try await EngineHarness.with(modules: [record], dir: dir, clock: clock, configure: { $0.concurrency = 1 }) { h in
-            try await eventually("all ran") { order.withLock { $0.count } == 4 }
+        try await store.withLocation { location in
+            let now = clock.now()
+            var tasks: [ScheduledTask] = []
+            for (name, priority, offset) in [("low-early", 0, 1), ("high", 10, 3), ("mid", 5, 2), ("low-late", 0, 4)] as [(String, Int64, Int64)] {
+                var t = Fixtures.task(name, module: "record", schedule: Schedule(.once(at: now.adding(seconds: offset))), at: now, priority: priority)
+                t.id = name
+                tasks.append(t)
+            }
+            try await location.withStore { try await Fixtures.create(tasks, in: $0, now: now) }
+            clock.advance(by: .seconds(10))  // all due before the engine starts
+            try await EngineHarness.with(location: location, modules: [record], clock: clock, configure: { $0.concurrency = 1 }) { h in
+                try await eventually("all ran") { order.withLock { $0.count } == 4 }
+            }
         }
         #expect(order.withLock { $0 } == ["high", "mid", "low-early", "low-late"])
     }
 
-    @Test("a saturated queue holds to its limit and never starves another queue")
-    func queueLimit() async throws {
+    @Test("a saturated queue holds to its limit and never starves another queue", arguments: StoreKind.enabled)
+    func queueLimit(store: StoreKind) async throws {
         let release = Gate()
         let peak = Locked((now: 0, max: 0))
         let slow = ClosureModule(ModuleDescriptor(name: "slow", description: ["en-US": "blocks"])) { _ in
@@ -43,7 +42,7 @@ struct LimitsTests {
             peak.withLock { $0.now -= 1 }
             return nil
         }
-        try await EngineHarness.with(modules: [slow, NoopModule()], configure: { $0.queueLimits = ["slow": 1]; $0.concurrency = 10 }) { h in
+        try await EngineHarness.with(store: store, modules: [slow, NoopModule()], configure: { $0.queueLimits = ["slow": 1]; $0.concurrency = 10 }) { h in
             for i in 0..<3 { _ = try await h.create(#"{"name":"s\#(i)","module":"slow","queue":"slow","schedule":{"type":"once"}}"#) }
             let quick = try await (0..<5).asyncMap { i in try await h.create(#"{"name":"q\#(i)","module":"noop","schedule":{"type":"once"}}"#) }
             try await eventually("the other queue's runs complete while 'slow' is saturated") {
@@ -64,8 +63,8 @@ struct LimitsTests {
         }
     }
 
-    @Test("a per-module limit holds under contention")
-    func moduleLimit() async throws {
+    @Test("a per-module limit holds under contention", arguments: StoreKind.enabled)
+    func moduleLimit(store: StoreKind) async throws {
         let release = Gate()
         let peak = Locked((now: 0, max: 0))
         let heavy = ClosureModule(ModuleDescriptor(name: "heavy", description: ["en-US": "blocks"])) { _ in
@@ -74,7 +73,7 @@ struct LimitsTests {
             peak.withLock { $0.now -= 1 }
             return nil
         }
-        try await EngineHarness.with(modules: [heavy], configure: { $0.moduleLimits = ["heavy": 2]; $0.concurrency = 10 }) { h in
+        try await EngineHarness.with(store: store, modules: [heavy], configure: { $0.moduleLimits = ["heavy": 2]; $0.concurrency = 10 }) { h in
             for i in 0..<6 { _ = try await h.create(#"{"name":"h\#(i)","module":"heavy","schedule":{"type":"once"}}"#) }
             try await eventually("two running") { peak.withLock { $0.now } == 2 }
             await release.open()
@@ -98,9 +97,9 @@ extension Sequence where Element: Sendable {
 
 @Suite("Queues under load")
 struct QueuesUnderLoadTests {
-    @Test("many runs across four limited queues all complete")
-    func fourQueues() async throws {
-        try await EngineHarness.with(configure: { $0.concurrency = 8; $0.queueLimits = ["q0": 2, "q1": 2, "q2": 2, "q3": 2] }) { h in
+    @Test("many runs across four limited queues all complete", arguments: StoreKind.enabled)
+    func fourQueues(store: StoreKind) async throws {
+        try await EngineHarness.with(store: store, configure: { $0.concurrency = 8; $0.queueLimits = ["q0": 2, "q1": 2, "q2": 2, "q3": 2] }) { h in
             let now = h.clock.now()
             let tasks = (0..<400).map { i in
                 ScheduledTask(id: IDGenerator().make(at: now), name: "q", module: "noop", schedule: Schedule(.once(at: now)), queue: "q\(i % 4)", createdAt: now)

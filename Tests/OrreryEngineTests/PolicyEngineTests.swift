@@ -24,10 +24,10 @@ struct PolicyEngineTests {
         try await h.runs(of: task).map(\.status)
     }
 
-    @Test("overlap skip (default): a slot that comes while the previous run is active is recorded skipped")
-    func overlapSkip() async throws {
+    @Test("overlap skip (default): a slot that comes while the previous run is active is recorded skipped", arguments: StoreKind.enabled)
+    func overlapSkip(store: StoreKind) async throws {
         let started = Gate(), release = Gate()
-        try await EngineHarness.with(modules: [BlockingModule(started: started, release: release)]) { h in
+        try await EngineHarness.with(store: store, modules: [BlockingModule(started: started, release: release)]) { h in
             let task = try await h.create(#"{"name":"o","module":"blocking","schedule":{"type":"interval","every_sec":60}}"#)
             try await h.settle()
             h.clock.advance(by: .seconds(60))
@@ -43,10 +43,10 @@ struct PolicyEngineTests {
         }
     }
 
-    @Test("overlap queue: the next slot waits and starts when the active run ends; one waits at most")
-    func overlapQueue() async throws {
+    @Test("overlap queue: the next slot waits and starts when the active run ends; one waits at most", arguments: StoreKind.enabled)
+    func overlapQueue(store: StoreKind) async throws {
         let started = Gate(), release = Gate()
-        try await EngineHarness.with(modules: [BlockingModule(started: started, release: release)]) { h in
+        try await EngineHarness.with(store: store, modules: [BlockingModule(started: started, release: release)]) { h in
             let task = try await h.create(#"{"name":"q","module":"blocking","overlap":"queue","schedule":{"type":"interval","every_sec":60}}"#)
             try await h.settle()
             h.clock.advance(by: .seconds(60))
@@ -62,10 +62,10 @@ struct PolicyEngineTests {
         }
     }
 
-    @Test("overlap replace: the new slot's run cancels the active one")
-    func overlapReplace() async throws {
+    @Test("overlap replace: the new slot's run cancels the active one", arguments: StoreKind.enabled)
+    func overlapReplace(store: StoreKind) async throws {
         let started = Gate(), release = Gate()
-        try await EngineHarness.with(modules: [BlockingModule(started: started, release: release)]) { h in
+        try await EngineHarness.with(store: store, modules: [BlockingModule(started: started, release: release)]) { h in
             let task = try await h.create(#"{"name":"r","module":"blocking","overlap":"replace","schedule":{"type":"interval","every_sec":60}}"#)
             try await h.settle()
             h.clock.advance(by: .seconds(60))
@@ -79,29 +79,28 @@ struct PolicyEngineTests {
     }
 
     /// Creates `tasks` at the clock's time, then lets `downFor` pass with no engine running.
-    func outage(_ h: (ManualClock, TemporaryDirectory) , tasks: [String], downFor: Duration) async throws -> [ScheduledTask] {
-        let (clock, dir) = h
-        let store = try Fixtures.store(in: dir)
+    func outage(_ location: StoreLocation, clock: ManualClock, tasks: [String], downFor: Duration) async throws -> [ScheduledTask] {
         var created: [ScheduledTask] = []
-        for json in tasks {
-            var task = try TaskInput.create(try JSONValue.parse(Array(json.utf8)), id: IDGenerator().make(at: clock.now()), now: clock.now(),
-                                            project: "default", owner: nil, modules: ModuleRegistry(BuiltinModules.all()).descriptors)
-            task.id = IDGenerator().make(at: clock.now())
-            created += try await Fixtures.create([task], in: store, now: clock.now())
+        try await location.withStore { store in
+            for json in tasks {
+                var task = try TaskInput.create(try JSONValue.parse(Array(json.utf8)), id: IDGenerator().make(at: clock.now()), now: clock.now(),
+                                                project: "default", owner: nil, modules: ModuleRegistry(BuiltinModules.all()).descriptors)
+                task.id = IDGenerator().make(at: clock.now())
+                created += try await Fixtures.create([task], in: store, now: clock.now())
+            }
         }
         clock.advance(by: downFor)
         return created
     }
 
-    @Test("after ten hours down, run_once gives one catch-up run per task (spread out), then back on schedule")
-    func misfireRunOnce() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
+    @Test("after ten hours down, run_once gives one catch-up run per task (spread out), then back on schedule", arguments: StoreKind.enabled)
+    func misfireRunOnce(store: StoreKind) async throws {
         let clock = ManualClock()
-        let tasks = try await outage((clock, dir), tasks: (0..<20).map { _ in
+        try await store.withLocation { location in
+        let tasks = try await outage(location, clock: clock, tasks: (0..<20).map { _ in
             #"{"name":"m","module":"noop","schedule":{"type":"interval","every_sec":60}}"#
         }, downFor: .seconds(36_000 - 30))  // the next on-time slot is 30 s after the restart
-        try await EngineHarness.with(exclusive: true, dir: dir, clock: clock) { h in
+        try await EngineHarness.with(location: location, exclusive: true, clock: clock) { h in
             try await eventually("catch-ups spread") {
                 try await h.store.listRuns(RunFilter()).items.filter { $0.status == .scheduled && $0.scheduledAt > h.clock.now() }.count == 20
             }
@@ -117,31 +116,90 @@ struct PolicyEngineTests {
                 #expect(next.slot! > h.clock.now().adding(seconds: -60), "back on schedule, not 600 runs behind")
             }
         }
+        }
     }
 
-    @Test("skip after ten hours of * * * * * *: bounded skipped records, nothing runs, start-up does not hang")
-    func misfireSkipBounded() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
+    @Test("skip after ten hours of * * * * * *: bounded skipped records, nothing runs, start-up does not hang", arguments: StoreKind.enabled)
+    func misfireSkipBounded(store: StoreKind) async throws {
         let clock = ManualClock()
-        let tasks = try await outage((clock, dir), tasks: [
+        try await store.withLocation { location in
+        let tasks = try await outage(location, clock: clock, tasks: [
             #"{"name":"s","module":"noop","schedule":{"type":"interval","every_sec":1},"misfire":{"policy":"skip","grace_sec":5}}"#,
         ], downFor: .seconds(36_000))
-        try await EngineHarness.with(exclusive: true, dir: dir, clock: clock) { h in
+        try await EngineHarness.with(location: location, exclusive: true, clock: clock) { h in
             try await eventually("missed slots recorded") { try await h.runs(of: tasks[0], [.skipped]).count > 100 }
             let skipped = try await h.runs(of: tasks[0], [.skipped]).filter { $0.result == .object(["skipped": .string("misfire")]) }
             #expect(skipped.count == ScheduledTask.maxCatchUpSlots + 1, "the overdue run and at most 100 more")
             let restart = h.clock.now()
             let ran = try await h.runs(of: tasks[0], [.complete, .active])
-            #expect(ran.allSatisfy { $0.slot! >= restart.adding(seconds: -5) }, "no missed slot ran; only slots within grace_sec")
+            #expect(ran.allSatisfy { $0.slot! >= restart.adding(seconds: -6) }, "no missed slot ran; only slots within grace_sec (and the 1 s on-time tolerance)")
+        }
+        }
+    }
+
+    @Test("grace_sec 0 on a */2-second cron task: every slot runs when claims come a few milliseconds late", arguments: StoreKind.enabled)
+    func zeroGrace(store: StoreKind) async throws {
+        try await EngineHarness.with(store: store) { h in
+            let task = try await h.create(#"{"name":"z","module":"noop","schedule":{"type":"cron","expression":"*/2 * * * * *"},"misfire":{"policy":"run_once","grace_sec":0}}"#)
+            for n in 1...4 {
+                try await h.settle()
+                let next = try #require(try await h.runs(of: task, [.scheduled]).first)
+                #expect(next.scheduledAt == next.slot, "never moved: an on-time claim is on time")
+                h.clock.advance(to: next.scheduledAt.adding(microseconds: 7_000))  // the claim's own latency
+                try await eventually("slot \(n) ran") { try await h.runs(of: task, [.complete]).count == n }
+            }
+            #expect(try await h.runs(of: task, [.skipped]).isEmpty)
+        }
+    }
+
+    @Test("grace_sec 0, claimed 3 s late: the catch-up is moved once and then runs, however late its own claim", arguments: StoreKind.enabled)
+    func zeroGraceLateClaim(store: StoreKind) async throws {
+        try await EngineHarness.with(store: store) { h in
+            let task = try await h.create(#"{"name":"z","module":"noop","schedule":{"type":"interval","every_sec":3600},"misfire":{"policy":"run_once","grace_sec":0}}"#)
+            try await h.settle()
+            let first = try #require(try await h.runs(of: task, [.scheduled]).first)
+            h.clock.advance(to: first.scheduledAt.adding(seconds: 3))
+            try await eventually("moved") { try await h.runs(of: task, [.scheduled]).first?.scheduledAt != first.scheduledAt }
+            let moved = try #require(try await h.runs(of: task, [.scheduled]).first)
+            try await h.settle()
+            h.clock.advance(to: moved.scheduledAt.adding(seconds: 2))  // its claim is late too
+            try await eventually("the catch-up ran") { try await h.runs(of: task, [.complete]).count == 1 }
+        }
+    }
+
+    @Test("run_all after 50 missed slots: every slot runs once, in order, at the engine's speed (one spread delay, not fifty)", arguments: StoreKind.enabled)
+    func runAllDrains(store: StoreKind) async throws {
+        let clock = ManualClock()
+        try await store.withLocation { location in
+            let tasks = try await outage(location, clock: clock, tasks: [
+                #"{"name":"a","module":"noop","schedule":{"type":"interval","every_sec":60},"misfire":{"policy":"run_all","grace_sec":0}}"#,
+            ], downFor: .seconds(50 * 60 + 30))
+            try await EngineHarness.with(location: location, exclusive: true, clock: clock) { h in
+                try await eventually("the first catch-up is spread") { try await h.runs(of: tasks[0], [.scheduled]).first.map { $0.scheduledAt > h.clock.now() } == true }
+                try await h.settle()
+                h.clock.advance(by: .seconds(10))  // the spread window, once; no more time passes
+                do {
+                    try await eventually("every missed slot ran") { try await h.runs(of: tasks[0], [.complete]).count == 50 }
+                } catch {
+                    let runs = try await h.runs(of: tasks[0])
+                    Issue.record("runs: \(runs.map { "\($0.status.rawValue) slot=\($0.slot?.rfc3339 ?? "-") at=\($0.scheduledAt.rfc3339)" })")
+                    throw error
+                }
+                let ran = try await h.runs(of: tasks[0], [.complete])
+                #expect(Set(ran.compactMap(\.slot)).count == 50, "each slot once")
+                #expect(ran.compactMap(\.slot) == ran.compactMap(\.slot).sorted(), "in order")
+                #expect(try await h.runs(of: tasks[0], [.skipped]).isEmpty, "none lost to overlap")
+                let next = try #require(try await h.runs(of: tasks[0], [.scheduled]).first)
+                #expect(next.slot! > h.clock.now(), "then back on schedule")
+            }
         }
     }
 }
 
 @Suite("Timeouts of work that ignores cancellation")
 struct StubbornTimeoutTests {
-    @Test("the run still ends failed (timeout) on time, and later log or progress writes are refused")
-    func stubborn() async throws {
+    @Test("the run still ends failed (timeout) on time, and later log or progress writes are refused", arguments: StoreKind.enabled)
+    func stubborn(store: StoreKind) async throws {
         let started = Gate(), release = Gate(), done = Gate()
         let stubborn = ClosureModule(ModuleDescriptor(name: "stubborn", description: ["en-US": "ignores cancellation"])) { ctx in
             ctx.log(.info, "before")
@@ -152,7 +210,7 @@ struct StubbornTimeoutTests {
             await done.open()
             return .object(["late": .bool(true)])
         }
-        try await EngineHarness.with(modules: [stubborn], configure: { $0.cancelGrace = .seconds(5) }) { h in
+        try await EngineHarness.with(store: store, modules: [stubborn], configure: { $0.cancelGrace = .seconds(5) }) { h in
             let task = try await h.create(#"{"name":"s","module":"stubborn","schedule":{"type":"once"},"timeout_sec":30}"#)
             await started.wait()
             try await h.settle()

@@ -12,6 +12,10 @@ public enum ClaimDecision: Sendable, Equatable {
     /// A catch-up after an outage: move it to this instant, so that the catch-up runs of
     /// many tasks start spread out instead of all at once.
     case spread(to: Timestamp)
+    /// A `run_all` catch-up while the task's previous run is active: keep it scheduled but
+    /// held until that run ends (catch-ups run one after another, none is lost to overlap),
+    /// and make its successor only when it runs.
+    case wait
 }
 
 /// The policies that decide a claim, as the store reads them from a task row.
@@ -19,17 +23,31 @@ public struct ClaimPolicy: Sendable, Hashable {
     public var taskID: String
     public var overlap: OverlapPolicy
     public var misfire: MisfirePolicy
-    public init(taskID: String, overlap: OverlapPolicy, misfire: MisfirePolicy) {
+    /// The schedule's `jitter_sec`: a slot's run is meant for its slot plus the task's jitter.
+    public var jitterSec: Int64?
+    public init(taskID: String, overlap: OverlapPolicy, misfire: MisfirePolicy, jitterSec: Int64? = nil) {
         self.taskID = taskID
         self.overlap = overlap
         self.misfire = misfire
+        self.jitterSec = jitterSec
     }
+
+    /// The instant a schedule run is meant for: its slot plus the task's stable jitter.
+    public func intendedTime(of run: TaskRun) -> Timestamp {
+        guard let slot = run.slot else { return run.scheduledAt }
+        return slot.adding(microseconds: Schedule.jitter(jitterSec: jitterSec, taskID: taskID))
+    }
+
+    /// A catch-up: a run an earlier claim (or its predecessor's misfire) moved past its
+    /// intended time. It runs whatever the grace — judging it again would move it for ever.
+    public func isCatchUp(_ run: TaskRun) -> Bool { run.scheduledAt > intendedTime(of: run) }
 
     /// How to treat `run`, due now, given whether its task already has an active run (or a
     /// held one). Only schedule-triggered runs are subject to misfire and overlap policies.
     public func decide(for run: TaskRun, now: Timestamp, taskHasActiveRun: Bool, taskHasHeldRun: Bool) -> ClaimDecision {
         guard run.trigger == .schedule else { return .run }
-        if run.scheduledAt.adding(seconds: misfire.graceSec) < now {
+        let catchUp = isCatchUp(run)
+        if !catchUp && misfire.isMissed(intendedTime(of: run), now: now) {
             switch misfire.policy {
             case .skip:
                 return .skip(reason: "misfire")
@@ -39,6 +57,7 @@ public struct ClaimPolicy: Sendable, Hashable {
             }
         }
         guard taskHasActiveRun else { return .run }
+        if catchUp && misfire.policy == .runAll && overlap != .allow { return .wait }
         switch overlap {
         case .allow: return .run
         case .skip: return .skip(reason: "overlap")
@@ -50,7 +69,7 @@ public struct ClaimPolicy: Sendable, Hashable {
 }
 
 extension ScheduledTask {
-    public var claimPolicy: ClaimPolicy { ClaimPolicy(taskID: id, overlap: overlap, misfire: misfire) }
+    public var claimPolicy: ClaimPolicy { ClaimPolicy(taskID: id, overlap: overlap, misfire: misfire, jitterSec: schedule.jitterSec) }
 
     /// Slots later than `grace_sec` are missed; a catch-up run is spread over this window by a
     /// stable per-task offset.
@@ -67,20 +86,20 @@ extension ScheduledTask {
         guard enabled, schedule.isRecurring, let following = schedule.nextFire(after: slot, createdAt: createdAt) else {
             return (nil, [])
         }
-        let horizon = now.adding(seconds: -misfire.graceSec)  // slots before this were missed
-        guard following < horizon else { return (scheduledRun(slot: following, id: makeID()), []) }
+        let horizon = misfire.missedBefore(now: now)
+        guard following < horizon else { return (scheduledRun(slot: following, id: makeID(), now: now), []) }
         let firstOnTime = schedule.nextFire(after: horizon.adding(microseconds: -1), createdAt: createdAt)
         switch misfire.policy {
         case .runOnce:
             // The run just claimed is the one catch-up, standing for every slot up to now
             // (late ones within grace_sec included); then back on schedule.
             let upcoming = schedule.nextFire(after: now.adding(microseconds: -1), createdAt: createdAt)
-            return (upcoming.map { scheduledRun(slot: $0, id: makeID()) }, [])
+            return (upcoming.map { scheduledRun(slot: $0, id: makeID(), now: now) }, [])
         case .skip:
             var missed: [TaskRun] = []
             var t = following
             while t < horizon, missed.count < Self.maxCatchUpSlots {
-                var run = scheduledRun(slot: t, id: makeID())
+                var run = scheduledRun(slot: t, id: makeID(), now: now)
                 run.status = .skipped
                 run.finishedAt = now
                 run.updatedAt = now
@@ -89,18 +108,21 @@ extension ScheduledTask {
                 guard let n = schedule.nextFire(after: t, createdAt: createdAt) else { break }
                 t = n
             }
-            return (firstOnTime.map { scheduledRun(slot: $0, id: makeID()) }, missed)
+            return (firstOnTime.map { scheduledRun(slot: $0, id: makeID(), now: now) }, missed)
         case .runAll:
             // Every missed slot, in order — but only the most recent `maxCatchUpSlots`,
             // estimated from the schedule's period here, so an outage costs bounded work.
+            // A missed slot's run is due now: a catch-up (see `ClaimPolicy.isCatchUp`), so the
+            // backlog drains at the engine's speed instead of one spread delay per slot.
             let period = max(following.microseconds - slot.microseconds, 1)
             let backlog = (horizon.microseconds - following.microseconds) / period
+            var next = scheduledRun(slot: following, id: makeID(), now: now)
             if backlog > Int64(Self.maxCatchUpSlots) {
                 let from = horizon.adding(microseconds: -period * Int64(Self.maxCatchUpSlots))
-                let resume = schedule.nextFire(after: from, createdAt: createdAt) ?? following
-                return (scheduledRun(slot: resume, id: makeID()), [])
+                next = scheduledRun(slot: schedule.nextFire(after: from, createdAt: createdAt) ?? following, id: next.id, now: now)
             }
-            return (scheduledRun(slot: following, id: makeID()), [])
+            next.scheduledAt = max(next.scheduledAt, now)
+            return (next, [])
         }
     }
 }

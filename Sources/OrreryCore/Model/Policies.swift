@@ -70,4 +70,17 @@ public struct MisfirePolicy: Sendable, Hashable {
     }
 
     public var json: JSONValue { .object(["policy": .string(policy.rawValue), "grace_sec": .int(graceSec)]) }
+
+    /// A claim is never instantaneous: a run claimed less than this after its time plus
+    /// `grace_sec` is on time. Without it `grace_sec: 0` ("no grace") judged every claim late
+    /// by its own latency. Lateness is thus counted in whole seconds, as `grace_sec` is.
+    public static let onTimeToleranceMicroseconds: Int64 = 1_000_000
+
+    /// Slots before this instant were missed (a claim at `now` is later than the grace allows).
+    public func missedBefore(now: Timestamp) -> Timestamp {
+        now.adding(seconds: -graceSec).adding(microseconds: -Self.onTimeToleranceMicroseconds)
+    }
+
+    /// Whether a run meant for `intended` and claimed at `now` missed its time.
+    public func isMissed(_ intended: Timestamp, now: Timestamp) -> Bool { intended < missedBefore(now: now) }
 }

@@ -133,7 +133,10 @@ public struct Schedule: Sendable, Hashable {
     }
 
     /// The stable offset this task's runs get from `jitter_sec` (same task, same offset).
-    public func jitter(forTaskID taskID: String) -> Int64 {
+    public func jitter(forTaskID taskID: String) -> Int64 { Self.jitter(jitterSec: jitterSec, taskID: taskID) }
+
+    /// The stable offset in [0, jitterSec) seconds a task's runs are moved by, in microseconds.
+    public static func jitter(jitterSec: Int64?, taskID: String) -> Int64 {
         guard let jitterSec, jitterSec > 0 else { return 0 }
         return stableOffset(of: taskID, within: jitterSec * 1_000_000)
     }

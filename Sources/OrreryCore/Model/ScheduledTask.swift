@@ -64,15 +64,17 @@ public struct ScheduledTask: Sendable, Hashable {
         } else {
             slot = schedule.nextFire(after: nil, createdAt: createdAt)
         }
-        return slot.map { scheduledRun(slot: $0, id: id) }
+        return slot.map { scheduledRun(slot: $0, id: id, now: now) }
     }
 
-    func scheduledRun(slot: Timestamp, id: String) -> TaskRun {
+    /// The run that fills `slot`, due at the slot plus the task's stable jitter, made at `now`
+    /// (its `updated_at`: when the row last changed, never its due time).
+    public func scheduledRun(slot: Timestamp, id: String, now: Timestamp) -> TaskRun {
         TaskRun(
             id: id, taskID: self.id, project: project, module: module, resourceID: resourceID,
             attempt: 1, status: .scheduled, trigger: .schedule, slot: slot,
             scheduledAt: slot.adding(microseconds: schedule.jitter(forTaskID: self.id)),
-            priority: priority, queue: queue, updatedAt: slot)
+            priority: priority, queue: queue, updatedAt: now)
     }
 
     /// A run requested by hand ("run now").

@@ -9,8 +9,12 @@ public struct ClaimPlan: Sendable {
     public var replacing: [TaskRun] = []
     /// Runs to record `skipped`, with the reason (`misfire`, `overlap`).
     public var skipped: [(run: TaskRun, reason: String)] = []
-    /// Runs to keep scheduled but held behind their task's active run (`overlap: queue`).
+    /// Runs to keep scheduled but held behind their task's active run (`overlap: queue`, and
+    /// `run_all` catch-ups waiting for the one before).
     public var held: [TaskRun] = []
+    /// Ids among `held` that wait without using their slot yet (`run_all` catch-ups): their
+    /// successor is made when they run, so a backlog never runs ahead of itself.
+    public var waiting: Set<String> = []
     /// Catch-up runs moved to a later instant, so many tasks' catch-ups start spread out.
     public var spread: [(run: TaskRun, to: Timestamp)] = []
     /// Runs whose task row is gone: they can never run and are recorded skipped (`task_missing`).
@@ -18,7 +22,7 @@ public struct ClaimPlan: Sendable {
 
     /// Runs whose slot is used (claimed, skipped or held): the next slot of a recurring
     /// task follows each of them.
-    public var slotsUsed: [TaskRun] { skipped.map(\.run) + held + toRun }
+    public var slotsUsed: [TaskRun] { skipped.map(\.run) + held.filter { !waiting.contains($0.id) } + toRun }
 
     public init() {}
 
@@ -45,6 +49,9 @@ public struct ClaimPlan: Sendable {
                 holding.insert(run.taskID)
             case .spread(let to):
                 spread.append((run, to))
+            case .wait:
+                held.append(run)
+                waiting.insert(run.id)
             }
         }
     }

@@ -6,6 +6,11 @@ public protocol NotifyingStore: Sendable {
     /// caller thought (and once after every reconnection, when notices may have been
     /// missed). Returns only when the calling task is canceled; reconnects by itself.
     func listenForDueRuns(_ wake: @escaping @Sendable () -> Void) async
+    /// Calls `cancel` with the id of every active run whose cancellation any node asked for
+    /// (`POST /v1/runs/{id}/cancel`, `overlap: replace`), so the node executing it stops it
+    /// at once. Returns only when the calling task is canceled; reconnects by itself (lease
+    /// renewal reports requests whose notice was missed).
+    func listenForCancelRequests(_ cancel: @escaping @Sendable (String) -> Void) async
 }
 
 /// A store that elects one leader among nodes with a lease (a leader row with an expiry):
@@ -24,4 +29,17 @@ public protocol LeaderStore: Sendable {
 public protocol TokenBootstrapStore: Sendable {
     /// Inserts `token` only if no usable admin token exists, atomically; true when inserted.
     func insertFirstAdminToken(_ token: StoredToken) async throws -> Bool
+    /// Inserts `token` as an admin token; when its hash is stored already (revoked, expired,
+    /// or of a disabled user), makes that token a usable admin token again. The recovery
+    /// path for `ORRERY_ADMIN_TOKEN` after every admin token was lost.
+    func reinstateAdminToken(_ token: StoredToken) async throws
+}
+
+extension OrreryError {
+    /// Revoking or disabling would leave no usable admin token: nobody could manage tokens again.
+    public static func lastAdmin(_ what: String) -> OrreryError {
+        OrreryError(
+            .conflict,
+            "\(what) holds the last active admin token; create another admin token first (or restart with ORRERY_ADMIN_TOKEN set)")
+    }
 }

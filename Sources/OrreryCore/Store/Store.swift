@@ -13,8 +13,10 @@ public protocol TaskStore: Sendable {
     /// When `reschedule` is given, pending schedule runs are replaced by it (the slot's
     /// uniqueness still holds: a slot that already fired is not inserted again).
     func updateTask(_ task: ScheduledTask, expectedVersion: Int64, reschedule: Reschedule?) async throws -> ScheduledTask
-    /// Marks a task deleted and drops its pending runs; history stays readable.
-    func deleteTask(id: String, project: String?, now: Timestamp) async throws
+    /// Marks a task deleted and drops its pending runs; history stays readable. With
+    /// `expectedVersion` (`If-Match`), a task at another version is a `.versionMismatch`,
+    /// compared inside the same transaction as the delete.
+    func deleteTask(id: String, project: String?, expectedVersion: Int64?, now: Timestamp) async throws
 
     func insertRun(_ run: TaskRun) async throws -> TaskRun
     func run(id: String, project: String?) async throws -> TaskRun
@@ -97,7 +99,10 @@ public protocol RunQueue: Sendable {
     /// Extends the leases of the active runs `runIDs` that `node` holds. Only runs the node
     /// knows it holds: a claim whose answer was lost (the connection dropped at commit) left
     /// runs under its name that nothing executes; their leases lapse and they are rescued.
-    func renewLeases(node: String, runIDs: [String], until: Timestamp) async throws
+    /// Returns those of them whose cancellation was asked (through any node): the node
+    /// executing them stops their work, even when the request's notice was lost.
+    @discardableResult
+    func renewLeases(node: String, runIDs: [String], until: Timestamp) async throws -> [String]
     /// Ends runs whose lease lapsed before `expiredBefore` (not held by `exceptNode`):
     /// retried per policy or failed with `lease_expired`, canceled if a cancel was asked.
     func rescueExpired(expiredBefore: Timestamp, exceptNode: String?, now: Timestamp) async throws -> RecordSummary
