@@ -1732,6 +1732,174 @@ extension OpenAPIDocument {
         }
       }
     },
+    "/v1/stream": {
+      "get": {
+        "operationId": "stream",
+        "summary": "Live run changes and log lines (server-sent events)",
+        "description": "A text/event-stream of `run` events (the run's whole current state, as GET /v1/runs/{id}) and `log` events (a log line with its `run_id`), confined to the caller's project like GET /v1/runs. Naming runs (`run_id`) starts the stream with their log so far (at most its last 10,000 lines) and their current state; otherwise it starts with changes after it opened (and the log of followed runs from where it stands). A run's last log lines come before the event that says it ended. Every event has an `id`; a reconnecting client sends it back as `Last-Event-ID` (or `last_event_id`) and gets what changed since (at least once: a run event carries the whole state, a log line its `idx`, so repeats are harmless; with one `run_id` the log continues exactly). `event: reset` means the server could not replay everything: list again. A `: heartbeat` comment comes every 15 s. The server reads runs changed on any node sharing its database (every 500 ms on PostgreSQL, at once for changes made through this node), allows 1,000 open streams per process (more: 503), and ends a stream after 30 minutes, when a client falls 25,000 events behind, and on graceful shutdown (clients resume).",
+        "parameters": [
+          {
+            "name": "project",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Admins: only this project's runs (others always see only their own project)."
+          },
+          {
+            "name": "task_id",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "maxLength": 10100
+            },
+            "description": "Only runs of these tasks (comma-separated, at most 100)."
+          },
+          {
+            "name": "run_id",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "maxLength": 10100
+            },
+            "description": "Only these runs (comma-separated, at most 100); the stream starts with their log and state; unknown or invisible runs are a 404."
+          },
+          {
+            "name": "status",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Run events only for these statuses (comma-separated); log lines are not filtered by status."
+          },
+          {
+            "name": "module",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "maxLength": 10100
+            },
+            "description": "Only runs of these modules (comma-separated)."
+          },
+          {
+            "name": "resource_id",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "maxLength": 500
+            },
+            "description": "Only runs on this resource."
+          },
+          {
+            "name": "trigger",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Only runs with these triggers (comma-separated: schedule, manual, event, retry)."
+          },
+          {
+            "name": "logs",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "boolean",
+              "default": true
+            },
+            "description": "Send log lines (default true)."
+          },
+          {
+            "name": "last_event_id",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "pattern": "^[0-9]+(\\.[0-9]+)?$"
+            },
+            "description": "Resume after this event id (as the Last-Event-ID header)."
+          },
+          {
+            "name": "Last-Event-ID",
+            "in": "header",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "pattern": "^[0-9]+(\\.[0-9]+)?$"
+            },
+            "description": "The id of the last event received: resume after it."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The stream: `id: \u2026`, `event: run|log|reset`, `data: <one line of JSON>` per event; `: heartbeat` comments.",
+            "content": {
+              "text/event-stream": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "Bad input (an unknown parameter, a bad status, an event id this server did not send)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "Missing or invalid token",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "A named run does not exist or is in another project",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The stream limit is reached, or the server is shutting down",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error (problem+json with a stable code and the offending field)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
     "/v1/modules": {
       "get": {
         "operationId": "listModules",
@@ -1816,17 +1984,38 @@ extension OpenAPIDocument {
     "/readyz": {
       "get": {
         "operationId": "ready",
+        "summary": "Whether this node can do its work",
+        "description": "200 when the store answers, its schema has every migration this build knows, and the engine runs; otherwise 503 `not_ready` whose detail names each failed check (also while a node drains after SIGTERM). Outside /v1; no token.",
         "security": [],
         "responses": {
           "200": {
-            "description": "OK",
+            "description": "Ready",
             "content": {
               "application/json": {
                 "schema": {
                   "type": "object",
+                  "required": [
+                    "status",
+                    "checks"
+                  ],
                   "properties": {
                     "status": {
-                      "type": "string"
+                      "type": "string",
+                      "const": "ready"
+                    },
+                    "checks": {
+                      "type": "object",
+                      "properties": {
+                        "store": {
+                          "type": "string"
+                        },
+                        "migrations": {
+                          "type": "string"
+                        },
+                        "engine": {
+                          "type": "string"
+                        }
+                      }
                     }
                   }
                 }
@@ -1834,11 +2023,41 @@ extension OpenAPIDocument {
             }
           },
           "503": {
-            "description": "Store unavailable",
+            "description": "Not ready (code `not_ready`): the store is unreachable, migrations are pending, or the engine is not running",
             "content": {
               "application/problem+json": {
                 "schema": {
                   "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error (problem+json with a stable code and the offending field)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/metrics": {
+      "get": {
+        "operationId": "metrics",
+        "summary": "Prometheus metrics",
+        "description": "The Prometheus text exposition format (0.0.4): runs ended by task, module and status; run duration and firing lateness histograms; queue depth by status (read at scrape); active runs; claims; group commits; API latency by route template; leader status; build info. The README lists every metric. Outside /v1; no token.",
+        "security": [],
+        "responses": {
+          "200": {
+            "description": "The metrics",
+            "content": {
+              "text/plain": {
+                "schema": {
+                  "type": "string"
                 }
               }
             }

@@ -10,6 +10,10 @@ struct OpenAPIEmbeddingTests {
     func embeddedDocumentIsCurrent() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let source = try Data(contentsOf: root.appendingPathComponent("Sources/OrreryHTTP/Resources/openapi.json"))
-        #expect(OpenAPIDocument.bytes == Array(source), "Sources/OrreryHTTP/OpenAPIDocument+Embedded.swift is stale: run scripts/embed-openapi")
+        let compiled = OpenAPIDocument.bytes, file = Array(source)
+        // A Bool, not the arrays: a failure names where they part instead of printing 80 kB twice.
+        let same = compiled == file
+        let firstDifference = zip(compiled, file).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(compiled.count, file.count)
+        #expect(same, "OpenAPIDocument+Embedded.swift is stale (differs from byte \(firstDifference); \(compiled.count) vs \(file.count) bytes): run scripts/embed-openapi")
     }
 }
