@@ -18,11 +18,17 @@ struct ServerProcess {
         return exe.deletingLastPathComponent().appendingPathComponent("orrery").path
     }
 
-    static func start(dataDir: String, token: String, log: String, extraArguments: [String] = [], timeout: Duration = .seconds(10)) async throws -> ServerProcess {
+    /// `executable`, `directory` and `environment` (instead of this process's): the release
+    /// binary started alone in an empty directory with a bare environment.
+    static func start(
+        dataDir: String, token: String, log: String, extraArguments: [String] = [], timeout: Duration = .seconds(10),
+        executable: String = binary, directory: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> ServerProcess {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.currentDirectoryURL = directory.map { URL(fileURLWithPath: $0) }
         process.arguments = ["serve", "--port", "0", "--data-dir", dataDir, "--lease-sec", "2"] + extraArguments
-        var env = ProcessInfo.processInfo.environment
+        var env = environment
         env["ORRERY_ADMIN_TOKEN"] = token
         process.environment = env
         FileManager.default.createFile(atPath: log, contents: nil)
