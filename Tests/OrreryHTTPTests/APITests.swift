@@ -6,9 +6,9 @@ import Testing
 
 @Suite("HTTP API end to end (real server, real SQLite file, loopback)")
 struct APITests {
-    @Test("an interval task's runs complete, and the task shows last_status and next_run_at")
-    func intervalCompletes() async throws {
-        try await InProcessServer.with { api, _ in
+    @Test("an interval task's runs complete, and the task shows last_status and next_run_at", arguments: StoreKind.enabled)
+    func intervalCompletes(kind: StoreKind) async throws {
+        try await InProcessServer.with(store: kind) { api, _ in
             let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
             let created = try await api.post("/v1/tasks", """
                 {"name":"tick","module":"noop","schedule":{"type":"interval","every_sec":1,"start_at":"\(now.rfc3339)"}}
@@ -29,9 +29,9 @@ struct APITests {
         }
     }
 
-    @Test("a shell task's output appears in its run's log")
-    func shellLog() async throws {
-        try await InProcessServer.with { api, _ in
+    @Test("a shell task's output appears in its run's log", arguments: StoreKind.enabled)
+    func shellLog(kind: StoreKind) async throws {
+        try await InProcessServer.with(store: kind) { api, _ in
             let created = try await api.post("/v1/tasks", #"""
                 {"name":"hi","module":"shell","params":{"command":["/usr/bin/env","sh","-c","echo hello; echo world"]},"schedule":{"type":"once"}}
                 """#)
@@ -47,8 +47,8 @@ struct APITests {
         }
     }
 
-    @Test("bad input is a 4xx problem naming the field, and nothing is written")
-    func badInput() async throws {
+    @Test("bad input is a 4xx problem naming the field, and nothing is written", arguments: StoreKind.enabled)
+    func badInput(kind: StoreKind) async throws {
         let cases: [(body: String, status: Int, code: String, field: String?)] = [
             ("{not json", 400, "invalid_json", nil),
             ("", 400, "invalid_json", nil),
@@ -63,7 +63,7 @@ struct APITests {
             (#"{"name":"x","module":"noop","schedule":{"type":"once"},"extra":true}"#, 400, "unknown_field", "extra"),
             (#"{"name":"x","module":"noop","schedule":{"type":"once"},"priority":1.5}"#, 400, "invalid_field", "priority"),
         ]
-        try await InProcessServer.with { api, _ in
+        try await InProcessServer.with(store: kind) { api, _ in
             for c in cases {
                 let response = try await api.post("/v1/tasks", c.body)
                 #expect(response.status == c.status, "\(c.body)")
@@ -86,9 +86,9 @@ struct APITests {
         }
     }
 
-    @Test("a missing or wrong token is a 401; health needs none")
-    func auth() async throws {
-        try await InProcessServer.with { api, _ in
+    @Test("a missing or wrong token is a 401; health needs none", arguments: StoreKind.enabled)
+    func auth(kind: StoreKind) async throws {
+        try await InProcessServer.with(store: kind) { api, _ in
             var anonymous = api
             anonymous.token = nil
             var wrong = api
@@ -106,9 +106,9 @@ struct APITests {
         }
     }
 
-    @Test("unknown ids are 404s; run now, pause, resume, cancel, dismiss, stale If-Match, delete")
-    func lifecycle() async throws {
-        try await InProcessServer.with { api, _ in
+    @Test("unknown ids are 404s; run now, pause, resume, cancel, dismiss, stale If-Match, delete", arguments: StoreKind.enabled)
+    func lifecycle(kind: StoreKind) async throws {
+        try await InProcessServer.with(store: kind) { api, _ in
             for path in ["/v1/tasks/nope", "/v1/runs/nope", "/v1/runs/nope/logs"] {
                 let r = try await api.get(path)
                 #expect(r.status == 404 && r["code"] == .string("not_found"), "\(path)")

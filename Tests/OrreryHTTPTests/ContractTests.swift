@@ -6,9 +6,9 @@ import Testing
 
 @Suite("API contract: idempotency, versions, limits, users, projects")
 struct ContractTests {
-    @Test("the same Idempotency-Key and body return the first task; another body is a 409 that creates nothing")
-    func idempotency() async throws {
-        try await InProcessServer.with { api, _ in
+    @Test("the same Idempotency-Key and body return the first task; another body is a 409 that creates nothing", arguments: StoreKind.enabled)
+    func idempotency(kind: StoreKind) async throws {
+        try await InProcessServer.with(store: kind) { api, _ in
             let body = #"{"name":"once-only","module":"noop","schedule":{"type":"interval","every_sec":3600}}"#
             let first = try await api.call(.POST, "/v1/tasks", body: body, headers: [("Idempotency-Key", "k-1")])
             #expect(first.status == 201)
@@ -28,9 +28,9 @@ struct ContractTests {
         }
     }
 
-    @Test("If-Match with a stale version is a 412 that changes nothing; the current one succeeds")
-    func optimisticConcurrency() async throws {
-        try await InProcessServer.with { api, _ in
+    @Test("If-Match with a stale version is a 412 that changes nothing; the current one succeeds", arguments: StoreKind.enabled)
+    func optimisticConcurrency(kind: StoreKind) async throws {
+        try await InProcessServer.with(store: kind) { api, _ in
             let task = try await api.post("/v1/tasks", #"{"name":"v","module":"noop","schedule":{"type":"interval","every_sec":60}}"#)
             let id = try require(task["id"]?.stringValue)
             #expect(task["version"] == .int(1))
@@ -46,9 +46,9 @@ struct ContractTests {
         }
     }
 
-    @Test("limits: body size, string lengths, label counts, list bounds — each a 4xx naming the field")
-    func limits() async throws {
-        try await InProcessServer.with { api, _ in
+    @Test("limits: body size, string lengths, label counts, list bounds — each a 4xx naming the field", arguments: StoreKind.enabled)
+    func limits(kind: StoreKind) async throws {
+        try await InProcessServer.with(store: kind) { api, _ in
             let huge = String(repeating: "x", count: 1 << 20)
             let tooBig = try await api.post("/v1/tasks", #"{"name":"big","module":"noop","schedule":{"type":"once"},"description":"\#(huge)"}"#)
             #expect(tooBig.status == 413)
@@ -65,9 +65,9 @@ struct ContractTests {
         }
     }
 
-    @Test("admins see and create in every project; others only in their own, where other projects are 404")
-    func projects() async throws {
-        try await InProcessServer.with { admin, _ in
+    @Test("admins see and create in every project; others only in their own, where other projects are 404", arguments: StoreKind.enabled)
+    func projects(kind: StoreKind) async throws {
+        try await InProcessServer.with(store: kind) { admin, _ in
             let inBeta = try await admin.post("/v1/tasks", #"{"project":"beta","name":"b","module":"noop","schedule":{"type":"interval","every_sec":3600}}"#)
             #expect(inBeta.status == 201 && inBeta["project"] == .string("beta"))
             let betaID = try require(inBeta["id"]?.stringValue)
@@ -91,9 +91,9 @@ struct ContractTests {
         }
     }
 
-    @Test("the shell module needs the shell right: an operator token issued with it may use shell, one without may not")
-    func rights() async throws {
-        try await InProcessServer.with { admin, _ in
+    @Test("the shell module needs the shell right: an operator token issued with it may use shell, one without may not", arguments: StoreKind.enabled)
+    func rights(kind: StoreKind) async throws {
+        try await InProcessServer.with(store: kind) { admin, _ in
             let body = #"{"name":"sh","module":"shell","params":{"command":["/bin/true"]},"schedule":{"type":"interval","every_sec":3600}}"#
             var plain = admin
             plain.token = try require(try await admin.post("/v1/tokens", #"{"role":"operator"}"#)["token"]?.stringValue)
@@ -109,9 +109,9 @@ struct ContractTests {
         }
     }
 
-    @Test("users: admins create them, tokens issued to a user act as it (owner, performed_by) and die when it is disabled")
-    func users() async throws {
-        try await InProcessServer.with { admin, _ in
+    @Test("users: admins create them, tokens issued to a user act as it (owner, performed_by) and die when it is disabled", arguments: StoreKind.enabled)
+    func users(kind: StoreKind) async throws {
+        try await InProcessServer.with(store: kind) { admin, _ in
             let user = try await admin.post("/v1/users", #"{"name":"alice","role":"operator","project":"ops"}"#)
             #expect(user.status == 201 && user["role"] == .string("operator") && user["disabled_at"] == .null)
             #expect(try await admin.post("/v1/users", #"{"name":"alice","role":"viewer"}"#).status == 409)

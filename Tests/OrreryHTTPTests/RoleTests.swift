@@ -7,9 +7,9 @@ import Testing
 
 @Suite("Roles and tokens")
 struct RoleTests {
-    @Test("viewers read, operators manage tasks and runs, only admins manage tokens and use shell; revoked tokens are 401")
-    func roles() async throws {
-        try await InProcessServer.with { admin, _ in
+    @Test("viewers read, operators manage tasks and runs, only admins manage tokens and use shell; revoked tokens are 401", arguments: StoreKind.enabled)
+    func roles(kind: StoreKind) async throws {
+        try await InProcessServer.with(store: kind) { admin, _ in
             func token(_ role: String) async throws -> (APIClient, String) {
                 let made = try await admin.post("/v1/tokens", #"{"role":"\#(role)","name":"\#(role)-1"}"#)
                 #expect(made.status == 201 && made["role"] == .string(role) && made["project"] == .string("default"))

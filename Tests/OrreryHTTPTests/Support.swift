@@ -51,13 +51,20 @@ struct APIClient {
 enum InProcessServer {
     static let adminToken = "test-admin-token-\(UUID().uuidString)"
 
-    static func with(_ body: (APIClient, SQLiteStore) async throws -> Void) async throws {
+    /// On a fresh store of `kind` (SQLite by default; HTTP semantics tests run on both).
+    static func with(store kind: StoreKind = .sqlite, _ body: (APIClient, any ConformingStore) async throws -> Void) async throws {
+        try await kind.withLocation { location in try await with(location: location, body) }
+    }
+
+    static func with(location: StoreLocation, _ body: (APIClient, any ConformingStore) async throws -> Void) async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let store = try Fixtures.store(in: dir, exclusive: true)
+        let exclusive = location.kind == .sqlite
+        let store = try await location.open(exclusive: exclusive)
+        defer { location.close(store) }
         _ = try await AdminToken.ensure(store: store, environmentToken: adminToken, dataDir: dir.path, now: SystemClock().now())
-        var config = Engine.Configuration(node: "test")
-        config.exclusiveStore = true
+        var config = Engine.Configuration(node: "test-\(UUID().uuidString.prefix(6))")
+        config.exclusiveStore = exclusive
         let logger = Logger(label: "test")
         let engine = Engine(configuration: config, store: store, modules: ModuleRegistry(BuiltinModules.all()), logger: logger)
         let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
