@@ -38,6 +38,10 @@ public struct EngineHarness: Sendable {
         try await location.withStore(exclusive: exclusive) { store in
             var config = Engine.Configuration(node: "test-\(UUID().uuidString.prefix(6))")
             config.exclusiveStore = exclusive
+            // Tests move the clock by minutes at a time; with the default 30 s lease a jump could
+            // let the engine's own lease lapse and race its renewal with its rescue. Rescue tests
+            // claim runs with their own short leases.
+            config.leaseDuration = .seconds(3600)
             configure(&config)
             let engine = Engine(configuration: config, store: store, modules: ModuleRegistry(modules), clock: clock, logger: Logger(label: "test"))
             let harness = EngineHarness(

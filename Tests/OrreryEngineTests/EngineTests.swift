@@ -149,17 +149,23 @@ struct EngineTests {
 
     @Test("a non-exclusive engine rescues runs only once their lease lapsed", arguments: StoreKind.enabled)
     func rescueAfterLease(store: StoreKind) async throws {
-        try await EngineHarness.with(store: store, configure: { $0.rescueInterval = .seconds(5) }) { h in
-            let now = h.clock.now()
-            let task = Fixtures.task("x", schedule: Schedule(.once(at: now)), at: now)
-            try await Fixtures.create([task], in: h.store, now: now)
-            _ = try await h.store.claimDue(limit: 1, now: now, node: "other-node", leaseUntil: now.adding(seconds: 12))
+        try await store.withLocation { location in
+        let clock = ManualClock()
+        let now = clock.now()
+        let task = Fixtures.task("x", schedule: Schedule(.once(at: now)), at: now)
+        // Claimed by another node before this engine starts (else this engine may claim it first).
+        try await location.withStore { store in
+            try await Fixtures.create([task], in: store, now: now)
+            #expect(try await store.claimDue(limit: 1, now: now, node: "other-node", leaseUntil: now.adding(seconds: 12)).count == 1)
+        }
+        try await EngineHarness.with(location: location, clock: clock, configure: { $0.rescueInterval = .seconds(5) }) { h in
             try await h.settle(sleepers: 2)
             h.clock.advance(by: .seconds(10))
             try await h.settle(sleepers: 2)
             #expect(try await h.runs(of: task).first?.status == .active, "lease still valid at +10 s")
             h.clock.advance(by: .seconds(5))
             try await eventually("lease_expired") { try await h.runs(of: task).first?.error?.code == "lease_expired" }
+        }
         }
     }
 

@@ -83,15 +83,18 @@ struct LeadershipTests {
         try await kind.withLocation { location in
             let clock = ManualClock()
             let follower = Leadership()  // never elected
+            let now = clock.now()
+            let task = Fixtures.task("x", schedule: Schedule(.once(at: now)), at: now)
+            try await location.withStore { store in  // a node that died holding the run
+                try await Fixtures.create([task], in: store, now: now)
+                #expect(try await store.claimDue(limit: 1, now: now, node: "dead-node", leaseUntil: now.adding(seconds: 10)).count == 1)
+            }
             try await EngineHarness.with(location: location, clock: clock, configure: { $0.leadership = follower; $0.rescueInterval = .seconds(5) }) { h in
-                let now = clock.now()
-                let task = Fixtures.task("x", schedule: Schedule(.once(at: now)), at: now)
-                try await Fixtures.create([task], in: h.store, now: now)
-                _ = try await h.store.claimDue(limit: 1, now: now, node: "dead-node", leaseUntil: now.adding(seconds: 10))
                 try await h.settle(sleepers: 2)
                 clock.advance(by: .seconds(60))
                 try await h.settle(sleepers: 2)
-                #expect(try await h.runs(of: task).first?.status == .active, "not the leader: the lapsed lease is left alone")
+                let left = try #require(try await h.runs(of: task).first)
+                #expect(left.status == .active, "not the leader: the lapsed lease is left alone (\(left.status.rawValue), \(left.error?.message ?? "-"), node \(left.node ?? "-"))")
                 let elected = Running(LeaderElector(
                     configuration: .init(node: h.engine.configuration.node), store: try #require(h.store as? any LeaderStore),
                     leadership: follower, clock: clock, logger: Logger(label: "test")))
