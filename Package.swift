@@ -93,7 +93,8 @@ let package = Package(
             ],
             // The OpenAPI document is compiled in (OpenAPIDocument+Embedded.swift, made by
             // scripts/embed-openapi), so a release binary needs no resource bundle beside it.
-            exclude: ["Resources/openapi.json"],
+            // Likewise the dashboard's assets (DashboardAssets+Embedded.swift, scripts/embed-dashboard-assets).
+            exclude: ["Resources/openapi.json", "Dashboard/Assets"],
             swiftSettings: strict
         ),
         .executableTarget(

@@ -12,7 +12,11 @@ public enum OrreryRoutes {
     /// `feed`: the live change feed behind `GET /v1/stream` (run it as a service beside the
     /// server); without one the stream answers 503. `metrics`: what `/metrics` emits (give the
     /// engine its `runMetrics`); every request is logged and timed through it.
-    public static func build(service: TaskService, feed: RunFeed? = nil, metrics: ServerMetrics = ServerMetrics()) -> Router<OrreryRequestContext> {
+    /// `dashboard`: where the web dashboard is mounted and its sessions (issue 14).
+    public static func build(
+        service: TaskService, feed: RunFeed? = nil, metrics: ServerMetrics = ServerMetrics(),
+        dashboard: DashboardConfiguration = DashboardConfiguration()
+    ) -> Router<OrreryRequestContext> {
         let router = Router(context: OrreryRequestContext.self)
         router.add(middleware: RequestLogMiddleware(metrics: metrics))
         router.add(middleware: ProblemMiddleware())
@@ -27,7 +31,9 @@ public enum OrreryRoutes {
         router.get("openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
         }
-        let v1 = router.group("v1").add(middleware: AuthMiddleware(authenticator: authenticator))
+        // A bearer token, or the dashboard's session cookie (writes then need its CSRF token).
+        let v1 = router.group("v1").add(middleware: SessionOrBearerAuthMiddleware(
+            bearer: AuthMiddleware(authenticator: authenticator), dashboard: dashboard, service: service))
         TaskRoutes(service: service).add(to: v1)
         RunRoutes(service: service).add(to: v1)
         StreamRoutes(service: service, feed: feed).add(to: v1)
@@ -38,6 +44,7 @@ public enum OrreryRoutes {
             let items = service.modules.descriptors.values.sorted { $0.name < $1.name }.map(\.json)
             return json(.object(["items": .array(items)]))
         }
+        DashboardRoutes(service: service, configuration: dashboard).add(to: router)
         synapse.add(to: router)
         taskAPI.add(to: router)
         workspace.add(to: router)

@@ -117,6 +117,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Keep at most this many finished runs per task (env ORRERY_KEEP_RUNS; default: no limit).")
     var keepRuns: Int?
 
+    @Option(help: "Path prefix the dashboard and API are served under behind a reverse proxy, e.g. /orrery (env ORRERY_BASE_PATH; default: the root).")
+    var basePath: String?
+
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
         // Every setting is resolved and checked before anything is opened or written.
@@ -133,6 +136,8 @@ struct Serve: AsyncParsableCommand {
         guard leaseSec >= 1 else { throw ValidationError("lease-sec must be at least 1, not \(leaseSec)") }
         guard retentionDays >= 0 else { throw ValidationError("retention-days must be 0 (forever) or more, not \(retentionDays)") }
         if let keepRuns, keepRuns < 1 { throw ValidationError("keep-runs must be at least 1, not \(keepRuns)") }
+        let basePath = try settings.string(basePath, "base_path") ?? ""
+        guard DashboardConfiguration.isValidBasePath(basePath) else { throw ValidationError("base-path may hold only letters, digits and -_.~/, not \"\(basePath)\"") }
         let shutdownGraceSec = try settings.int(shutdownGraceSec, "shutdown_grace_sec") ?? 10
         guard shutdownGraceSec >= 0 else { throw ValidationError("shutdown-grace-sec must be 0 or more, not \(shutdownGraceSec)") }
         let (logFormat, logLevel) = try logging.resolve(settings)
@@ -185,7 +190,9 @@ struct Serve: AsyncParsableCommand {
         if case .sqlite = opened { streaming.pollInterval = .seconds(2) }
         let feed = RunFeed(configuration: streaming, store: opened.feedStore, engine: engine, logger: logger)
         let app = Application(
-            router: OrreryRoutes.build(service: service, feed: feed, metrics: metrics),
+            router: BasePathRouter(
+                basePath: basePath,
+                router: OrreryRoutes.build(service: service, feed: feed, metrics: metrics, dashboard: DashboardConfiguration(basePath: basePath))),
             configuration: .init(address: .hostname(host, port: port), serverName: "Orrery"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
