@@ -41,6 +41,7 @@ public struct ProblemError: Error, HTTPResponseError, Sendable {
         case .forbidden: (.forbidden, "Forbidden")
         case .bodyTooLarge: (.contentTooLarge, "Body too large")
         case .unavailable: (.serviceUnavailable, "Service unavailable")
+        case .storageFull: (.init(code: 507, reasonPhrase: "Insufficient Storage"), "Insufficient storage")
         default: (.internalServerError, "Internal error")
         }
         let detail = status == .internalServerError ? "an internal error occurred" : error.message

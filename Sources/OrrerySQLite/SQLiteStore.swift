@@ -114,7 +114,10 @@ public final class SQLiteStore: Sendable {
             break
         }
         switch dbError.resultCode {
-        case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_CANTOPEN:
+        case .SQLITE_FULL:
+            // The transaction was rolled back whole; it succeeds again once space returns.
+            return OrreryError(.storageFull, "the disk holding the database is full; nothing was written")
+        case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_IOERR, .SQLITE_CANTOPEN:
             return OrreryError(.unavailable, "the database is unavailable (\(dbError.resultCode))")
         default:
             return OrreryError(.internal, "database error \(dbError.resultCode)")

@@ -60,6 +60,18 @@ public final class ManualClock: EngineClock {
         advance(to: now().adding(duration))
     }
 
+    /// Steps the wall clock to `instant`, backwards too (an NTP correction, an operator's
+    /// mistake). Sleepers wake only for deadlines that have come.
+    public func step(to instant: Timestamp) {
+        let due = state.withLock { s -> [Sleeper] in
+            s.now = instant
+            let due = s.sleepers.filter { $0.deadline <= s.now }.sorted { $0.deadline < $1.deadline }
+            s.sleepers.removeAll { $0.deadline <= s.now }
+            return due
+        }
+        for sleeper in due { sleeper.continuation.resume() }
+    }
+
     public func advance(to instant: Timestamp) {
         let due = state.withLock { s -> [Sleeper] in
             if instant > s.now { s.now = instant }

@@ -24,6 +24,8 @@ public struct OrreryError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let forbidden = Code("forbidden")
         public static let bodyTooLarge = Code("body_too_large")
         public static let unavailable = Code("unavailable")
+        /// The store's disk is full: nothing was written; retry when space returns.
+        public static let storageFull = Code("storage_full")
         public static let `internal` = Code("internal")
     }
 
