@@ -1,15 +1,19 @@
 public import Hummingbird
+public import NIOCore
 public import OrreryEngine
 import Logging
 
 /// The per-request context: Hummingbird's core storage plus the authenticated caller.
-public struct OrreryRequestContext: RequestContext {
+public struct OrreryRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// The client's address (failed authentications are limited per address).
+    public let remoteAddress: SocketAddress?
     /// Set by `AuthMiddleware` for every `/v1` request that passed it.
     public var caller: TaskService.Caller?
 
     public init(source: Source) {
         self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
         self.caller = nil
     }
 

@@ -15,9 +15,12 @@ public enum OrreryRoutes {
     /// `dashboard`: where the web dashboard is mounted and its sessions (issue 14).
     public static func build(
         service: TaskService, feed: RunFeed? = nil, metrics: ServerMetrics = ServerMetrics(),
-        dashboard: DashboardConfiguration = DashboardConfiguration()
+        dashboard: DashboardConfiguration = DashboardConfiguration(), failedAuthLimit: FailedAuthLimiter.Configuration? = nil
     ) -> Router<OrreryRequestContext> {
         let router = Router(context: OrreryRequestContext.self)
+        if let failedAuthLimit {
+            router.add(middleware: FailedAuthLimitMiddleware(limiter: FailedAuthLimiter(configuration: failedAuthLimit, clock: service.clock)))
+        }
         router.add(middleware: RequestLogMiddleware(metrics: metrics))
         router.add(middleware: ProblemMiddleware())
         let authenticator = TokenAuthenticator(store: service.store, clock: service.clock)

@@ -10,7 +10,7 @@ struct Settings {
     /// The keys a configuration file may hold (the flags' names in snake case).
     static let keys = [
         "data_dir", "database", "host", "port", "concurrency", "lease_sec", "allow_private_networks", "retention_days", "keep_runs",
-        "shutdown_grace_sec", "log_format", "log_level", "base_path",
+        "shutdown_grace_sec", "log_format", "log_level", "base_path", "auth_failures_per_minute",
     ]
 
     private let environment: [String: String]
