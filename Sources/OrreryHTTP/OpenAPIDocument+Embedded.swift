@@ -97,6 +97,16 @@ extension OpenAPIDocument {
               }
             }
           },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
           "default": {
             "description": "An error (problem+json with a stable code and the offending field)",
             "content": {
@@ -341,6 +351,16 @@ extension OpenAPIDocument {
               }
             }
           },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
           "default": {
             "description": "An error (problem+json with a stable code and the offending field)",
             "content": {
@@ -401,6 +421,16 @@ extension OpenAPIDocument {
           },
           "404": {
             "description": "Not found",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -505,6 +535,16 @@ extension OpenAPIDocument {
               }
             }
           },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
           "default": {
             "description": "An error (problem+json with a stable code and the offending field)",
             "content": {
@@ -565,6 +605,16 @@ extension OpenAPIDocument {
           },
           "403": {
             "description": "The token's role does not allow this",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -671,6 +721,16 @@ extension OpenAPIDocument {
               }
             }
           },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
           "default": {
             "description": "An error (problem+json with a stable code and the offending field)",
             "content": {
@@ -758,6 +818,16 @@ extension OpenAPIDocument {
               }
             }
           },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
           "default": {
             "description": "An error (problem+json with a stable code and the offending field)",
             "content": {
@@ -837,6 +907,16 @@ extension OpenAPIDocument {
           },
           "403": {
             "description": "The token's role does not allow this",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -960,6 +1040,16 @@ extension OpenAPIDocument {
               }
             }
           },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
           "default": {
             "description": "An error (problem+json with a stable code and the offending field)",
             "content": {
@@ -1075,6 +1165,16 @@ extension OpenAPIDocument {
           },
           "403": {
             "description": "The token's role does not allow this",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -1354,6 +1454,16 @@ extension OpenAPIDocument {
               }
             }
           },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
           "default": {
             "description": "An error (problem+json with a stable code and the offending field)",
             "content": {
@@ -1414,6 +1524,16 @@ extension OpenAPIDocument {
           },
           "404": {
             "description": "Not found",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -1501,6 +1621,16 @@ extension OpenAPIDocument {
           },
           "403": {
             "description": "The token's role does not allow this",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -1598,6 +1728,16 @@ extension OpenAPIDocument {
           },
           "403": {
             "description": "The token's role does not allow this",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -1711,6 +1851,16 @@ extension OpenAPIDocument {
           },
           "404": {
             "description": "Not found",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -1927,6 +2077,16 @@ extension OpenAPIDocument {
           },
           "401": {
             "description": "Missing or invalid token",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -2193,6 +2353,16 @@ extension OpenAPIDocument {
               }
             }
           },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
           "default": {
             "description": "An error (problem+json with a stable code and the offending field)",
             "content": {
@@ -2259,6 +2429,16 @@ extension OpenAPIDocument {
               }
             }
           },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
           "default": {
             "description": "An error (problem+json with a stable code and the offending field)",
             "content": {
@@ -2311,6 +2491,26 @@ extension OpenAPIDocument {
           },
           "404": {
             "description": "Not found",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "It is the last active admin token (or its user holds it): revoking it would lock every admin out",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -2430,6 +2630,16 @@ extension OpenAPIDocument {
               }
             }
           },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
           "default": {
             "description": "Error",
             "content": {
@@ -2479,6 +2689,16 @@ extension OpenAPIDocument {
           },
           "403": {
             "description": "Not an admin",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -2540,6 +2760,26 @@ extension OpenAPIDocument {
           },
           "404": {
             "description": "No such user",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "It is the last active admin token (or its user holds it): revoking it would lock every admin out",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
             "content": {
               "application/problem+json": {
                 "schema": {

@@ -8,7 +8,8 @@ public typealias ConformingStore = TaskStore & RunQueue & PruningStore
 
 /// The stores the conformance suite runs against (River's driver tests, Oban's engine
 /// loop): SQLite always, PostgreSQL when `ORRERY_TEST_POSTGRES_URL` names a server
-/// (`scripts/test` starts one). Each test gets a fresh store: a new temporary file, or a
+/// (`scripts/test` starts one) — and always with `CI=true`, where a missing server makes every
+/// PostgreSQL case fail instead of dropping it from the arguments. Each test gets a fresh store: a new temporary file, or a
 /// new database on the PostgreSQL server.
 public enum StoreKind: String, Sendable, CaseIterable, CustomStringConvertible {
     case sqlite
@@ -20,8 +21,8 @@ public enum StoreKind: String, Sendable, CaseIterable, CustomStringConvertible {
         ProcessInfo.processInfo.environment["ORRERY_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    /// The kinds this run can test.
-    public static var enabled: [StoreKind] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
+    /// The kinds this run tests: PostgreSQL too when a server is named or on CI.
+    public static var enabled: [StoreKind] { Prerequisite.postgresRuns ? [.sqlite, .postgres] : [.sqlite] }
 
     /// The kinds several nodes can share (PostgreSQL).
     public static var shared: [StoreKind] { enabled.filter { $0 == .postgres } }
@@ -67,7 +68,9 @@ public enum StoreKind: String, Sendable, CaseIterable, CustomStringConvertible {
 
     /// A new, empty database on the test server for the length of `body` (its URL), dropped after.
     public static func withFreshDatabase(_ body: (String) async throws -> Void) async throws {
-        guard let server = postgresURL else { throw OrreryError(.unavailable, "ORRERY_TEST_POSTGRES_URL is not set") }
+        guard let server = postgresURL else {
+            throw Prerequisite.Missing(description: "ORRERY_TEST_POSTGRES_URL is not set: the PostgreSQL test server did not start (scripts/test starts it; with CI=true this fails instead of skipping)")
+        }
         let name = "orrery_t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
         let url = try await PostgresAdmin.createDatabase(String(name), serverURL: server)
         do {

@@ -18,7 +18,7 @@ struct MultiNodeTests {
     }
 
     @Test("three nodes, 10,000 due runs, one node killed with SIGKILL mid-way: every run ends once, its runs are rescued within the lease, no slot fires twice",
-          .enabled(if: StoreKind.postgresURL != nil, "needs ORRERY_TEST_POSTGRES_URL (./scripts/test sets it)"),
+          .enabled(if: Prerequisite.postgresRuns, "needs ORRERY_TEST_POSTGRES_URL (./scripts/test sets it; CI=true fails without it)"),
           .timeLimit(.minutes(4)))
     func killOneOfThree() async throws {
         try await StoreKind.withFreshDatabase { url in
@@ -127,7 +127,7 @@ struct MultiNodeTests {
     }
 
     @Test("a task created on one node fires on time on another: the idle node is woken, not left to its next look",
-          .enabled(if: StoreKind.postgresURL != nil, "needs ORRERY_TEST_POSTGRES_URL (./scripts/test sets it)"),
+          .enabled(if: Prerequisite.postgresRuns, "needs ORRERY_TEST_POSTGRES_URL (./scripts/test sets it; CI=true fails without it)"),
           .timeLimit(.minutes(2)))
     func wakeAcrossNodes() async throws {
         try await StoreKind.withFreshDatabase { url in
@@ -174,7 +174,7 @@ struct MultiNodeTests {
     }
 
     @Test("PostgreSQL stopped and started under load: the API answers 503 meanwhile, nodes reconnect, nothing is lost",
-          .enabled(if: StoreKind.postgresURL != nil, "needs PostgreSQL (./scripts/test provides it)"),
+          .enabled(if: Prerequisite.postgresRuns, "needs PostgreSQL (./scripts/test provides it; CI=true fails without it)"),
           .timeLimit(.minutes(3)))
     func databaseRestart() async throws {
         // A server of its own: stopping the shared one would disturb tests running beside this one.

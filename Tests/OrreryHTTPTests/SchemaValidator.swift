@@ -2,12 +2,25 @@ import Foundation
 import OrreryCore
 
 /// Checks a response against the OpenAPI document the server serves: the operation is
-/// found by method and path template, the response by status (or `default`), and the body
-/// is validated against its JSON Schema — the subset our document uses (`type` with null,
-/// `required`, `properties`, `additionalProperties: false`, `items`, `enum`, `$ref`,
-/// `allOf`/`oneOf`/`anyOf`, numeric bounds, `date-time`).
+/// found by method and path template, the response by its status listed explicitly (a
+/// `default` response documents nothing: a status the document does not name is a
+/// mismatch), and the body is validated against its JSON Schema — the keywords in
+/// `enforced` (`type` with null, `required`, `properties`, `additionalProperties`, `items`,
+/// `enum`, `const`, `$ref`, `allOf`, `oneOf` as exactly one, `anyOf` as at least one,
+/// numeric bounds, string lengths in code points, `pattern`, item counts, `date-time`).
+/// A schema keyword outside `enforced` and `annotations` fails its own test, so the document
+/// cannot grow a rule this checker silently ignores.
 struct SchemaValidator {
     let document: JSONValue
+
+    /// The JSON Schema keywords this checker enforces.
+    static let enforced: Set<String> = [
+        "type", "required", "properties", "additionalProperties", "items", "enum", "const", "$ref", "allOf", "oneOf", "anyOf",
+        "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "pattern", "minItems", "maxItems",
+        "format",
+    ]
+    /// Keywords that say nothing about validity.
+    static let annotations: Set<String> = ["description", "title", "example", "examples", "default", "deprecated", "readOnly", "writeOnly"]
 
     /// Problems found; empty when the response conforms.
     func check(method: String, path: String, status: Int, contentType: String?, body: JSONValue) -> [String] {
@@ -15,8 +28,8 @@ struct SchemaValidator {
         guard let (template, operations) = operation(for: pathOnly) else { return ["no path in the document matches \(pathOnly)"] }
         guard let op = operations[method.lowercased()] else { return ["\(method) \(template) is not in the document"] }
         let responses = op["responses"]?.objectValue ?? [:]
-        guard let response = responses[String(status)] ?? responses["default"] else {
-            return ["\(method) \(template): status \(status) is not documented"]
+        guard let response = responses[String(status)].map(resolve) else {
+            return ["\(method) \(template): status \(status) is not documented (listed: \(responses.keys.filter { $0 != "default" }.sorted()))"]
         }
         guard let content = response["content"]?.objectValue, !content.isEmpty else {
             return body == .null ? [] : ["\(method) \(template) \(status): a body where the document has none"]
@@ -54,13 +67,18 @@ struct SchemaValidator {
         if let all = schema["allOf"]?.arrayValue {
             for part in all { problems += validate(value, against: part, at: where_) }
         }
-        for key in ["oneOf", "anyOf"] {
-            if let options = schema[key]?.arrayValue, !options.contains(where: { validate(value, against: $0, at: where_).isEmpty }) {
-                problems.append("\(where_): matches none of \(key)")
-            }
+        if let options = schema["oneOf"]?.arrayValue {
+            let matching = options.filter { validate(value, against: $0, at: where_).isEmpty }.count
+            if matching != 1 { problems.append("\(where_): matches \(matching) of oneOf's \(options.count) schemas, not exactly one") }
+        }
+        if let options = schema["anyOf"]?.arrayValue, !options.contains(where: { validate(value, against: $0, at: where_).isEmpty }) {
+            problems.append("\(where_): matches none of anyOf")
         }
         if let allowed = schema["enum"]?.arrayValue, !allowed.contains(value) {
             problems.append("\(where_): \(value.jsonText) is not one of \(JSONValue.array(allowed).jsonText)")
+        }
+        if let constant = schema["const"], constant != value {
+            problems.append("\(where_): \(value.jsonText) is not \(constant.jsonText)")
         }
         if let types = typeNames(schema["type"]), !types.contains(where: { matches(value, $0) }) {
             problems.append("\(where_): \(value.jsonText.prefix(80)) is not \(types.joined(separator: "|"))")
@@ -85,13 +103,31 @@ struct SchemaValidator {
             if let itemSchema = schema["items"] {
                 for (i, item) in items.enumerated() { problems += validate(item, against: itemSchema, at: "\(where_)[\(i)]") }
             }
+            if let min = schema["minItems"]?.intValue.map(Int.init), items.count < min { problems.append("\(where_): \(items.count) items < minItems \(min)") }
+            if let max = schema["maxItems"]?.intValue.map(Int.init), items.count > max { problems.append("\(where_): \(items.count) items > maxItems \(max)") }
         case .int, .double:
             let number: Double = switch value { case .int(let i): Double(i); case .double(let d): d; default: 0 }
             if let min = schema["minimum"].flatMap(Self.double), number < min { problems.append("\(where_): \(number) < minimum \(min)") }
             if let max = schema["maximum"].flatMap(Self.double), number > max { problems.append("\(where_): \(number) > maximum \(max)") }
+            if let min = schema["exclusiveMinimum"].flatMap(Self.double), number <= min { problems.append("\(where_): \(number) <= exclusiveMinimum \(min)") }
+            if let max = schema["exclusiveMaximum"].flatMap(Self.double), number >= max { problems.append("\(where_): \(number) >= exclusiveMaximum \(max)") }
         case .string(let text):
             if schema["format"] == .string("date-time"), Timestamp(rfc3339: text) == nil {
                 problems.append("\(where_): \"\(text)\" is not a date-time")
+            }
+            // JSON Schema counts lengths in code points, not grapheme clusters or bytes.
+            let length = text.unicodeScalars.count
+            if let min = schema["minLength"]?.intValue.map(Int.init), length < min { problems.append("\(where_): length \(length) < minLength \(min)") }
+            if let max = schema["maxLength"]?.intValue.map(Int.init), length > max { problems.append("\(where_): length \(length) > maxLength \(max)") }
+            if let pattern = schema["pattern"]?.stringValue {
+                // Unanchored, as JSON Schema's ECMA-262 patterns are: anchors are the pattern's own.
+                if let regex = try? NSRegularExpression(pattern: pattern) {
+                    if regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) == nil {
+                        problems.append("\(where_): \"\(text.prefix(80))\" does not match \(pattern)")
+                    }
+                } else {
+                    problems.append("\(where_): the document's pattern \(pattern) is not a regular expression")
+                }
             }
         default:
             break

@@ -1,0 +1,17 @@
+import GRDB
+
+extension SQLiteStore {
+    /// Makes a database file as an earlier release left it, for upgrade tests: applies the
+    /// shipped migrations up to and including `migration` and no further, then runs `sql`
+    /// (rows as that schema stores them). Opening the file with `SQLiteStore` afterwards
+    /// applies the rest, as a newer binary would.
+    package static func makeDatabase(at path: String, migratedThrough migration: String, then sql: String) throws {
+        let queue = try DatabaseQueue(path: path)
+        try Migrations.migrator.migrate(queue, upTo: migration)
+        try queue.write { db in try db.execute(sql: sql) }
+        try queue.close()
+    }
+
+    /// The names of every shipped migration, oldest first.
+    package static var migrationNames: [String] { Migrations.migrator.migrations }
+}
