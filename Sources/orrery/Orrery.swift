@@ -203,7 +203,7 @@ struct Serve: AsyncParsableCommand {
         // up the HTTP server's graceful shutdown.
         let group = ServiceGroup(
             configuration: .init(services: services + [.init(service: pruner), .init(service: engine), .init(service: app), .init(service: feed)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await ListenFailure.naming(host: host, port: port) { try await group.run() }
     }
 }
 

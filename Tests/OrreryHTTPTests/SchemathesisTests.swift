@@ -11,19 +11,23 @@ import Glibc
 /// serves, bounded in examples and time: no 5xx, and every response conforms to the document.
 @Suite("Schemathesis against the served OpenAPI document")
 struct SchemathesisTests {
-    static let binary = ProcessInfo.processInfo.environment["ORRERY_SCHEMATHESIS"]
+    /// Schemathesis, or an error saying how to get it (CI=true runs the tests and fails without it).
+    static func binary() throws -> String { try Prerequisite.require("ORRERY_SCHEMATHESIS", "schemathesis") }
 
     @Test("no server error and no response outside the document",
-          .enabled(if: SchemathesisTests.binary != nil, "ORRERY_SCHEMATHESIS is not set (scripts/test installs schemathesis)"))
+          .enabled(if: Prerequisite.runs("ORRERY_SCHEMATHESIS"), "ORRERY_SCHEMATHESIS is not set (scripts/test installs schemathesis; CI=true fails without it)"),
+          .timeLimit(.minutes(4)))
     func fuzz() async throws {
+        _ = try Self.binary()
         try await InProcessServer.with { api, _ in try await Self.fuzz(api, seconds: 90) }
     }
 
     @Test("the same against a node on PostgreSQL",
-          .enabled(if: SchemathesisTests.binary != nil && StoreKind.postgresURL != nil,
-                   "needs ORRERY_SCHEMATHESIS and ORRERY_TEST_POSTGRES_URL (scripts/test sets both)"),
+          .enabled(if: Prerequisite.runs("ORRERY_SCHEMATHESIS") && Prerequisite.postgresRuns,
+                   "needs ORRERY_SCHEMATHESIS and ORRERY_TEST_POSTGRES_URL (scripts/test sets both; CI=true fails without them)"),
           .timeLimit(.minutes(3)))
     func fuzzPostgres() async throws {
+        _ = try Self.binary()
         try await StoreKind.withFreshDatabase { url in
             let dir = try TemporaryDirectory()
             defer { dir.remove() }
@@ -47,7 +51,7 @@ struct SchemathesisTests {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try require(Self.binary))
+        process.executableURL = URL(fileURLWithPath: try Self.binary())
         process.currentDirectoryURL = URL(fileURLWithPath: dir.path)  // its cache stays out of the checkout
         process.arguments = [
             "run", "\(api.baseURL)/openapi.json", "--url", api.baseURL,
@@ -64,7 +68,15 @@ struct SchemathesisTests {
         try process.run()
         // Waiting without blocking a thread: the server under test may run in this process, and
         // with two cores two blocked waits would leave it no thread to answer on.
-        while process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        // Bounded: schemathesis stops itself after `seconds`; a hung one is killed a minute later.
+        let deadline = ContinuousClock.now.advanced(by: .seconds(seconds + 60))
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                kill(process.processIdentifier, SIGKILL)
+                throw TimedOut(what: "schemathesis still running \(seconds + 60) s after its start")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
         let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         // The verdict on the server is the checks' ("N generated, N passed" and no FAILURES).
         // Schemathesis also exits 1 for its own generator hiccups ("Inconsistent results" when
@@ -72,6 +84,8 @@ struct SchemathesisTests {
         let summary = output.split(separator: "\n").first { $0.contains(" generated, ") } ?? ""
         let numbers = summary.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
         #expect(!output.contains("FAILURES") && !summary.contains("failed"), "schemathesis found failures:\n\(output.suffix(8000))")
-        #expect(numbers.count >= 2 && numbers[0] == numbers[1] && numbers[0] >= 1000, "too few cases ran: \(summary)\n\(output.suffix(3000))")
+        // A floor, not a rate to meet: a lone run makes 50-100 cases a second; a loaded 2-core CI
+        // run was seen near a third of that. Five a second still proves the fuzzer got going.
+        #expect(numbers.count >= 2 && numbers[0] == numbers[1] && numbers[0] >= seconds * 5, "too few cases ran: \(summary)\n\(output.suffix(3000))")
     }
 }
