@@ -250,6 +250,8 @@
     function showRun(run) {
       section.setAttribute('data-status', run.status);
       replace($('#run-status'), badge(run.status));
+      var chainBadge = $('ol.chain li[aria-current] .badge');
+      if (chainBadge) chainBadge.parentNode.replaceChild(badge(run.status), chainBadge);
       replace($('#run-progress'), progressNodes(run));
       replace($('#run-started'), timeNode(run.started_at));
       replace($('#run-finished'), timeNode(run.finished_at));
