@@ -18,7 +18,8 @@ public enum AdminToken {
             // its user disabled, demoted), it is a working admin token again after the start.
             if try await store.tokenRole(hash: hash, now: now)?.role != Role.admin.rawValue {
                 let token = StoredToken(
-                    id: IDGenerator().make(at: now), hash: hash, name: "admin", role: "admin", project: "default", createdAt: now)
+                    id: IDGenerator().make(at: now), hash: hash, name: "admin", role: "admin", project: "default", createdAt: now,
+                    prefix: StoredToken.prefix(of: token))
                 if let bootstrap = store as? any TokenBootstrapStore {
                     try await bootstrap.reinstateAdminToken(token)
                 } else {
@@ -37,7 +38,8 @@ public enum AdminToken {
         guard !hasAdmin else { return .existing }
         let token = TokenHash.generate()
         let stored = StoredToken(
-            id: IDGenerator().make(at: now), hash: TokenHash.of(token), name: "admin", role: "admin", project: "default", createdAt: now)
+            id: IDGenerator().make(at: now), hash: TokenHash.of(token), name: "admin", role: "admin", project: "default", createdAt: now,
+            prefix: StoredToken.prefix(of: token))
         // Several nodes may start together on one shared database: exactly one makes the token.
         if let bootstrap = store as? any TokenBootstrapStore {
             guard try await bootstrap.insertFirstAdminToken(stored) else { return .existing }

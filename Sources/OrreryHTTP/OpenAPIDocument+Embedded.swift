@@ -9,7 +9,7 @@ extension OpenAPIDocument {
   "info": {
     "title": "Orrery native API",
     "version": "1.0.0",
-    "description": "Scheduled tasks: definitions, runs, logs, modules and schedule previews (SPEC \u00a76, Appendix A)."
+    "description": "Scheduled tasks: definitions, runs, logs, modules and schedule previews (SPEC §6, Appendix A)."
   },
   "servers": [
     {
@@ -126,6 +126,33 @@ extension OpenAPIDocument {
                 }
               }
             }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "507": {
+            "description": "The disk holding the embedded SQLite database is full (code storage_full): nothing was written; retry when space returns",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
           }
         },
         "parameters": [
@@ -133,13 +160,12 @@ extension OpenAPIDocument {
             "name": "Idempotency-Key",
             "in": "header",
             "required": false,
-            "description": "A retried create with the same key and body returns the first task (header Idempotent-Replayed: true) for 24 hours; after that the key is forgotten.",
+            "description": "the same key and body return the first result (header Idempotent-Replayed: true); the same key with another body is a 409",
             "schema": {
               "type": "string",
               "minLength": 1,
               "maxLength": 255
-            },
-            "description": "the same key and body return the first result (header Idempotent-Replayed: true); the same key with another body is a 409"
+            }
           }
         ]
       },
@@ -370,6 +396,23 @@ extension OpenAPIDocument {
                 }
               }
             }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
           }
         },
         "description": "Tasks in creation order (`seq`). Every filter given must match. Non-admin tokens see their own project only; admins see every project unless `project` is given. Unknown parameters are a 400."
@@ -441,6 +484,23 @@ extension OpenAPIDocument {
           },
           "default": {
             "description": "An error (problem+json with a stable code and the offending field)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -564,6 +624,33 @@ extension OpenAPIDocument {
                 }
               }
             }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "507": {
+            "description": "The disk holding the embedded SQLite database is full (code storage_full): nothing was written; retry when space returns",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
           }
         }
       },
@@ -635,6 +722,33 @@ extension OpenAPIDocument {
           },
           "412": {
             "description": "Version mismatch",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "507": {
+            "description": "The disk holding the embedded SQLite database is full (code storage_full): nothing was written; retry when space returns",
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -750,6 +864,33 @@ extension OpenAPIDocument {
                 }
               }
             }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "507": {
+            "description": "The disk holding the embedded SQLite database is full (code storage_full): nothing was written; retry when space returns",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
           }
         }
       }
@@ -847,6 +988,33 @@ extension OpenAPIDocument {
                 }
               }
             }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "507": {
+            "description": "The disk holding the embedded SQLite database is full (code storage_full): nothing was written; retry when space returns",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
           }
         }
       }
@@ -937,6 +1105,33 @@ extension OpenAPIDocument {
           },
           "413": {
             "description": "Body larger than 1 MiB",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "507": {
+            "description": "The disk holding the embedded SQLite database is full (code storage_full): nothing was written; retry when space returns",
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -1052,6 +1247,23 @@ extension OpenAPIDocument {
           },
           "default": {
             "description": "An error (problem+json with a stable code and the offending field)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -1195,6 +1407,33 @@ extension OpenAPIDocument {
           },
           "413": {
             "description": "Body larger than 1 MiB",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "507": {
+            "description": "The disk holding the embedded SQLite database is full (code storage_full): nothing was written; retry when space returns",
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -1473,6 +1712,23 @@ extension OpenAPIDocument {
                 }
               }
             }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
           }
         },
         "description": "Runs, newest first (a stable order). Every filter given must match; time windows are [after, before). Dismissed runs are hidden unless `dismissed=true`. Unknown parameters are a 400."
@@ -1544,6 +1800,23 @@ extension OpenAPIDocument {
           },
           "default": {
             "description": "An error (problem+json with a stable code and the offending field)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -1658,6 +1931,33 @@ extension OpenAPIDocument {
                 }
               }
             }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "507": {
+            "description": "The disk holding the embedded SQLite database is full (code storage_full): nothing was written; retry when space returns",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
           }
         }
       }
@@ -1758,6 +2058,33 @@ extension OpenAPIDocument {
           },
           "413": {
             "description": "Body larger than 1 MiB",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "507": {
+            "description": "The disk holding the embedded SQLite database is full (code storage_full): nothing was written; retry when space returns",
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -1878,6 +2205,23 @@ extension OpenAPIDocument {
                 }
               }
             }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
           }
         }
       }
@@ -1988,7 +2332,7 @@ extension OpenAPIDocument {
         ],
         "responses": {
           "200": {
-            "description": "The stream: `id: \u2026`, `event: run|log|reset`, `data: <one line of JSON>` per event; `: heartbeat` comments.",
+            "description": "The stream: `id: …`, `event: run|log|reset`, `data: <one line of JSON>` per event; `: heartbeat` comments.",
             "content": {
               "text/event-stream": {
                 "schema": {
@@ -2039,6 +2383,23 @@ extension OpenAPIDocument {
           },
           "default": {
             "description": "An error (problem+json with a stable code and the offending field)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -2097,6 +2458,23 @@ extension OpenAPIDocument {
           },
           "default": {
             "description": "An error (problem+json with a stable code and the offending field)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -2382,6 +2760,33 @@ extension OpenAPIDocument {
                 }
               }
             }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "507": {
+            "description": "The disk holding the embedded SQLite database is full (code storage_full): nothing was written; retry when space returns",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
           }
         }
       },
@@ -2441,6 +2846,23 @@ extension OpenAPIDocument {
           },
           "default": {
             "description": "An error (problem+json with a stable code and the offending field)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -2521,6 +2943,33 @@ extension OpenAPIDocument {
           },
           "default": {
             "description": "An error (problem+json with a stable code and the offending field)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "507": {
+            "description": "The disk holding the embedded SQLite database is full (code storage_full): nothing was written; retry when space returns",
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -2649,6 +3098,33 @@ extension OpenAPIDocument {
                 }
               }
             }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "507": {
+            "description": "The disk holding the embedded SQLite database is full (code storage_full): nothing was written; retry when space returns",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
           }
         }
       },
@@ -2709,6 +3185,23 @@ extension OpenAPIDocument {
           },
           "default": {
             "description": "Error",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -2790,6 +3283,192 @@ extension OpenAPIDocument {
           },
           "default": {
             "description": "Error",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "507": {
+            "description": "The disk holding the embedded SQLite database is full (code storage_full): nothing was written; retry when space returns",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/audit": {
+      "get": {
+        "operationId": "listAudit",
+        "summary": "The audit log of admin actions (tokens, users), newest first; admins only",
+        "parameters": [
+          {
+            "name": "limit",
+            "in": "query",
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 1000,
+              "default": 100
+            }
+          },
+          {
+            "name": "cursor",
+            "in": "query",
+            "schema": {
+              "type": "string",
+              "maxLength": 200
+            },
+            "description": "next_cursor of the previous page"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "required": [
+                    "items",
+                    "next_cursor"
+                  ],
+                  "properties": {
+                    "items": {
+                      "type": "array",
+                      "items": {
+                        "type": "object",
+                        "required": [
+                          "at",
+                          "actor",
+                          "action",
+                          "target",
+                          "project"
+                        ],
+                        "properties": {
+                          "at": {
+                            "type": "string",
+                            "format": "date-time"
+                          },
+                          "actor": {
+                            "type": "string"
+                          },
+                          "action": {
+                            "type": "string",
+                            "enum": [
+                              "token.create",
+                              "token.revoke",
+                              "user.create",
+                              "user.disable"
+                            ]
+                          },
+                          "target": {
+                            "type": "string",
+                            "description": "the id of the token or user"
+                          },
+                          "project": {
+                            "type": [
+                              "string",
+                              "null"
+                            ]
+                          }
+                        }
+                      }
+                    },
+                    "next_cursor": {
+                      "type": [
+                        "string",
+                        "null"
+                      ]
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "An unknown or invalid query parameter",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "Unauthorized",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "Not an admin",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error (problem+json with a stable code and the offending field)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -3510,6 +4189,13 @@ extension OpenAPIDocument {
               "type": "string"
             },
             "description": "rights beyond the role (shell): modules with a required_right need it"
+          },
+          "prefix": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "The secret's first characters (8 of a generated token), to tell tokens apart; never enough to use"
           }
         }
       },

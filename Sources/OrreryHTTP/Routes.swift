@@ -41,6 +41,7 @@ public enum OrreryRoutes {
         RunRoutes(service: service).add(to: v1)
         StreamRoutes(service: service, feed: feed).add(to: v1)
         TokenRoutes(service: service).add(to: v1)
+        AuditRoutes(service: service).add(to: v1)
         UserRoutes(service: service).add(to: v1)
         v1.get("modules") { _, context in
             _ = try context.requireCaller()

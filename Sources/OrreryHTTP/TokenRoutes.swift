@@ -49,6 +49,7 @@ struct TokenRoutes {
             let (secret, token) = try await TokenIssuer.issue(
                 store: service.store, role: role, project: project ?? caller.project, name: name ?? role.rawValue,
                 expiresInSec: expiresIn, now: service.clock.now(), userID: user?.id, rights: rights)
+            try await service.audit("token.create", target: token.id, project: token.project, by: caller.name)
             var json = token.json
             if case .object(var o) = json { o["token"] = .string(secret); json = .object(o) }
             return OrreryHTTP.json(json, status: .created)
@@ -61,7 +62,9 @@ struct TokenRoutes {
         group.delete("tokens/:id") { _, context in
             let caller = try context.requireCaller()
             try caller.require(.admin, to: "manage tokens")
-            try await service.store.revokeToken(id: try context.parameters.require("id"), now: service.clock.now())
+            let id = try context.parameters.require("id")
+            try await service.store.revokeToken(id: id, now: service.clock.now())
+            try await service.audit("token.revoke", target: id, project: nil, by: caller.name)
             return Response(status: .noContent)
         }
     }
@@ -93,7 +96,7 @@ public enum TokenIssuer {
         let token = StoredToken(
             id: IDGenerator().make(at: now), hash: TokenHash.of(secret), name: name, role: role.rawValue, project: project,
             createdAt: now, expiresAt: expiresInSec.map { now.adding(seconds: $0) }, userID: userID,
-            rights: Array(Set(rights)).sorted())
+            rights: Array(Set(rights)).sorted(), prefix: StoredToken.prefix(of: secret))
         try await store.insertToken(token)
         return (secret, token)
     }
@@ -105,7 +108,7 @@ extension StoredToken {
             "id": .string(id), "name": .string(name), "role": .string(role), "project": .string(project),
             "created_at": .string(createdAt.rfc3339), "expires_at": expiresAt.map { .string($0.rfc3339) } ?? .null,
             "revoked_at": revokedAt.map { .string($0.rfc3339) } ?? .null, "user_id": userID.map(JSONValue.string) ?? .null,
-            "rights": .array(rights.map(JSONValue.string)),
+            "rights": .array(rights.map(JSONValue.string)), "prefix": prefix.map(JSONValue.string) ?? .null,
         ])
     }
 }

@@ -30,6 +30,7 @@ struct UserRoutes {
             } catch let error as OrreryError where error.code == .conflict {
                 throw OrreryError(.conflict, "a user named \"\(name)\" already exists", field: "name")
             }
+            try await service.audit("user.create", target: user.id, project: user.project, by: caller.name)
             return json(user.json, status: .created)
         }
         group.get("users") { _, context in
@@ -40,7 +41,9 @@ struct UserRoutes {
         group.delete("users/:id") { _, context in
             let caller = try context.requireCaller()
             try caller.require(.admin, to: "manage users")
-            try await service.store.disableUser(id: try context.parameters.require("id"), now: service.clock.now())
+            let id = try context.parameters.require("id")
+            try await service.store.disableUser(id: id, now: service.clock.now())
+            try await service.audit("user.disable", target: id, project: nil, by: caller.name)
             return Response(status: .noContent)
         }
     }

@@ -164,6 +164,19 @@ enum PostgresMigrations {
             // The live event stream reads the runs changed since its last look.
             "CREATE INDEX runs_changed ON runs(updated_at, seq)",
         ]),
+        Migration(name: "v5-audit-token-prefix", statements: [
+            "ALTER TABLE tokens ADD COLUMN prefix TEXT",
+            """
+            CREATE TABLE audit_log (
+                seq BIGSERIAL PRIMARY KEY,
+                at BIGINT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                target TEXT NOT NULL,
+                project TEXT
+            )
+            """,
+        ]),
     ]
 }
 

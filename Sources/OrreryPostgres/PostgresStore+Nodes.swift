@@ -84,8 +84,8 @@ extension PostgresStore: TokenBootstrapStore {
     public func reinstateAdminToken(_ token: StoredToken) async throws {
         try await withConnection { connection in
             try await connection.execute("""
-                INSERT INTO tokens (id, hash, name, role, project, created_at, rights)
-                VALUES (\(token.id), \(token.hash), \(token.name), 'admin', \(token.project), \(token.createdAt.microseconds), '[]')
+                INSERT INTO tokens (id, hash, name, role, project, created_at, rights, prefix)
+                VALUES (\(token.id), \(token.hash), \(token.name), 'admin', \(token.project), \(token.createdAt.microseconds), '[]', \(token.prefix))
                 ON CONFLICT (hash) DO UPDATE SET role = 'admin', revoked_at = NULL, expires_at = NULL, user_id = NULL
                 """, logger: self.logger)
         }

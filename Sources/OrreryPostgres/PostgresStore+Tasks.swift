@@ -250,23 +250,23 @@ extension PostgresStore: TaskStore {
 
     func insertToken(_ token: StoredToken, _ connection: PostgresConnection) async throws {
         try await connection.execute("""
-            INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at, user_id, rights)
+            INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at, user_id, rights, prefix)
             VALUES (\(token.id), \(token.hash), \(token.name), \(token.role), \(token.project), \(token.createdAt.microseconds),
-                \(token.expiresAt?.microseconds), \(token.userID), \(token.rightsJSON))
+                \(token.expiresAt?.microseconds), \(token.userID), \(token.rightsJSON), \(token.prefix))
             """, logger: logger)
     }
 
     public func listTokens() async throws -> [StoredToken] {
         try await withConnection { connection in
             try await connection.rows(
-                "SELECT id, name, role, project, created_at, expires_at, revoked_at, user_id, rights FROM tokens ORDER BY created_at DESC, id DESC",
+                "SELECT id, name, role, project, created_at, expires_at, revoked_at, user_id, rights, prefix FROM tokens ORDER BY created_at DESC, id DESC",
                 logger: self.logger
             ).map { row in
                 var token = StoredToken(
                     id: try row[0].decode(String.self), hash: "", name: try row[1].decode(String.self), role: try row[2].decode(String.self),
                     project: try row[3].decode(String.self), createdAt: Timestamp(microseconds: try row[4].decode(Int64.self)),
                     expiresAt: try PostgresRecords.timestamp(row[5]), userID: try row[7].decode(String?.self),
-                    rights: StoredToken.rights(fromStoredJSON: try row[8].decode(String.self)))
+                    rights: StoredToken.rights(fromStoredJSON: try row[8].decode(String.self)), prefix: try row[9].decode(String?.self))
                 token.revokedAt = try PostgresRecords.timestamp(row[6])
                 return token
             }

@@ -153,6 +153,19 @@ enum Migrations {
             // The live event stream reads the runs changed since its last look.
             try db.execute(sql: "CREATE INDEX runs_changed ON runs(updated_at, seq)")
         }
+        migrator.registerMigration("v7-audit-token-prefix") { db in
+            try db.execute(sql: """
+                ALTER TABLE tokens ADD COLUMN prefix TEXT;
+                CREATE TABLE audit_log (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at INTEGER NOT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    project TEXT
+                ) STRICT;
+                """)
+        }
         return migrator
     }
 }

@@ -200,21 +200,21 @@ extension SQLiteStore: TaskStore {
     public func insertToken(_ token: StoredToken) async throws {
         try await write { db in
             try db.execute(
-                sql: "INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at, user_id, rights) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                sql: "INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at, user_id, rights, prefix) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: [
                     token.id, token.hash, token.name, token.role, token.project, token.createdAt, token.expiresAt, token.userID,
-                    token.rightsJSON,
+                    token.rightsJSON, token.prefix,
                 ])
         }
     }
 
     public func listTokens() async throws -> [StoredToken] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT id, name, role, project, created_at, expires_at, revoked_at, user_id, rights FROM tokens ORDER BY created_at DESC, id DESC")
+            try Row.fetchAll(db, sql: "SELECT id, name, role, project, created_at, expires_at, revoked_at, user_id, rights, prefix FROM tokens ORDER BY created_at DESC, id DESC")
                 .map { row in
                     var token = StoredToken(
                         id: row[0], hash: "", name: row[1], role: row[2], project: row[3], createdAt: row[4], expiresAt: row[5], userID: row[7],
-                        rights: StoredToken.rights(fromStoredJSON: row[8]))
+                        rights: StoredToken.rights(fromStoredJSON: row[8]), prefix: row[9])
                     token.revokedAt = row[6]
                     return token
                 }
@@ -259,10 +259,10 @@ extension SQLiteStore: TokenBootstrapStore {
         try await write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO tokens (id, hash, name, role, project, created_at) VALUES (?, ?, ?, 'admin', ?, ?)
+                    INSERT INTO tokens (id, hash, name, role, project, created_at, prefix) VALUES (?, ?, ?, 'admin', ?, ?, ?)
                     ON CONFLICT (hash) DO UPDATE SET role = 'admin', revoked_at = NULL, expires_at = NULL, user_id = NULL
                     """,
-                arguments: [token.id, token.hash, token.name, token.project, token.createdAt])
+                arguments: [token.id, token.hash, token.name, token.project, token.createdAt, token.prefix])
         }
     }
 
@@ -270,8 +270,8 @@ extension SQLiteStore: TokenBootstrapStore {
         try await write { db in
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM tokens WHERE role = 'admin' AND revoked_at IS NULL") == 0 else { return false }
             try db.execute(
-                sql: "INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: [token.id, token.hash, token.name, token.role, token.project, token.createdAt, token.expiresAt])
+                sql: "INSERT INTO tokens (id, hash, name, role, project, created_at, expires_at, prefix) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                arguments: [token.id, token.hash, token.name, token.role, token.project, token.createdAt, token.expiresAt, token.prefix])
             return true
         }
     }

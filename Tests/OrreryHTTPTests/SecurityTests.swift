@@ -35,3 +35,34 @@ struct SecurityTests {
         #expect(try await server.api(token).get("/healthz").status == 429, "the address is blocked whatever it presents")
     }
 }
+
+@Suite("Audit log and token prefixes")
+struct AuditTests {
+    @Test("admin actions are in the audit log, newest first, for admins only; a token's prefix identifies it, never more", arguments: StoreKind.enabled)
+    func audit(kind: StoreKind) async throws {
+        try await InProcessServer.with(store: kind) { admin, _ in
+            let made = try await admin.post("/v1/tokens", #"{"role":"viewer","name":"reader"}"#)
+            let secret = try require(made["token"]?.stringValue)
+            let tokenID = try require(made["id"]?.stringValue)
+            #expect(made["prefix"] == .string(String(secret.prefix(8))) && secret.count > 40)
+            let listed = try require(try await admin.get("/v1/tokens").items.first { $0["id"]?.stringValue == tokenID })
+            #expect(listed["prefix"] == .string(String(secret.prefix(8))) && listed["token"] == nil, "the prefix, never the secret")
+            let user = try await admin.post("/v1/users", #"{"name":"bob","role":"viewer"}"#)
+            let userID = try require(user["id"]?.stringValue)
+            #expect(try await admin.call(.DELETE, "/v1/users/\(userID)").status == 204)
+            #expect(try await admin.call(.DELETE, "/v1/tokens/\(tokenID)").status == 204)
+            #expect(try await admin.call(.DELETE, "/v1/tokens/no-such").status == 404)
+            let log = try await admin.get("/v1/audit?limit=3")
+            #expect(log.status == 200)
+            #expect(log.items.map { $0["action"]?.stringValue ?? "" } == ["token.revoke", "user.disable", "user.create"], "newest first; a failed revoke is not an action")
+            #expect(log.items.allSatisfy { $0["actor"] == .string("admin") && $0["at"]?.stringValue != nil })
+            let next = try require(log["next_cursor"]?.stringValue)
+            let older = try await admin.get("/v1/audit?limit=3&cursor=\(next)")
+            #expect(older.items.map { $0["action"]?.stringValue ?? "" } == ["token.create"] && older.items.first?["target"] == .string(tokenID))
+            var viewer = admin
+            viewer.token = try require(try await admin.post("/v1/tokens", #"{"role":"viewer"}"#)["token"]?.stringValue)
+            #expect(try await viewer.get("/v1/audit").status == 403)
+            #expect(try await admin.get("/v1/audit?bogus=1").status == 400)
+        }
+    }
+}

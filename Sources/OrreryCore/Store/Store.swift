@@ -312,13 +312,20 @@ public struct StoredToken: Sendable {
     public var userID: String?
     /// Rights beyond the role (`shell`): modules with a `required_right` need it.
     public var rights: [String]
+    /// The secret's first characters, to tell tokens apart in lists (never enough to use).
+    public var prefix: String?
     public init(
         id: String, hash: String, name: String, role: String, project: String, createdAt: Timestamp,
-        expiresAt: Timestamp? = nil, userID: String? = nil, rights: [String] = []
+        expiresAt: Timestamp? = nil, userID: String? = nil, rights: [String] = [], prefix: String? = nil
     ) {
         self.id = id; self.hash = hash; self.name = name; self.role = role; self.project = project
         self.createdAt = createdAt; self.expiresAt = expiresAt; self.userID = userID; self.rights = rights
+        self.prefix = prefix
     }
+
+    /// What of `secret` may be shown: 8 characters of a generated token (`orr_` and 4 of its
+    /// 43 random ones), fewer of a short one chosen by hand.
+    public static func prefix(of secret: String) -> String { String(secret.prefix(secret.count >= 32 ? 8 : secret.count / 4)) }
 }
 
 extension StoredToken {
