@@ -16,7 +16,11 @@ struct Orrery: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "orrery",
         abstract: "Orrery: a self-hosted scheduled-task service.",
-        subcommands: [Serve.self, Migrate.self, BackupCommand.self, TokenCommand.self, ScheduleCommand.self])
+        discussion: ExitStatus.summary,
+        subcommands: [
+            Serve.self, Migrate.self, BackupCommand.self, TokenCommand.self, ScheduleCommand.self,
+            TaskCommand.self, RunCommand.self, ModulesCommand.self, EventsCommand.self,
+        ])
 }
 
 /// Where the data lives, shared by every command that opens the store.
