@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import NIOCore
 import Logging
 import OrreryCore
 import OrreryEngine
@@ -121,6 +123,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Keep at most this many finished runs per task (env ORRERY_KEEP_RUNS; default: no limit).")
     var keepRuns: Int?
 
+    @Option(help: "Failed authentications an address may make per minute before it gets 429s; 0: no limit (env ORRERY_AUTH_FAILURES_PER_MINUTE; default 30).")
+    var authFailuresPerMinute: Int?
+
     @Option(help: "Path prefix the dashboard and API are served under behind a reverse proxy, e.g. /orrery (env ORRERY_BASE_PATH; default: the root).")
     var basePath: String?
 
@@ -134,12 +139,14 @@ struct Serve: AsyncParsableCommand {
         let leaseSec = try settings.int(leaseSec, "lease_sec") ?? 30
         let retentionDays = try settings.int(retentionDays, "retention_days") ?? 7
         let keepRuns = try settings.int(keepRuns, "keep_runs")
+        let authFailuresPerMinute = try settings.int(authFailuresPerMinute, "auth_failures_per_minute") ?? 30
         let allowPrivateNetworks = try settings.bool(allowPrivateNetworks, "allow_private_networks")
         guard (0...65_535).contains(port) else { throw ValidationError("port must be 0 to 65535, not \(port)") }
         guard concurrency >= 0 else { throw ValidationError("concurrency must be 0 or more, not \(concurrency)") }
         guard leaseSec >= 1 else { throw ValidationError("lease-sec must be at least 1, not \(leaseSec)") }
         guard retentionDays >= 0 else { throw ValidationError("retention-days must be 0 (forever) or more, not \(retentionDays)") }
         if let keepRuns, keepRuns < 1 { throw ValidationError("keep-runs must be at least 1, not \(keepRuns)") }
+        guard authFailuresPerMinute >= 0 else { throw ValidationError("auth-failures-per-minute must be 0 (no limit) or more, not \(authFailuresPerMinute)") }
         let basePath = try settings.string(basePath, "base_path") ?? ""
         guard DashboardConfiguration.isValidBasePath(basePath) else { throw ValidationError("base-path may hold only letters, digits and -_.~/, not \"\(basePath)\"") }
         let shutdownGraceSec = try settings.int(shutdownGraceSec, "shutdown_grace_sec") ?? 10
@@ -196,7 +203,12 @@ struct Serve: AsyncParsableCommand {
         let app = Application(
             router: BasePathRouter(
                 basePath: basePath,
-                router: OrreryRoutes.build(service: service, feed: feed, metrics: metrics, dashboard: DashboardConfiguration(basePath: basePath))),
+                router: OrreryRoutes.build(
+                    service: service, feed: feed, metrics: metrics, dashboard: DashboardConfiguration(basePath: basePath),
+                    failedAuthLimit: authFailuresPerMinute > 0 ? FailedAuthLimiter.Configuration(failures: authFailuresPerMinute) : nil)),
+            // A connection that sends and receives nothing for a minute is closed: idle and
+            // slowloris clients cannot pile up for ever (live streams send heartbeats).
+            server: .http1(configuration: .init(idleTimeout: .seconds(60))),
             configuration: .init(address: .hostname(host, port: port), serverName: "Orrery"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
@@ -312,9 +324,11 @@ struct TokenCommand: AsyncParsableCommand {
             }
             let opened = try await store.open(exclusive: false)
             defer { opened.close() }
-            let (secret, _) = try await TokenIssuer.issue(
+            let (secret, token) = try await TokenIssuer.issue(
                 store: opened.store, role: role, project: project, name: name ?? role.rawValue, expiresInSec: seconds, now: SystemClock().now(),
                 rights: rights)
+            try await (opened.store as? any AuditStore)?.recordAudit(AuditEntry(
+                at: SystemClock().now(), actor: "orrery token create", action: "token.create", target: token.id, project: token.project))
             say(secret)
         }
     }
@@ -354,6 +368,8 @@ struct TokenCommand: AsyncParsableCommand {
             } catch let error as OrreryError {
                 throw ValidationError(error.description)
             }
+            try await (opened.store as? any AuditStore)?.recordAudit(AuditEntry(
+                at: SystemClock().now(), actor: "orrery token revoke", action: "token.revoke", target: id))
             say("revoked \(id)")
         }
     }
