@@ -19,7 +19,8 @@ struct DashboardRoutes {
             return asset.response(for: request)
         }
         SignInRoutes(service: service, configuration: configuration).add(to: group)
-        page(group, "/") { request, ctx in try await OverviewPage(service: service, ctx: ctx).render() }
+        let timeline = TimelineCache()
+        page(group, "/") { _, ctx in try await OverviewPage(service: service, ctx: ctx, timeline: timeline).render() }
         page(group, "runs") { request, ctx in try await RunsPage(service: service, ctx: ctx, request: request).render() }
         page(group, "runs/:id") { request, ctx in try await RunPage(service: service, ctx: ctx, id: try Self.id(request)).render() }
         page(group, "tasks") { request, ctx in try await TasksPage(service: service, ctx: ctx, request: request).render() }
