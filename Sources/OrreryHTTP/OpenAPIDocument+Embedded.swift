@@ -2482,6 +2482,16 @@ extension OpenAPIDocument {
                 }
               }
             }
+          },
+          "400": {
+            "description": "An unknown or invalid query parameter (the problem's field names it)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
           }
         }
       }
@@ -2870,6 +2880,16 @@ extension OpenAPIDocument {
                 }
               }
             }
+          },
+          "400": {
+            "description": "An unknown or invalid query parameter (the problem's field names it)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
           }
         }
       }
@@ -3202,6 +3222,16 @@ extension OpenAPIDocument {
                 }
               }
             },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "An unknown or invalid query parameter (the problem's field names it)",
             "content": {
               "application/problem+json": {
                 "schema": {

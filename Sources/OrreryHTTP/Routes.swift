@@ -43,8 +43,9 @@ public enum OrreryRoutes {
         TokenRoutes(service: service).add(to: v1)
         AuditRoutes(service: service).add(to: v1)
         UserRoutes(service: service).add(to: v1)
-        v1.get("modules") { _, context in
+        v1.get("modules") { request, context in
             _ = try context.requireCaller()
+            try Query(request).allowOnly([])
             let items = service.modules.descriptors.values.sorted { $0.name < $1.name }.map(\.json)
             return json(.object(["items": .array(items)]))
         }

@@ -51,6 +51,7 @@ struct RunRoutes {
         group.get("runs/:id/logs") { request, context in
             let caller = try context.requireCaller()
             let q = Query(request)
+            try q.allowOnly(["offset", "limit"])
             let offset = try q.int("offset", default: 0, in: 0...Int(Int32.max))
             let limit = try q.int("limit", default: 100, in: 1...1000)
             let entries = try await service.logs(runID: try context.parameters.require("id"), offset: offset, limit: limit, by: caller)

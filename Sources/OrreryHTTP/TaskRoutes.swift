@@ -70,7 +70,9 @@ struct TaskRoutes {
         }
         group.get("tasks/:id/upcoming") { request, context in
             let caller = try context.requireCaller()
-            let count = try Query(request).int("count", default: 5, in: 1...1000)
+            let q = Query(request)
+            try q.allowOnly(["count"])
+            let count = try q.int("count", default: 5, in: 1...1000)
             let items = try await service.upcoming(try context.parameters.require("id"), count: count, by: caller)
             return json(.object(["items": .array(items.map(fireTimeJSON))]))
         }

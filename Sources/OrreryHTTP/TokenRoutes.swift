@@ -54,8 +54,9 @@ struct TokenRoutes {
             if case .object(var o) = json { o["token"] = .string(secret); json = .object(o) }
             return OrreryHTTP.json(json, status: .created)
         }
-        group.get("tokens") { _, context in
+        group.get("tokens") { request, context in
             let caller = try context.requireCaller()
+            try Query(request).allowOnly([])
             try caller.require(.admin, to: "manage tokens")
             return json(.object(["items": .array(try await service.store.listTokens().map(\.json))]))
         }

@@ -33,8 +33,9 @@ struct UserRoutes {
             try await service.audit("user.create", target: user.id, project: user.project, by: caller.name)
             return json(user.json, status: .created)
         }
-        group.get("users") { _, context in
+        group.get("users") { request, context in
             let caller = try context.requireCaller()
+            try Query(request).allowOnly([])
             try caller.require(.admin, to: "manage users")
             return json(.object(["items": .array(try await service.store.listUsers().map(\.json))]))
         }

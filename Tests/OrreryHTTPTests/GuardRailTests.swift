@@ -87,4 +87,17 @@ struct GuardRailTests {
             #expect(try await store.tokenRole(hash: TokenHash.of(secret), now: later)?.role == "admin")
         }
     }
+
+    @Test("an unknown query parameter is a 400 naming it on every listing, not silently ignored", arguments: StoreKind.enabled)
+    func unknownParameters(kind: StoreKind) async throws {
+        try await InProcessServer.with(store: kind) { api, _ in
+            let task = try require(try await api.post("/v1/tasks", #"{"name":"q","module":"noop","schedule":{"type":"once"}}"#)["id"]?.stringValue)
+            let run = try require(try await api.get("/v1/runs?task_id=\(task)").items.first?["id"]?.stringValue)
+            for path in ["/v1/tasks", "/v1/runs", "/v1/modules", "/v1/tokens", "/v1/users", "/v1/audit",
+                         "/v1/runs/\(run)/logs", "/v1/tasks/\(task)/upcoming"] {
+                let answer = try await api.get(path + "?limt=5")
+                #expect(answer.status == 400 && answer["field"] == .string("limt"), "\(path): \(answer.status)")
+            }
+        }
+    }
 }
