@@ -3,7 +3,7 @@ import Testing
 
 /// Daylight saving and odd offsets on real zones (SPEC §3). Expected instants were checked
 /// against Python's zoneinfo.
-@Suite("Time zones and daylight saving")
+@Suite("Time zones and daylight saving", .timeLimit(.minutes(5)))
 struct CronDSTTests {
     func fires(_ expression: String, _ tz: String, from: String, count: Int = 3, dst: DSTPolicy = DSTPolicy()) throws -> [String] {
         try CronSyntaxTests.fires(expression, from: from, count: count, tz: tz, dst: dst)

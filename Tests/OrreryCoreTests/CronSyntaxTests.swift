@@ -2,7 +2,7 @@ import OrreryCore
 import Testing
 
 /// Next fire times of cron expressions in UTC, one form per row.
-@Suite("Cron syntax")
+@Suite("Cron syntax", .timeLimit(.minutes(5)))
 struct CronSyntaxTests {
     /// The next `count` fire times after `from`, as RFC 3339 strings.
     static func fires(_ expression: String, from: String, count: Int = 3, tz: String = "UTC", dst: DSTPolicy = DSTPolicy()) throws -> [String] {
@@ -113,7 +113,7 @@ struct CronSyntaxTests {
     }
 }
 
-@Suite("Cron far future")
+@Suite("Cron far future", .timeLimit(.minutes(5)))
 struct CronFarFutureTests {
     @Test("fire times end at year 9999 instead of overflowing")
     func endsAt9999() throws {

@@ -1,7 +1,7 @@
 import OrreryCore
 import Testing
 
-@Suite("Misfire and overlap policies (pure)")
+@Suite("Misfire and overlap policies (pure)", .timeLimit(.minutes(5)))
 struct MisfireTests {
     let t0 = Timestamp(rfc3339: "2026-03-01T12:00:00Z")!
 

@@ -1,7 +1,7 @@
 import OrreryCore
 import Testing
 
-@Suite("What a schedule restricts (for profiles that show periods and calendar lists)")
+@Suite("What a schedule restricts (for profiles that show periods and calendar lists)", .timeLimit(.minutes(5)))
 struct RecurrenceShapeTests {
     static func recurrence(_ cron: String) throws -> Recurrence {
         try Recurrence(cron: CronExpression.parse(cron), zone: try #require(ZoneRules.named("UTC")))

@@ -1,7 +1,7 @@
 import OrreryCore
 import Testing
 
-@Suite("Run status machine")
+@Suite("Run status machine", .timeLimit(.minutes(5)))
 struct RunStatusTests {
     static let legal: Set<String> = [
         "scheduled>active", "scheduled>canceled", "scheduled>skipped",

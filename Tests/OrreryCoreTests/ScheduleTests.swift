@@ -1,7 +1,7 @@
 import OrreryCore
 import Testing
 
-@Suite("Schedules: once and interval")
+@Suite("Schedules: once and interval", .timeLimit(.minutes(5)))
 struct ScheduleTests {
     let t0 = Timestamp(rfc3339: "2026-03-01T12:00:00Z")!
 
@@ -91,7 +91,7 @@ struct ScheduleTests {
     }
 }
 
-@Suite("Schedules: cron, calendar and trigger JSON")
+@Suite("Schedules: cron, calendar and trigger JSON", .timeLimit(.minutes(5)))
 struct ScheduleJSONTests {
     let now = Timestamp(rfc3339: "2026-03-01T12:00:00Z")!
 

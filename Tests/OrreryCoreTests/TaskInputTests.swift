@@ -1,7 +1,7 @@
 import OrreryCore
 import Testing
 
-@Suite("Task input validation")
+@Suite("Task input validation", .timeLimit(.minutes(5)))
 struct TaskInputTests {
     let now = Timestamp(rfc3339: "2026-03-01T12:00:00Z")!
     let modules: [String: ModuleDescriptor] = [

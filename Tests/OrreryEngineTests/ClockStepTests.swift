@@ -6,7 +6,7 @@ import Testing
 
 /// The wall clock steps forward and back under a running engine (through the injected clock):
 /// no slot fires twice, and none is lost beyond what the misfire policy says.
-@Suite("Fault: wall clock steps")
+@Suite("Fault: wall clock steps", .timeLimit(.minutes(5)))
 struct ClockStepTests {
     @Test("forward 10 minutes then back 15: one catch-up, no slot twice, back on schedule when time catches up", arguments: StoreKind.enabled)
     func stepForwardAndBack(_ kind: StoreKind) async throws {

@@ -8,7 +8,7 @@ import Testing
 
 /// Two engines on one PostgreSQL database, as two nodes: one executes, the other (with
 /// `concurrency` 0) only serves the API. What one asks must reach the other.
-@Suite("Across nodes")
+@Suite("Across nodes", .timeLimit(.minutes(5)))
 struct CrossNodeTests {
     /// A module that runs until canceled, counting the starts.
     static func endless(_ started: Gate) -> ClosureModule {

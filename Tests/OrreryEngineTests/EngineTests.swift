@@ -8,7 +8,7 @@ import OrreryTesting
 import ServiceLifecycle
 import Testing
 
-@Suite("Engine on a manual clock")
+@Suite("Engine on a manual clock", .timeLimit(.minutes(5)))
 struct EngineTests {
     @Test("an interval task fires each slot once, on time, as the clock advances", arguments: StoreKind.enabled)
     func intervalRuns(store: StoreKind) async throws {
@@ -225,7 +225,7 @@ struct EngineTests {
     }
 }
 
-@Suite("Shell cancellation")
+@Suite("Shell cancellation", .timeLimit(.minutes(5)))
 struct ShellCancellationTests {
     static func processes(matching marker: String) -> Int {
         let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []

@@ -8,7 +8,7 @@ import Testing
 
 /// One leader among nodes sharing PostgreSQL, and housekeeping (rescue, pruning) only on it.
 /// Manual clocks: each round and each expiry happens when the test moves time.
-@Suite("Leadership")
+@Suite("Leadership", .timeLimit(.minutes(5)))
 struct LeadershipTests {
     /// Runs an elector in a service group, as `orrery serve` does; `stop()` is a graceful
     /// shutdown (SIGTERM), `task.cancel()` an abrupt end.

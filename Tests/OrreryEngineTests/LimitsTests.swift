@@ -5,7 +5,7 @@ import OrrerySQLite
 import OrreryTesting
 import Testing
 
-@Suite("Priorities, queues and limits")
+@Suite("Priorities, queues and limits", .timeLimit(.minutes(5)))
 struct LimitsTests {
     @Test("higher priority first, then earlier scheduled_at", arguments: StoreKind.enabled)
     func priorityOrder(store: StoreKind) async throws {
@@ -95,7 +95,7 @@ extension Sequence where Element: Sendable {
     }
 }
 
-@Suite("Queues under load")
+@Suite("Queues under load", .timeLimit(.minutes(5)))
 struct QueuesUnderLoadTests {
     @Test("many runs across four limited queues all complete", arguments: StoreKind.enabled)
     func fourQueues(store: StoreKind) async throws {

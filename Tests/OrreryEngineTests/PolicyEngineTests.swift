@@ -18,7 +18,7 @@ struct BlockingModule: TaskModule {
     }
 }
 
-@Suite("Misfire and overlap on the engine (manual clock)")
+@Suite("Misfire and overlap on the engine (manual clock)", .timeLimit(.minutes(5)))
 struct PolicyEngineTests {
     func statuses(_ h: EngineHarness, _ task: ScheduledTask) async throws -> [RunStatus] {
         try await h.runs(of: task).map(\.status)
@@ -197,7 +197,7 @@ struct PolicyEngineTests {
     }
 }
 
-@Suite("Timeouts of work that ignores cancellation")
+@Suite("Timeouts of work that ignores cancellation", .timeLimit(.minutes(5)))
 struct StubbornTimeoutTests {
     @Test("the run still ends failed (timeout) on time, and later log or progress writes are refused", arguments: StoreKind.enabled)
     func stubborn(store: StoreKind) async throws {

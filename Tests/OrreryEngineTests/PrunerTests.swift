@@ -5,7 +5,7 @@ import OrrerySQLite
 import OrreryTesting
 import Testing
 
-@Suite("Retention")
+@Suite("Retention", .timeLimit(.minutes(5)))
 struct PrunerTests {
     /// Finished runs of `task`, one per day for `days` days back from `now`, each with a log line.
     func history(_ store: SQLiteStore, task: ScheduledTask, days: Int, now: Timestamp) async throws {

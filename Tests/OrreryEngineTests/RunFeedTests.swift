@@ -9,7 +9,7 @@ import Testing
 /// The live change feed behind `GET /v1/stream`, on every store. The feed reads its own store
 /// handle and gets no in-process signal from the writer: the writes stand for another node
 /// sharing the database.
-@Suite("Live run feed")
+@Suite("Live run feed", .timeLimit(.minutes(5)))
 struct RunFeedTests {
     static var fast: RunFeed.Configuration {
         var c = RunFeed.Configuration()

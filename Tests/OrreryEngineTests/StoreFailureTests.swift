@@ -9,7 +9,7 @@ import Testing
 
 /// The engine when its store fails (a database outage is outside its control, so the store
 /// is wrapped to fail on demand; everything else is a real SQLite store).
-@Suite("Store failures")
+@Suite("Store failures", .timeLimit(.minutes(5)))
 struct StoreFailureTests {
     @Test("claims back off while the store fails (no hot loop), and the engine resumes by itself when it is back")
     func backOff() async throws {

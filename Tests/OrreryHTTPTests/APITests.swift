@@ -4,7 +4,7 @@ import OrreryCore
 import OrreryTesting
 import Testing
 
-@Suite("HTTP API end to end (real server, real SQLite file, loopback)")
+@Suite("HTTP API end to end (real server, real SQLite file, loopback)", .timeLimit(.minutes(5)))
 struct APITests {
     @Test("an interval task's runs complete, and the task shows last_status and next_run_at", arguments: StoreKind.enabled)
     func intervalCompletes(kind: StoreKind) async throws {

@@ -11,7 +11,7 @@ import Glibc
 /// The README's administrative commands with the real executable: `schedule explain`,
 /// `migrate`, and `token create|list|revoke` (with `--project`, beside a running server, and
 /// on PostgreSQL).
-@Suite("orrery schedule, migrate and token commands")
+@Suite("orrery schedule, migrate and token commands", .timeLimit(.minutes(5)))
 struct AdminCommandTests {
     static func orrery(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
         try ServeOptionsTests.orrery(arguments, environment: environment)

@@ -9,7 +9,7 @@ import Testing
 /// Every endpoint × every kind of credential × own and other project: the status code,
 /// that the response conforms to the OpenAPI document, that nothing of the other project
 /// leaks into a body, and that a refused write changed nothing.
-@Suite("Authorization matrix")
+@Suite("Authorization matrix", .timeLimit(.minutes(5)))
 struct AuthorizationMatrixTests {
     enum Credential: String, CaseIterable {
         case none, wrong, revoked, expired, viewer, `operator`, admin

@@ -4,7 +4,7 @@ import OrreryCore
 import OrreryTesting
 import Testing
 
-@Suite("API contract: idempotency, versions, limits, users, projects")
+@Suite("API contract: idempotency, versions, limits, users, projects", .timeLimit(.minutes(5)))
 struct ContractTests {
     @Test("the same Idempotency-Key and body return the first task; another body is a 409 that creates nothing", arguments: StoreKind.enabled)
     func idempotency(kind: StoreKind) async throws {

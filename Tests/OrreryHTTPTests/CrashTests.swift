@@ -51,7 +51,7 @@ struct ServerProcess {
     func api(_ token: String) -> APIClient { APIClient(baseURL: "http://127.0.0.1:\(port)", token: token) }
 }
 
-@Suite("Crash and restart of the real executable")
+@Suite("Crash and restart of the real executable", .timeLimit(.minutes(5)))
 struct CrashTests {
     @Test("a server killed with SIGKILL and started again keeps every task and run and goes on firing")
     func sigkill() async throws {

@@ -2,7 +2,7 @@ import Foundation
 import OrreryTesting
 import Testing
 
-@Suite("The embedding example")
+@Suite("The embedding example", .timeLimit(.minutes(5)))
 struct EmbeddedExampleTests {
     @Test("an app embedding the engine runs its own typed and closure modules and shuts down cleanly")
     func runsExample() async throws {

@@ -9,7 +9,7 @@ import Glibc
 /// What the README promises about a first start, with the real executable: the admin token
 /// printed once and written with mode 0600, kept on the next start; and the defaults
 /// (127.0.0.1, port 8080, `./orrery-data`).
-@Suite("First start of the real executable", .serialized)
+@Suite("First start of the real executable", .serialized, .timeLimit(.minutes(5)))
 struct FirstStartTests {
     /// This process's environment without any `ORRERY_…` setting (as a new user's shell).
     static var bareEnvironment: [String: String] { ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ORRERY_") } }

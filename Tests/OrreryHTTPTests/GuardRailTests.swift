@@ -8,7 +8,7 @@ import OrreryTesting
 import Testing
 
 /// Bugs a new user hit, each with the behaviour they expected, on both stores.
-@Suite("Guard rails")
+@Suite("Guard rails", .timeLimit(.minutes(5)))
 struct GuardRailTests {
     @Test("an undeclared method on a known path is a 405 naming the allowed ones; an unknown path stays a 404", arguments: StoreKind.enabled)
     func methodNotAllowed(kind: StoreKind) async throws {

@@ -11,7 +11,7 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 
-@Suite("The http module against a real server on loopback")
+@Suite("The http module against a real server on loopback", .timeLimit(.minutes(5)))
 struct HTTPModuleTests {
     /// A small HTTP server on a loopback port for the length of `body`.
     func withTarget(_ body: (Int) async throws -> Void) async throws {

@@ -5,7 +5,7 @@ import OrrerySQLite
 import OrreryTesting
 import Testing
 
-@Suite("Listing: filters, order, cursors")
+@Suite("Listing: filters, order, cursors", .timeLimit(.minutes(5)))
 struct ListingTests {
     /// The ids of every item of a listing, following cursors to the end.
     static func allPages(_ api: APIClient, _ path: String, limit: Int) async throws -> (ids: [String], pages: Int, total: Int) {

@@ -4,7 +4,7 @@ import Testing
 
 /// The document is compiled into the binary from `Resources/openapi.json`, the one source
 /// of truth; this fails when the generated Swift file was not refreshed after an edit.
-@Suite("The OpenAPI document compiled into the binary")
+@Suite("The OpenAPI document compiled into the binary", .timeLimit(.minutes(5)))
 struct OpenAPIEmbeddingTests {
     @Test("the served bytes are exactly Resources/openapi.json (else run scripts/embed-openapi)")
     func embeddedDocumentIsCurrent() throws {

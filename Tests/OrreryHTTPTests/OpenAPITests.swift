@@ -4,7 +4,7 @@ import OrreryCore
 import OrreryTesting
 import Testing
 
-@Suite("OpenAPI document")
+@Suite("OpenAPI document", .timeLimit(.minutes(5)))
 struct OpenAPITests {
     /// The required fields of a component schema, as the served document says.
     static func required(_ schema: String, in doc: JSONValue) -> [String] {

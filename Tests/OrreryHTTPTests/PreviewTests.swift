@@ -3,7 +3,7 @@ import OrreryCore
 import OrreryTesting
 import Testing
 
-@Suite("Schedule previews over HTTP")
+@Suite("Schedule previews over HTTP", .timeLimit(.minutes(5)))
 struct PreviewTests {
     @Test("POST /v1/schedules/preview lists fire times with offsets and a description; invalid is a 400 naming the field")
     func preview() async throws {

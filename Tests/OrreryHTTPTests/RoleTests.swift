@@ -5,7 +5,7 @@ import OrrerySQLite
 import OrreryTesting
 import Testing
 
-@Suite("Roles and tokens")
+@Suite("Roles and tokens", .timeLimit(.minutes(5)))
 struct RoleTests {
     @Test("viewers read, operators manage tasks and runs, only admins manage tokens and use shell; revoked tokens are 401", arguments: StoreKind.enabled)
     func roles(kind: StoreKind) async throws {

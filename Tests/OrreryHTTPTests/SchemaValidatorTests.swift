@@ -4,7 +4,7 @@ import Testing
 
 /// The checker the contract tests lean on must itself be able to fail: for each rule, a
 /// response that breaks it is rejected, and one that keeps it passes.
-@Suite("Schema validator rules")
+@Suite("Schema validator rules", .timeLimit(.minutes(5)))
 struct SchemaValidatorTests {
     /// A small document: one operation answering 200 (a `Thing`) and `default`.
     static let document = try! JSONValue.parse(Data(#"""

@@ -36,7 +36,7 @@ struct SecurityTests {
     }
 }
 
-@Suite("Audit log and token prefixes")
+@Suite("Audit log and token prefixes", .timeLimit(.minutes(5)))
 struct AuditTests {
     @Test("admin actions are in the audit log, newest first, for admins only; a token's prefix identifies it, never more", arguments: StoreKind.enabled)
     func audit(kind: StoreKind) async throws {

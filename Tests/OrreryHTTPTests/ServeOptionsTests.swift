@@ -8,7 +8,7 @@ import Glibc
 
 /// `orrery`'s settings come from flags, `ORRERY_…` variables and a JSON configuration file,
 /// in that order (SPEC §9); nonsense is refused by name before anything is opened.
-@Suite("orrery settings")
+@Suite("orrery settings", .timeLimit(.minutes(5)))
 struct ServeOptionsTests {
     /// Runs `orrery` to its end; its exit status and what it printed (stdout + stderr).
     static func orrery(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {

@@ -4,7 +4,7 @@ import OrrerySQLite
 import OrreryTesting
 import Testing
 
-@Suite("SQLite store")
+@Suite("SQLite store", .timeLimit(.minutes(5)))
 struct SQLiteStoreTests {
     let t0 = Timestamp(rfc3339: "2026-03-01T12:00:00Z")!
 

@@ -3,7 +3,7 @@ import OrreryTesting
 import Testing
 
 /// The store half of the live event stream (`RunChangeFeed`), on every store.
-@Suite("Store change feed")
+@Suite("Store change feed", .timeLimit(.minutes(5)))
 struct ChangeFeedStoreTests {
     let t0 = Timestamp(rfc3339: "2026-03-01T12:00:00Z")!
 

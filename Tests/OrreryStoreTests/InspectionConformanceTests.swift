@@ -4,7 +4,7 @@ import Testing
 
 /// The probes' store reads (`InspectableStore`) on every store: queue depth for `/metrics`,
 /// pending migrations for `/readyz`.
-@Suite("Store inspection conformance")
+@Suite("Store inspection conformance", .timeLimit(.minutes(5)))
 struct InspectionConformanceTests {
     let t0 = Timestamp(rfc3339: "2026-03-01T12:00:00Z")!
 

@@ -9,7 +9,7 @@ import Testing
 /// schema held them) opened by today's code: every later migration applies, the old rows
 /// read back whole, and what later migrations added (run queues, held runs, users, token
 /// rights, idempotency keys) works on them.
-@Suite("Migration upgrade from the first schema")
+@Suite("Migration upgrade from the first schema", .timeLimit(.minutes(5)))
 struct MigrationUpgradeTests {
     /// The rows, at a time relative to now: a recurring task, a due run, a finished run with a
     /// log line, an admin token.

@@ -7,7 +7,7 @@ import Testing
 
 /// What a store shared by several nodes (or processes) must guarantee: nothing claimed
 /// twice, no slot fired twice, one first admin token, one leader, wake-ups between nodes.
-@Suite("Shared store")
+@Suite("Shared store", .timeLimit(.minutes(5)))
 struct SharedStoreTests {
     let t0 = Timestamp(rfc3339: "2026-03-01T12:00:00Z")!
 

@@ -5,7 +5,7 @@ import Testing
 
 /// One suite for every store (SPEC §5): each test runs against SQLite and, when
 /// `ORRERY_TEST_POSTGRES_URL` is set (scripts/test sets it), PostgreSQL, on a fresh store.
-@Suite("Store conformance")
+@Suite("Store conformance", .timeLimit(.minutes(5)))
 struct StoreConformanceTests {
     let t0 = Timestamp(rfc3339: "2026-03-01T12:00:00Z")!
 

@@ -7,7 +7,7 @@ import Testing
 /// What each store guarantees by itself, inside its own transactions, on SQLite and
 /// PostgreSQL: compare-and-swap on versions, the last admin token, cancel requests that
 /// reach the node executing a run, held runs that are released.
-@Suite("Store guarantees")
+@Suite("Store guarantees", .timeLimit(.minutes(5)))
 struct StoreGuaranteeTests {
     let t0 = Timestamp(rfc3339: "2026-03-01T12:00:00Z")!
 

@@ -5,7 +5,7 @@ import Testing
 
 /// Every client command of the real `orrery` binary against a real server on loopback, in
 /// table and JSON form.
-@Suite("CLI commands")
+@Suite("CLI commands", .timeLimit(.minutes(5)))
 struct CLICommandTests {
     @Test("task add, list, show, edit, pause, resume, run and rm in table, json and jsonl form; -o json is exactly the API's JSON")
     func tasks() async throws {

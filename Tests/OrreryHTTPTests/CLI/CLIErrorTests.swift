@@ -5,7 +5,7 @@ import Testing
 
 /// Bad input and failures: a message naming the problem (the server's detail and field) and a
 /// documented exit code, never a stack trace.
-@Suite("CLI errors and exit codes")
+@Suite("CLI errors and exit codes", .timeLimit(.minutes(5)))
 struct CLIErrorTests {
     @Test("unknown ids, bad flags, wrong and weak tokens, invalid input, an unreachable server, events")
     func errors() async throws {

@@ -8,7 +8,7 @@ import Testing
 
 /// Following runs live through `GET /v1/stream` with the real binary: `run logs -f` and
 /// `task run --wait` exit with the run's outcome.
-@Suite("CLI follow and wait")
+@Suite("CLI follow and wait", .timeLimit(.minutes(5)))
 struct CLIFollowTests {
     @Test("run logs -f prints the lines as the run writes them and exits 0 when it completes, 1 when it fails")
     func followLogs() async throws {

@@ -7,7 +7,7 @@ import Testing
 
 /// The dashboard's server side: sessions, CSRF, roles, headers, assets and the base path.
 /// The browser scenarios are in Tests/Browser/dashboard_test.py (run by scripts/test).
-@Suite("Dashboard")
+@Suite("Dashboard", .timeLimit(.minutes(5)))
 struct DashboardTests {
     @Test("signing in with a token sets an HttpOnly, SameSite=Strict session cookie and lands on the page asked for")
     func signInSetsSessionCookie() async throws {

@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// `orrery backup FILE` against a server that keeps writing (SQLite's online backup).
-@Suite("Backup of a running server's store")
+@Suite("Backup of a running server's store", .timeLimit(.minutes(5)))
 struct BackupTests {
     @Test("a backup taken while the server writes is a whole, consistent database with every task made before it")
     func backupWhileWriting() async throws {

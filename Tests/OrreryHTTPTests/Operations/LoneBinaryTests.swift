@@ -13,7 +13,7 @@ import Glibc
 /// The release artifact (`scripts/release`; path in `ORRERY_RELEASE_BINARY`, which
 /// `scripts/test` sets) copied alone into an empty directory, as someone installing it would:
 /// no toolchain libraries, no resource bundle, no checkout beside it.
-@Suite("The release binary, alone")
+@Suite("The release binary, alone", .timeLimit(.minutes(5)))
 struct LoneBinaryTests {
     @Test("copied alone to an empty directory it links no Swift library, serves its OpenAPI document, and runs a task",
           .enabled(if: Prerequisites.runs("ORRERY_RELEASE_BINARY"), "ORRERY_RELEASE_BINARY is not set (scripts/test builds it with scripts/release)"))

@@ -12,7 +12,7 @@ import Glibc
 /// `/metrics` of the real executable, read by an independent parser (`prometheus_client`'s,
 /// from PyPI, installed by `scripts/test`; path in `ORRERY_PROMETHEUS_PYTHON`), against the
 /// runs the API says were made.
-@Suite("Prometheus metrics of a real server")
+@Suite("Prometheus metrics of a real server", .timeLimit(.minutes(5)))
 struct MetricsScrapeTests {
     @Test("a scrape parsed by prometheus_client counts exactly the runs made, by task, module and status, and never labels a run id",
           .enabled(if: Prerequisites.runs("ORRERY_PROMETHEUS_PYTHON"), "ORRERY_PROMETHEUS_PYTHON is not set (scripts/test installs prometheus_client)"))

@@ -11,7 +11,7 @@ import Testing
 
 /// `/readyz` answers 503 problem+json, naming what is wrong, while the node cannot do its
 /// work; `/healthz` still answers (the process is alive).
-@Suite("Readiness")
+@Suite("Readiness", .timeLimit(.minutes(5)))
 struct ReadinessTests {
     @Test("an engine that is not running makes /readyz 503 not_ready while /healthz stays 200")
     func engineNotRunning() async throws {

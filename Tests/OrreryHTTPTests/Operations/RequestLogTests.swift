@@ -12,7 +12,7 @@ import Glibc
 /// The real server's logs at the most talkative level: one line per request with its
 /// request id, JSON when asked, and no token anywhere — presented in a header, in
 /// `?access_token=`, in `X-Auth-Token`, valid or not, or just issued.
-@Suite("Request logs of a real server")
+@Suite("Request logs of a real server", .timeLimit(.minutes(5)))
 struct RequestLogTests {
     @Test("every request is logged as JSON with its request id (echoed in X-Request-ID), and no token ever reaches the log")
     func requestIDsAndNoTokens() async throws {

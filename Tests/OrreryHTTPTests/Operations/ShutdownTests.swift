@@ -9,7 +9,7 @@ import Glibc
 
 /// SIGTERM on the real executable (SPEC §9): it stops claiming, lets active runs finish within
 /// the grace period, hands the rest back to be run again, and exits 0.
-@Suite("Graceful shutdown of the real executable")
+@Suite("Graceful shutdown of the real executable", .timeLimit(.minutes(5)))
 struct ShutdownTests {
     @Test("SIGTERM: no new claims, a run that ends within the grace completes, one that does not is handed back, exit 0")
     func sigterm() async throws {

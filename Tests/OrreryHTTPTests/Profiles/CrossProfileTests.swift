@@ -4,7 +4,7 @@ import OrreryCore
 import OrreryTesting
 import Testing
 
-@Suite("Profiles: one store, five views")
+@Suite("Profiles: one store, five views", .timeLimit(.minutes(5)))
 struct CrossProfileTests {
     @Test("tasks and runs made through /v1 tell the same story through all five profiles")
     func sameStory() async throws {

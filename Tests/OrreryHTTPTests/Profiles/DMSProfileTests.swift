@@ -4,7 +4,7 @@ import OrreryCore
 import OrreryTesting
 import Testing
 
-@Suite("Profile 004: Huawei DMS instance scheduled-tasks")
+@Suite("Profile 004: Huawei DMS instance scheduled-tasks", .timeLimit(.minutes(5)))
 struct DMSProfileTests {
     static func list(_ client: APIClient, _ query: String, project: String = "default", instance: String = "inst-1",
                      spelling: String = "scheduled-tasks") async throws -> APIResponse {

@@ -4,7 +4,7 @@ import OrreryCore
 import OrreryTesting
 import Testing
 
-@Suite("Profile 000: Synapse admin scheduled_tasks")
+@Suite("Profile 000: Synapse admin scheduled_tasks", .timeLimit(.minutes(5)))
 struct SynapseProfileTests {
     static let path = "/_synapse/admin/v1/scheduled_tasks"
 

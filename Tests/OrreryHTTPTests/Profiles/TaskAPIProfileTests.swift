@@ -4,7 +4,7 @@ import OrreryCore
 import OrreryTesting
 import Testing
 
-@Suite("Profile 001: task API by integer id")
+@Suite("Profile 001: task API by integer id", .timeLimit(.minutes(5)))
 struct TaskAPIProfileTests {
     static func seq(_ task: JSONValue) throws -> Int64 { try require(task["seq"]?.intValue) }
 

@@ -4,7 +4,7 @@ import OrreryCore
 import OrreryTesting
 import Testing
 
-@Suite("Profile 003: task list RPC")
+@Suite("Profile 003: task list RPC", .timeLimit(.minutes(5)))
 struct TaskListRPCProfileTests {
     static func list(_ client: APIClient, _ params: String) async throws -> APIResponse {
         try await client.post("/rpc/task/list", params)

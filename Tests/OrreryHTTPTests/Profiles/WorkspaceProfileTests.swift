@@ -4,7 +4,7 @@ import OrreryCore
 import OrreryTesting
 import Testing
 
-@Suite("Profile 002: Huawei Workspace scheduled-tasks")
+@Suite("Profile 002: Huawei Workspace scheduled-tasks", .timeLimit(.minutes(5)))
 struct WorkspaceProfileTests {
     static func list(_ client: APIClient, _ query: String, project: String = "default") async throws -> APIResponse {
         try await client.raw(.GET, "/v2/\(project)/scheduled-tasks?\(query)", headers: [("X-Auth-Token", try require(client.token))])
