@@ -32,6 +32,10 @@ public struct TemporaryDirectory: Sendable {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
+    /// An existing directory, as a test chose it (a server's data directory).
+    public static func at(_ path: String) -> TemporaryDirectory { TemporaryDirectory(path: path) }
+    private init(path: String) { self.path = path }
+
     public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
 
     public func remove() { try? FileManager.default.removeItem(atPath: path) }
