@@ -55,7 +55,9 @@ public enum OrreryRoutes {
         workspace.add(to: router)
         taskListRPC.add(to: router)
         dms.add(to: router)
-        router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes.map { ($0.path.description, $0.method.rawValue) }))
+        // The native API only: each compatibility profile answers an unknown method as its seed does.
+        router.add(middleware: MethodNotAllowedMiddleware(
+            routes: router.routes.map { ($0.path.description, $0.method.rawValue) }.filter { $0.0.hasPrefix("/v1") }))
         return router
     }
 }

@@ -114,7 +114,7 @@ struct APITests {
                 #expect(r.status == 404 && r["code"] == .string("not_found"), "\(path)")
             }
             #expect(try await api.post("/v1/runs/nope/cancel").status == 404)
-            let task = try await api.post("/v1/tasks", #"{"name":"later","module":"noop","schedule":{"type":"once","at":"2099-01-01T00:00:00Z"}}"#)
+            let task = try await api.post("/v1/tasks", #"{"name":"later","module":"noop","schedule":{"type":"once","at":"\#(Future.y2030)"}}"#)
             let id = try require(task["id"]?.stringValue)
             let manual = try await api.post("/v1/tasks/\(id)/run")
             #expect(manual.status == 201 && manual["trigger"] == .string("manual") && manual["performed_by"] == .string("admin"))

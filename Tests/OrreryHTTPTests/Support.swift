@@ -63,7 +63,7 @@ enum InProcessServer {
         let store = try await location.open(exclusive: exclusive)
         defer { location.close(store) }
         _ = try await AdminToken.ensure(store: store, environmentToken: adminToken, dataDir: dir.path, now: SystemClock().now())
-        var config = Engine.Configuration(node: "test-\(UUID().uuidString.prefix(6))")
+        var config = Engine.Configuration(node: "test")
         config.exclusiveStore = exclusive
         let logger = Logger(label: "test")
         let engine = Engine(configuration: config, store: store, modules: ModuleRegistry(BuiltinModules.all()), logger: logger)

@@ -54,7 +54,7 @@ struct DMSProfileTests {
             #expect(done["user_name"] == .string("admin") && done["user_id"] == .string("admin"))
             #expect(done["created_at"]?.stringValue.flatMap(Timestamp.init(rfc3339:)) != nil)
             let pending = try require(jobs.first { $0["id"] == .string(ids["CREATED"]!) })
-            #expect(pending["schedule_at"] == .string("2030-01-01T00:00:00.000Z"))
+            #expect(pending["schedule_at"] == .string("\(Future.year)-01-01T00:00:00.000Z"))
         }
     }
 
@@ -64,9 +64,9 @@ struct DMSProfileTests {
             let ids = try await Self.seed(admin)
             let printed = try await Self.list(admin, "start=0&limit=10&beginTime=19700101000000&endTime=20240101000000", spelling: "schedule-tasks")
             #expect(printed.status == 200 && printed["job_count"] == .int(0) && printed["jobs"] == .array([]))
-            let future = try await Self.list(admin, "start=0&limit=10&begin_time=20300101000000")
+            let future = try await Self.list(admin, "start=0&limit=10&begin_time=\(Future.y2030dms)")
             #expect(Self.ids(future) == [ids["CREATED"]!, ids["CANCELLED"]!])
-            let exactly = try await Self.list(admin, "start=0&limit=10&begin_time=20300101000000&end_time=20300101000000")
+            let exactly = try await Self.list(admin, "start=0&limit=10&begin_time=\(Future.y2030dms)&end_time=\(Future.y2030dms)")
             #expect(Self.ids(exactly) == [ids["CREATED"]!])
             let now = try await Self.list(admin, "limit=10&end_time=20291231235959")
             #expect(Self.ids(now) == [ids["SUCCESS"]!, ids["FAILED"]!, ids["DELETED"]!] && now["job_count"] == .int(3))

@@ -48,11 +48,16 @@ extension APIClient {
     }
 }
 
-/// Times the fixtures schedule far ahead, so their runs stay pending for the whole test.
+/// Times the fixtures schedule far ahead, so their runs stay pending for the whole test:
+/// four and five years from now, never a fixed year that the calendar will one day reach.
 enum Future {
-    static let y2030 = "2030-01-01T00:00:00Z"
-    static let y2030ms: Int64 = 1_893_456_000_000
-    static let y2031 = "2031-06-15T08:30:00Z"
+    static let year = Calendar(identifier: .gregorian).component(.year, from: Date()) + 4
+    /// New Year of `year`, 00:00 UTC.
+    static let y2030 = "\(year)-01-01T00:00:00Z"
+    static let y2030ms: Int64 = Timestamp(rfc3339: y2030)!.microseconds / 1000
+    /// The same day as `y2030` in the DMS profile's `YYYYMMDDHHmmss`.
+    static let y2030dms = "\(year)0101000000"
+    static let y2031 = "\(year + 1)-06-15T08:30:00Z"
 }
 
 extension JSONValue {

@@ -16,7 +16,7 @@ struct WorkspaceProfileTests {
 
     /// One task of each period, in the default project.
     static func seed(_ admin: APIClient) async throws {
-        try await admin.task(#"{"name":"Test task","description":"A description.","module":"noop","priority":3,"schedule":{"type":"once","at":"2030-01-01T09:00:00Z"}}"#)
+        try await admin.task(#"{"name":"Test task","description":"A description.","module":"noop","priority":3,"schedule":{"type":"once","at":"\#(Future.year)-01-01T09:00:00Z"}}"#)
         try await admin.task(#"{"name":"nightly","module":"noop","schedule":{"type":"cron","expression":"0 3 * * *","timezone":"Europe/Berlin"}}"#)
         try await admin.task(#"{"name":"monday report","module":"noop","schedule":{"type":"cron","expression":"0 9 * * MON","timezone":"Asia/Shanghai"}}"#)
         try await admin.task(#"{"name":"payroll","module":"noop","schedule":{"type":"calendar","minutes":[0],"hours":[8],"days_of_month":[1],"timezone":"UTC"}}"#)
@@ -37,7 +37,7 @@ struct WorkspaceProfileTests {
             #expect(item.keys == ["description", "enable", "id", "last_status", "life_cycle_type", "next_execution_time", "priority",
                                   "scheduled_type", "task_name", "task_type", "time_zone", "wait_time"])
             #expect(item["task_name"] == .string("Test task") && item["task_type"] == .string("NOOP"))
-            #expect(item["scheduled_type"] == .string("FIXED_TIME") && item["next_execution_time"] == .string("2030-01-01 09:00:00"))
+            #expect(item["scheduled_type"] == .string("FIXED_TIME") && item["next_execution_time"] == .string("\(Future.year)-01-01 09:00:00"))
             #expect(item["enable"] == .bool(true) && item["description"] == .string("A description.") && item["priority"] == .int(3))
             #expect(item["time_zone"] == .string("UTC") && item["wait_time"] == .int(0) && item["last_status"] == .null)
         }
