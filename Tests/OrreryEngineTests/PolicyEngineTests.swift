@@ -180,7 +180,7 @@ struct PolicyEngineTests {
                 try await h.settle()
                 h.clock.advance(by: .seconds(10))  // the spread window, once; no more time passes
                 do {
-                    try await eventually("every missed slot ran") { try await h.runs(of: tasks[0], [.complete]).count == 50 }
+                    try await eventually(timeout: .seconds(120), "every missed slot ran") { try await h.runs(of: tasks[0], [.complete]).count == 50 }
                 } catch {
                     let runs = try await h.runs(of: tasks[0])
                     Issue.record("runs: \(runs.map { "\($0.status.rawValue) slot=\($0.slot?.rfc3339 ?? "-") at=\($0.scheduledAt.rfc3339)" })")

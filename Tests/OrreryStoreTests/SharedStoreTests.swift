@@ -200,7 +200,7 @@ struct SharedStoreTests {
         } catch let error as OrreryError {
             #expect(error.code == .unavailable && error.message == "the database is unreachable")
         }
-        #expect(ContinuousClock.now - started < .seconds(15))
+        #expect(ContinuousClock.now - started < .seconds(30), "within its 5 s + 20 s bounds, with margin for a loaded machine")
     }
 }
 
