@@ -11,7 +11,7 @@ struct APITests {
         try await InProcessServer.with(store: kind) { api, _ in
             let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
             let created = try await api.post("/v1/tasks", """
-                {"name":"tick","module":"noop","schedule":{"type":"interval","every_sec":1,"start_at":"\(now.rfc3339)"}}
+                {"name":"tick","module":"noop","overlap":"allow","schedule":{"type":"interval","every_sec":1,"start_at":"\(now.rfc3339)"}}
                 """)
             #expect(created.status == 201)
             let id = try require(created["id"]?.stringValue)
