@@ -16,6 +16,19 @@ public enum Fixtures {
             priority: priority, timeoutSec: timeoutSec, retry: retry, createdAt: now)
     }
 
+    /// A history of `task`: one manual run finished (complete, with a log line) at each of `times`,
+    /// claimed and recorded through the store's own verbs.
+    public static func finishedRuns(of task: ScheduledTask, at times: [Timestamp], in store: any TaskStore & RunQueue) async throws {
+        for at in times {
+            let run = try await store.insertRun(task.manualRun(id: IDGenerator().make(at: at), now: at, performedBy: nil))
+            let claimed = try await store.claimDue(limit: 1, now: at, node: "history", leaseUntil: at.adding(seconds: 30))
+            guard claimed.first?.run.id == run.id else { throw OrreryError(.conflict, "another run was due at \(at.rfc3339)") }
+            _ = try await store.record(RecordBatch(
+                logs: [LogEntry(runID: run.id, idx: 0, level: .info, message: "at \(at.rfc3339)", timestamp: at)],
+                outcomes: [RunOutcome(runID: run.id, end: .complete(result: nil), at: at)]), node: "history", now: at)
+        }
+    }
+
     /// Inserts tasks with their first runs, as the API would.
     @discardableResult
     public static func create(_ tasks: [ScheduledTask], in store: any TaskStore, now: Timestamp) async throws -> [ScheduledTask] {

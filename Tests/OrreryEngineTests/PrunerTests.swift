@@ -9,15 +9,7 @@ import Testing
 struct PrunerTests {
     /// Finished runs of `task`, one per day for `days` days back from `now`, each with a log line.
     func history(_ store: SQLiteStore, task: ScheduledTask, days: Int, now: Timestamp) async throws {
-        for day in (1...days).reversed() {
-            let at = now.adding(seconds: -Int64(day) * 86_400)
-            let run = try await store.insertRun(task.manualRun(id: IDGenerator().make(at: at), now: at, performedBy: nil))
-            let claimed = try await store.claimDue(limit: 1, now: at, node: "n", leaseUntil: at.adding(seconds: 30))
-            #expect(claimed.first?.run.id == run.id)
-            _ = try await store.record(RecordBatch(
-                logs: [LogEntry(runID: run.id, idx: 0, level: .info, message: "day \(day)", timestamp: at)],
-                outcomes: [RunOutcome(runID: run.id, end: .complete(result: nil), at: at)]), node: "n", now: at)
-        }
+        try await Fixtures.finishedRuns(of: task, at: (1...days).reversed().map { now.adding(seconds: -Int64($0) * 86_400) }, in: store)
     }
 
     @Test("runs finished before the retention period go, with their logs; newer ones and unfinished ones stay")

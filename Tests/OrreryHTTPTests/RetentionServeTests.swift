@@ -10,14 +10,7 @@ struct RetentionServeTests {
     /// `count` finished runs of `task`, `daysAgo` days back, each with a log line.
     func history(_ store: any ConformingStore, _ task: ScheduledTask, count: Int, daysAgo: Int) async throws {
         let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
-        for i in 0..<count {
-            let at = now.adding(seconds: -Int64(daysAgo) * 86_400 + Int64(i))
-            let run = try await store.insertRun(task.manualRun(id: IDGenerator().make(at: at), now: at, performedBy: nil))
-            _ = try await store.claimDue(limit: 1, now: at, node: "old", leaseUntil: at.adding(seconds: 30))
-            _ = try await store.record(RecordBatch(
-                logs: [LogEntry(runID: run.id, idx: 0, level: .info, message: "old", timestamp: at)],
-                outcomes: [RunOutcome(runID: run.id, end: .complete(result: nil), at: at)]), node: "old", now: at)
-        }
+        try await Fixtures.finishedRuns(of: task, at: (0..<count).map { now.adding(seconds: -Int64(daysAgo) * 86_400 + Int64($0)) }, in: store)
     }
 
     @Test("serve --retention-days 7 --keep-runs 3: older runs and runs beyond the newest 3 per task are gone, with their logs")
