@@ -2,6 +2,7 @@ import Foundation
 import NIOHTTP1
 import OrreryCore
 import OrreryEngine
+import OrreryTesting
 @testable import OrreryHTTP
 import Testing
 
@@ -181,5 +182,28 @@ struct DashboardTests {
         let js = try String(contentsOf: folder.appendingPathComponent("dashboard.js"), encoding: .utf8)
         #expect(DashboardAssets.cssText == css, "DashboardAssets+Embedded.swift is stale: run scripts/embed-dashboard-assets")
         #expect(DashboardAssets.jsText == js, "DashboardAssets+Embedded.swift is stale: run scripts/embed-dashboard-assets")
+    }
+
+    @Test("the task page charts the durations of its finished runs, a bar each, failures marked")
+    func durationChart() async throws {
+        try await DashboardServer.with { base, service in
+            let admin = TaskService.Caller(name: "admin", project: "default")
+            let task = try await service.createTask(.object([
+                "name": .string("c"), "module": .string("noop"), "schedule": .object(["type": .string("interval"), "every_sec": .int(3600)]),
+            ]), by: admin)
+            var browser = DashboardClient(baseURL: base)
+            _ = try await browser.signIn(DashboardServer.adminToken)
+            #expect(!(try await browser.call(.GET, "/tasks/\(task.id)").body.contains("id=\"duration-chart\"")), "no finished run, no chart")
+            for _ in 0..<3 { _ = try await service.runNow(task.id, by: admin) }
+            try await eventually("three runs finished") {
+                var filter = RunFilter()
+                filter.taskID = task.id
+                filter.statuses = [.complete]
+                return try await service.listRuns(filter, by: admin).items.count == 3
+            }
+            let page = try await browser.call(.GET, "/tasks/\(task.id)").body
+            #expect(page.contains("id=\"duration-chart\"") && page.contains("3 runs, longest"))
+            #expect(page.components(separatedBy: "<rect class=\"ok\"").count - 1 == 3, "a bar per finished run")
+        }
     }
 }

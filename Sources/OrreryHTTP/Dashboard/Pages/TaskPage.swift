@@ -72,6 +72,7 @@ struct TaskPage {
             </section>
             <section class="card" aria-labelledby="history-h">
             <h2 id="history-h">\(esc(t["Run history"])) <span class="count">\(runs.totalCount.map(String.init) ?? "")</span></h2>
+            \(DurationChart.render(runs.items, text: t))
             <div data-live-runs="\(esc(ctx.link("/v1/stream", [("task_id", task.id), ("logs", "false")])))" data-append="true">
             \(RunTable.render(runs.items, names: names, ctx: ctx, emptyTable: true, caption: t["Run history"]))
             </div>
