@@ -136,4 +136,18 @@ struct ContractTests {
             #expect(try await alice.get("/v1/users").status == 401)
         }
     }
+
+    @Test("ten clients racing with one Idempotency-Key and body create exactly one task; all get it", arguments: StoreKind.enabled)
+    func idempotencyRace(kind: StoreKind) async throws {
+        try await InProcessServer.with(store: kind) { api, _ in
+            let body = #"{"name":"once-only","module":"noop","schedule":{"type":"once"}}"#
+            let answers = try await withThrowingTaskGroup(of: APIResponse.self) { group in
+                for _ in 0..<10 { group.addTask { try await api.call(.POST, "/v1/tasks", body: body, headers: [("Idempotency-Key", "race-1")]) } }
+                return try await group.reduce(into: [APIResponse]()) { $0.append($1) }
+            }
+            #expect(answers.allSatisfy { [200, 201].contains($0.status) }, "\(answers.map(\.status))")
+            #expect(Set(answers.compactMap { $0["id"]?.stringValue }).count == 1, "every client got the same task")
+            #expect(try await api.get("/v1/tasks?name=once-only")["total_count"] == .int(1))
+        }
+    }
 }

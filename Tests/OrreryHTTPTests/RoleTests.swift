@@ -44,15 +44,14 @@ struct RoleTests {
         }
     }
 
-    @Test("an expired token no longer authenticates")
-    func expiry() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let store = try Fixtures.store(in: dir)
+    @Test("an expired token no longer authenticates", arguments: StoreKind.enabled)
+    func expiry(kind: StoreKind) async throws {
+        try await kind.withStore { store in
         let now = Timestamp(rfc3339: "2026-01-01T00:00:00Z")!
         try await store.insertToken(StoredToken(id: "t", hash: "h", name: "n", role: "viewer", project: "default", createdAt: now, expiresAt: now.adding(seconds: 60)))
         #expect(try await store.tokenRole(hash: "h", now: now.adding(seconds: 59)) != nil)
         #expect(try await store.tokenRole(hash: "h", now: now.adding(seconds: 60)) == nil)
+        }
     }
 
     @Test("orrery token create prints the token alone; list shows it without its secret; revoke ends it")
