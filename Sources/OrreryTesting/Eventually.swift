@@ -5,7 +5,7 @@ import Foundation
 /// soon as the condition is true, so the generous default (a loaded 2-core CI machine runs
 /// the engine slowly) costs nothing when things work.
 public func eventually(
-    timeout: Duration = .seconds(30), _ what: @autoclosure () -> String = "condition",
+    timeout: Duration = .seconds(60), _ what: @autoclosure () -> String = "condition",
     _ condition: () async throws -> Bool
 ) async throws {
     let deadline = ContinuousClock.now.advanced(by: timeout)

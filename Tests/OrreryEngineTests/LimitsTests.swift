@@ -106,7 +106,8 @@ struct QueuesUnderLoadTests {
             }
             try await Fixtures.create(tasks, in: h.store, now: now)
             h.engine.wake()
-            try await eventually("all complete") {
+            // 400 runs through 8 slots, 2 per queue: on a loaded machine this takes a while.
+            try await eventually(timeout: .seconds(120), "all complete") {
                 var f = RunFilter()
                 f.statuses = [.complete]
                 return try await h.store.listRuns(f).totalCount == 400

@@ -62,7 +62,10 @@ struct FirstStartTests {
 
     /// The listening TCP sockets of the kernel's table, as "address:port" in hex (/proc/net/tcp).
     static func listeningSockets() -> [String] {
-        let table = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
+        // Read to the end: /proc files report size 0, and a one-shot read returned only the
+        // first page when a busy test run had many sockets open (8080 was past it).
+        let data = FileHandle(forReadingAtPath: "/proc/net/tcp")?.readDataToEndOfFile() ?? Data()
+        let table = String(decoding: data, as: UTF8.self)
         return table.split(separator: "\n").dropFirst().compactMap { line in
             let fields = line.split(separator: " ")
             return fields.count > 3 && fields[3] == "0A" ? String(fields[1]) : nil
