@@ -10,11 +10,9 @@ import Testing
 import Glibc
 #endif
 
-/// The shipped binary (path in `ORRERY_RELEASE_BINARY`: `scripts/test` sets it to its build
-/// relinked with the static Swift runtime, as `scripts/release` links `dist/orrery`; point it
-/// at `dist/orrery` to test the release artifact itself) copied alone into an empty
-/// directory, as someone installing it would: no toolchain libraries, no resource bundle, no
-/// checkout beside it.
+/// The release artifact (`scripts/release`; path in `ORRERY_RELEASE_BINARY`, which
+/// `scripts/test` sets) copied alone into an empty directory, as someone installing it would:
+/// no toolchain libraries, no resource bundle, no checkout beside it.
 @Suite("The release binary, alone", .timeLimit(.minutes(5)))
 struct LoneBinaryTests {
     @Test("copied alone to an empty directory it links no Swift library, serves its OpenAPI document, and runs a task",
