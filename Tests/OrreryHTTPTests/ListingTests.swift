@@ -25,9 +25,9 @@ struct ListingTests {
         return (ids, pages, total)
     }
 
-    @Test("task filters: module, resource, enabled, name, name_contains, schedule_type, event, labels, owner, last_status")
-    func taskFilters() async throws {
-        try await InProcessServer.with { api, _ in
+    @Test("task filters: module, resource, enabled, name, name_contains, schedule_type, event, labels, owner, last_status", arguments: StoreKind.enabled)
+    func taskFilters(kind: StoreKind) async throws {
+        try await InProcessServer.with(store: kind) { api, _ in
             func make(_ body: String) async throws -> String {
                 let r = try await api.post("/v1/tasks", body)
                 #expect(r.status == 201, "\(r.json.jsonText)")
@@ -70,9 +70,9 @@ struct ListingTests {
         }
     }
 
-    @Test("run filters: several statuses, trigger, labels, performed_by, time windows, dismissed")
-    func runFilters() async throws {
-        try await InProcessServer.with { api, _ in
+    @Test("run filters: several statuses, trigger, labels, performed_by, time windows, dismissed", arguments: StoreKind.enabled)
+    func runFilters(kind: StoreKind) async throws {
+        try await InProcessServer.with(store: kind) { api, _ in
             let task = try await api.post("/v1/tasks", #"{"name":"f","module":"noop","labels":{"configuration_id":"7"},"schedule":{"type":"interval","every_sec":3600}}"#)
             let taskID = try require(task["id"]?.stringValue)
             let other = try await api.post("/v1/tasks", #"{"name":"g","module":"noop","schedule":{"type":"interval","every_sec":3600}}"#)
@@ -116,9 +116,9 @@ struct ListingTests {
         }
     }
 
-    @Test("paging with cursors while tasks and runs are inserted misses nothing and repeats nothing")
-    func pagingWhileInserting() async throws {
-        try await InProcessServer.with { api, store in
+    @Test("paging with cursors while tasks and runs are inserted misses nothing and repeats nothing", arguments: StoreKind.enabled)
+    func pagingWhileInserting(kind: StoreKind) async throws {
+        try await InProcessServer.with(store: kind) { api, store in
             let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
             let far = Schedule(.once(at: now.adding(seconds: 86_400)))
             try await Fixtures.create((0..<250).map { Fixtures.task("t\($0)", schedule: far, at: now) }, in: store, now: now)
