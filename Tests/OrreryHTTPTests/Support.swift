@@ -57,19 +57,32 @@ enum InProcessServer {
     }
 
     static func with(location: StoreLocation, _ body: (APIClient, any ConformingStore) async throws -> Void) async throws {
+        try await serve(location: location, token: adminToken) { baseURL, _, store in
+            try await body(APIClient(baseURL: baseURL, token: adminToken), store)
+        }
+    }
+
+    /// The server itself, shared by the API tests and the dashboard's: the store at
+    /// `location` with `token` as its admin token, every route (the dashboard included) under
+    /// `basePath`, on a loopback port, for the length of `body` (given the base URL).
+    static func serve(
+        location: StoreLocation, token: String, basePath: String = "",
+        _ body: (_ baseURL: String, _ service: TaskService, _ store: any ConformingStore) async throws -> Void
+    ) async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let exclusive = location.kind == .sqlite
         let store = try await location.open(exclusive: exclusive)
         defer { location.close(store) }
-        _ = try await AdminToken.ensure(store: store, environmentToken: adminToken, dataDir: dir.path, now: SystemClock().now())
+        _ = try await AdminToken.ensure(store: store, environmentToken: token, dataDir: dir.path, now: SystemClock().now())
         var config = Engine.Configuration(node: "test")
         config.exclusiveStore = exclusive
         let logger = Logger(label: "test")
         let engine = Engine(configuration: config, store: store, modules: ModuleRegistry(BuiltinModules.all()), logger: logger)
+        let service = TaskService(store: store, engine: engine)
         let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
-            router: OrreryRoutes.build(service: TaskService(store: store, engine: engine)),
+            router: BasePathRouter(basePath: basePath, router: OrreryRoutes.build(service: service, dashboard: DashboardConfiguration(basePath: basePath))),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
             logger: logger)
@@ -79,7 +92,7 @@ enum InProcessServer {
             var ports = portStream.makeAsyncIterator()
             let port = try require(await ports.next(), "port")
             do {
-                try await body(APIClient(baseURL: "http://127.0.0.1:\(port)", token: adminToken), store)
+                try await body("http://127.0.0.1:\(port)", service, store)
             } catch {
                 await group.triggerGracefulShutdown()
                 throw error

@@ -70,35 +70,8 @@ enum DashboardServer {
 
     static func with(basePath: String = "", _ body: (String, TaskService) async throws -> Void) async throws {
         try await StoreKind.sqlite.withLocation { location in
-            let dir = try TemporaryDirectory()
-            defer { dir.remove() }
-            let store = try await location.open(exclusive: true)
-            defer { location.close(store) }
-            _ = try await AdminToken.ensure(store: store, environmentToken: adminToken, dataDir: dir.path, now: SystemClock().now())
-            var config = Engine.Configuration(node: "dash-\(UUID().uuidString.prefix(6))")
-            config.exclusiveStore = true
-            let logger = Logger(label: "test")
-            let engine = Engine(configuration: config, store: store, modules: ModuleRegistry(BuiltinModules.all()), logger: logger)
-            let service = TaskService(store: store, engine: engine)
-            let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
-            let app = Application(
-                router: BasePathRouter(basePath: basePath, router: OrreryRoutes.build(service: service, dashboard: DashboardConfiguration(basePath: basePath))),
-                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
-                logger: logger)
-            let group = ServiceGroup(configuration: .init(services: [engine, app], logger: logger))
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await group.run() }
-                var ports = portStream.makeAsyncIterator()
-                let port = try require(await ports.next(), "port")
-                do {
-                    try await body("http://127.0.0.1:\(port)", service)
-                } catch {
-                    await group.triggerGracefulShutdown()
-                    throw error
-                }
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
+            try await InProcessServer.serve(location: location, token: adminToken, basePath: basePath) { baseURL, service, _ in
+                try await body(baseURL, service)
             }
         }
     }
