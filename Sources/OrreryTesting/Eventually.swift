@@ -1,4 +1,5 @@
 import Foundation
+import OrreryCore
 
 /// Waits until `condition` holds, checking every few milliseconds of real time, and fails
 /// (throws) after `timeout`. An expectation with a timeout, not a fixed sleep: it returns as
@@ -10,7 +11,11 @@ public func eventually(
 ) async throws {
     let deadline = ContinuousClock.now.advanced(by: timeout)
     while ContinuousClock.now < deadline {
-        if try await condition() { return }
+        // A store that is briefly unavailable (a PostgreSQL pool with no free connection while
+        // the whole suite runs) is asked again, as a user would retry; other errors end the wait.
+        do {
+            if try await condition() { return }
+        } catch let error as OrreryError where error.code == .unavailable {}
         try await Task.sleep(for: .milliseconds(5))
     }
     if try await condition() { return }
