@@ -79,11 +79,8 @@ public enum TaskInput {
         }
         if r.has("misfire") { task.misfire = try r.value("misfire").map { try MisfirePolicy.parse($0, path: "misfire") } ?? MisfirePolicy() }
         if r.has("notify") {
-            let notify = r.value("notify")
-            if let notify, notify.objectValue == nil {
-                throw OrreryError(.invalidField, "must be an object, not \(notify.typeName)", field: "notify")
-            }
-            task.notify = notify
+            // Checked as a `NotifyPolicy` (a 400 naming the field) and stored in its normal form.
+            task.notify = try r.value("notify").map { try NotifyPolicy.parse($0, path: "notify").json }
         }
         // Params are checked against the module the task ends up with.
         if let descriptor = modules[task.module] {
