@@ -195,7 +195,7 @@ public final class Engine: Service, Sendable {
         let end: RunOutcome.End
         if let module = registry[run.module] {
             let sink = RunSink(runID: run.id, recorder: recorder, clock: clock)
-            let context = RunContext(run: run, paramsJSON: claimed.paramsJSON, sink: sink)
+            let context = RunContext(run: run, paramsJSON: claimed.paramsJSON, sink: sink, event: claimed.event)
             let work = Task { try await module.run(context) }
             handle.attach(work)
             let result = await awaitWork(work, handle: handle, timeoutSec: claimed.timeoutSec)

@@ -70,6 +70,14 @@ public final class Pruner: Service, Sendable {
                 if deleted < configuration.batchSize { break }
                 try? await Task.sleep(for: configuration.pause)
             }
+            // Events go with the runs, under the same retention (issue 12).
+            if let events = store as? any EventStore {
+                while !Task.isCancelled {
+                    let deleted = try await events.pruneEvents(before: cutoff, limit: configuration.batchSize)
+                    if deleted < configuration.batchSize { break }
+                    try? await Task.sleep(for: configuration.pause)
+                }
+            }
         }
         if let keep = configuration.keepNewestPerTask, keep > 0 {
             var after: Int64 = 0

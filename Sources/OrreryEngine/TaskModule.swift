@@ -42,11 +42,15 @@ public struct RunContext: Sendable {
     public let run: TaskRun
     /// The params as stored JSON text.
     public let paramsJSON: String
+    /// The event that fired the run (`trigger: event`, and its retries): type, resource,
+    /// payload and id. A run-end event's payload names the task and run that ended.
+    public let event: RunEvent?
     let sink: RunSink
 
-    init(run: TaskRun, paramsJSON: String, sink: RunSink) {
+    init(run: TaskRun, paramsJSON: String, sink: RunSink, event: RunEvent? = nil) {
         self.run = run
         self.paramsJSON = paramsJSON
+        self.event = event
         self.sink = sink
     }
 

@@ -56,6 +56,7 @@ public struct TaskService: Sendable {
         let task = try TaskInput.create(
             body, id: ids.make(at: now), now: now, project: project, owner: caller.name, modules: modules.descriptors)
         try requireRight(for: task.module, caller)
+        try await validateFollowedTask(task)
         let firstRun = task.firstRun(now: now, id: ids.make(at: now))
         let result: (task: ScheduledTask, replayed: Bool)
         if let idempotency {
@@ -138,6 +139,7 @@ public struct TaskService: Sendable {
         // Choosing what runs needs the module's right; pausing or rescheduling it does not.
         if updated.module != current.module || updated.params != current.params { try requireRight(for: updated.module, caller) }
         guard updated != current else { return current }
+        if updated.schedule != current.schedule { try await validateFollowedTask(updated) }
         var reschedule: Reschedule?
         if updated.schedule != current.schedule || updated.enabled != current.enabled {
             reschedule = updated.rescheduledRun(now: now, id: ids.make(at: now)).map { .replace(with: $0) } ?? .clear

@@ -3509,6 +3509,318 @@ extension OpenAPIDocument {
           }
         }
       }
+    },
+    "/v1/events": {
+      "post": {
+        "operationId": "postEvents",
+        "summary": "Post events: fire the project's trigger tasks",
+        "description": "One event object or a JSON array of 1-100 (body at most 1 MiB). Every enabled trigger task of the project whose schedule.event equals the type (and resource_id, when the trigger names one) gets a run: trigger event, the trigger's priority, scheduled delay_sec after now, event_id set. Everything in one transaction: a bad event stores nothing. Operators and admins. Run ends are events too: run.<status> (run.complete, run.failed, run.canceled, run.skipped) with payload {task_id, task_name, run_id, status, error?}, fired in the transaction that ends the run; they are stored only when they fired something (or were cut by the depth bound). Idempotency-Key: names the events without an id (KEY, or KEY-i for the i-th of an array).",
+        "parameters": [
+          {
+            "name": "project",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "the project to post to (admins; others only their own)"
+          },
+          {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "maxLength": 200
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "oneOf": [
+                  {
+                    "$ref": "#/components/schemas/EventInput"
+                  },
+                  {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 100,
+                    "items": {
+                      "$ref": "#/components/schemas/EventInput"
+                    }
+                  }
+                ]
+              }
+            }
+          }
+        },
+        "responses": {
+          "400": {
+            "description": "Bad input",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "Missing or invalid token",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error (problem+json with a stable code and the offending field)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "202": {
+            "description": "Accepted: one answer for an object, an array of answers (in order) for an array. Idempotent-Replayed: true when every event was a replay",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "oneOf": [
+                    {
+                      "$ref": "#/components/schemas/EventAnswer"
+                    },
+                    {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/EventAnswer"
+                      }
+                    }
+                  ]
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "The token's role does not allow this (viewers), or another project",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "413": {
+            "description": "Body over 1 MiB, or an event's payload over 64 KiB (field names it)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          }
+        }
+      },
+      "get": {
+        "operationId": "listEvents",
+        "summary": "Stored events, newest first",
+        "description": "Posted events and the run-end events that fired something; pruned with runs (same retention). Viewers may read. Unknown parameters are a 400.",
+        "parameters": [
+          {
+            "name": "project",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "only this project (admins; others are confined to their own)"
+          },
+          {
+            "name": "type",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "maxLength": 200
+            },
+            "description": ""
+          },
+          {
+            "name": "resource_id",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "maxLength": 500
+            },
+            "description": ""
+          },
+          {
+            "name": "after",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "format": "date-time"
+            },
+            "description": "received after this instant"
+          },
+          {
+            "name": "before",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "format": "date-time"
+            },
+            "description": "received before this instant"
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 1000,
+              "default": 100
+            },
+            "description": ""
+          },
+          {
+            "name": "cursor",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "opaque cursor from next_cursor"
+          }
+        ],
+        "responses": {
+          "400": {
+            "description": "Bad input",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "Missing or invalid token",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "503": {
+            "description": "The database is unreachable (PostgreSQL): nothing was read or written; retry later",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error (problem+json with a stable code and the offending field)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Too many failed authentications from this address (serve --auth-failures-per-minute): retry after Retry-After seconds",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            },
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "required": [
+                    "items",
+                    "next_cursor"
+                  ],
+                  "properties": {
+                    "items": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/Event"
+                      }
+                    },
+                    "next_cursor": {
+                      "type": [
+                        "string",
+                        "null"
+                      ]
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
     }
   },
   "components": {
@@ -3653,6 +3965,11 @@ extension OpenAPIDocument {
             "type": "integer",
             "minimum": 0,
             "maximum": 86400
+          },
+          "task_id": {
+            "type": "string",
+            "maxLength": 100,
+            "description": "trigger only, with an event run.<status>: fire only on the ends of this task's runs (a chain). Another task of the same project; a trigger never follows its own task"
           }
         }
       },
@@ -4057,6 +4374,13 @@ extension OpenAPIDocument {
               "null"
             ],
             "format": "date-time"
+          },
+          "event_id": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "the event that fired this run (trigger event, and its retries)"
           }
         }
       },
@@ -4266,6 +4590,114 @@ extension OpenAPIDocument {
               "null"
             ],
             "format": "date-time"
+          }
+        }
+      },
+      "EventInput": {
+        "type": "object",
+        "required": [
+          "type"
+        ],
+        "additionalProperties": false,
+        "properties": {
+          "type": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200,
+            "description": "fires every enabled trigger task of the project whose schedule.event is this type"
+          },
+          "resource_id": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "maxLength": 500,
+            "description": "fires triggers naming this resource, and those naming none"
+          },
+          "payload": {
+            "description": "any JSON, at most 64 KiB as text; the module sees it (RunContext.event)"
+          },
+          "id": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "minLength": 1,
+            "maxLength": 200,
+            "description": "the event's id; the same id within 24 hours in the project returns the first answer and fires nothing. Default: an Idempotency-Key header, else a new id"
+          }
+        }
+      },
+      "EventAnswer": {
+        "type": "object",
+        "required": [
+          "id",
+          "fired"
+        ],
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "fired": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "ids of the runs the event fired (trigger event)"
+          }
+        }
+      },
+      "Event": {
+        "type": "object",
+        "required": [
+          "id",
+          "project",
+          "type",
+          "resource_id",
+          "payload",
+          "received_at",
+          "caused_by_run",
+          "depth",
+          "fired"
+        ],
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "project": {
+            "type": "string"
+          },
+          "type": {
+            "type": "string"
+          },
+          "resource_id": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "payload": {},
+          "received_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "caused_by_run": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "for a run-end event (run.<status>): the run that ended"
+          },
+          "depth": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "0 for a posted event; a run end's event is one deeper than the event that fired the run. An event deeper than 10 fires nothing (its fired list is empty)"
+          },
+          "fired": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
           }
         }
       }

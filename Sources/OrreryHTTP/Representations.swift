@@ -34,7 +34,7 @@ extension TaskRun {
             "result": result ?? .null,
             "error": error.map { .object(["code": .string($0.code), "message": .string($0.message)]) } ?? .null,
             "node": node.map(JSONValue.string) ?? .null, "dismissed_by": dismissedBy.map(JSONValue.string) ?? .null,
-            "dismissed_at": .time(dismissedAt),
+            "dismissed_at": .time(dismissedAt), "event_id": eventID.map(JSONValue.string) ?? .null,
         ])
     }
 }

@@ -177,6 +177,37 @@ enum PostgresMigrations {
             )
             """,
         ]),
+        Migration(name: "v6-events", statements: [
+            // Events (issue 12): each accepted event, the runs it fired, and the chain it is
+            // part of. `dedupe_key` is the event id while it may still be replayed (24 h).
+            """
+            CREATE TABLE events (
+                seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                id TEXT NOT NULL,
+                project TEXT NOT NULL,
+                type TEXT NOT NULL,
+                resource_id TEXT,
+                payload TEXT,
+                received_at BIGINT NOT NULL,
+                caused_by_run TEXT,
+                depth BIGINT NOT NULL DEFAULT 0,
+                fired TEXT NOT NULL DEFAULT '[]',
+                dedupe_key TEXT
+            )
+            """,
+            "CREATE UNIQUE INDEX events_dedupe ON events(project, dedupe_key) WHERE dedupe_key IS NOT NULL",
+            "CREATE INDEX events_project ON events(project, seq)",
+            "CREATE INDEX events_type ON events(type, seq)",
+            "CREATE INDEX events_received ON events(received_at)",
+            "ALTER TABLE runs ADD COLUMN event_id TEXT",
+            "ALTER TABLE runs ADD COLUMN event_seq BIGINT",
+            // The trigger tasks an event fires: one seek by project and event type.
+            """
+            CREATE INDEX tasks_trigger_event ON tasks(project, ((schedule::jsonb) ->> 'event'))
+                WHERE schedule_type = 'trigger' AND deleted_at IS NULL
+            """,
+        ]),
+        // External modules (issue 13): done by worker programs over HTTP, never in-process.
     ]
 }
 

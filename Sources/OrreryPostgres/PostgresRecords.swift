@@ -42,11 +42,17 @@ enum PostgresRecords {
     static let runColumns = """
         seq, id, task_id, project, module, resource_id, attempt, status, trigger, performed_by, slot, scheduled_at,
         started_at, finished_at, canceled_at, updated_at, priority, progress_percent, progress_message, result,
-        error_code, error_message, node, lease_expires_at, dismissed_by, dismissed_at, queue
+        error_code, error_message, node, lease_expires_at, dismissed_by, dismissed_at, queue, event_id
         """
 
     /// Decodes a row selected with `runColumns`, by position.
     static func run(_ row: PostgresRandomAccessRow) throws -> TaskRun {
+        var run = try positionalRun(row)
+        run.eventID = try row["event_id"].decode(String?.self)
+        return run
+    }
+
+    private static func positionalRun(_ row: PostgresRandomAccessRow) throws -> TaskRun {
         let percent = try row[17].decode(Double?.self)
         let message = try row[18].decode(String?.self)
         let errorCode = try row[20].decode(String?.self)

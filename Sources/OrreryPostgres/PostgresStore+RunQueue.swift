@@ -83,6 +83,7 @@ extension PostgresStore: RunQueue {
                     """, logger: self.logger)
                 try await self.recordLastStatus(taskID: run.taskID, status: .skipped, at: now, connection)
             }
+            _ = try await self.emitRunEnds(plan.skipped.map { ($0.run.id, RunStatus.skipped) }, outcomes: [], now: now, connection)
             if !plan.held.isEmpty {
                 try await connection.execute(
                     "UPDATE runs SET held = true, updated_at = \(now.microseconds) WHERE seq = ANY(\(plan.held.map(\.seq)))",
@@ -119,7 +120,7 @@ extension PostgresStore: RunQueue {
             }
             try await self.insert(successors, connection)
             for (taskID, at) in lastSkipped { try await self.recordLastStatus(taskID: taskID, status: .skipped, at: at, connection) }
-            return (claimed, successors.contains { $0.status == .scheduled })
+            return (try await self.withEvents(claimed, connection), successors.contains { $0.status == .scheduled })
         }
         if claim.materialized { await notifyDueSoon() }
         return claim.claimed
@@ -259,6 +260,7 @@ extension PostgresStore: RunQueue {
                      status: RunStatus(rawValue: try row[2].decode(String.self)) ?? .failed, startedAt: try row[3].decode(Int64.self))
                 }
             summary.ended += ended.count
+            if try await emitRunEnds(ended.map { ($0.id, $0.status) }, outcomes: outcomes, now: now, connection) > 0 { wake = true }
             let taskIDs = Array(Set(ended.map(\.taskID))).sorted()
             // Runs held behind these (`overlap: queue`, `run_all` catch-ups) may start now. The
             // tasks are locked first (in id order): a claim deciding to hold a run of one of
@@ -275,6 +277,7 @@ extension PostgresStore: RunQueue {
             let retries = try await retryRuns(after: ended.filter { $0.status == .failed }.map(\.id), now: now, connection)
             if !retries.isEmpty {
                 try await insert(Array(retries.values), connection)
+                try await carryEvents(retries.mapValues(\.id), connection)
                 summary.retriesScheduled += retries.count
                 wake = true
             }

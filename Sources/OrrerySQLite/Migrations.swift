@@ -166,6 +166,34 @@ enum Migrations {
                 ) STRICT;
                 """)
         }
+        migrator.registerMigration("v8-events") { db in
+            // Events (issue 12): each accepted event, the runs it fired, and the chain it is
+            // part of. `dedupe_key` is the event id while it may still be replayed (24 h).
+            try db.execute(sql: """
+                CREATE TABLE events (
+                    seq INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL,
+                    project TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    resource_id TEXT,
+                    payload TEXT,
+                    received_at INTEGER NOT NULL,
+                    caused_by_run TEXT,
+                    depth INTEGER NOT NULL DEFAULT 0,
+                    fired TEXT NOT NULL DEFAULT '[]',
+                    dedupe_key TEXT
+                ) STRICT;
+                CREATE UNIQUE INDEX events_dedupe ON events(project, dedupe_key) WHERE dedupe_key IS NOT NULL;
+                CREATE INDEX events_project ON events(project, seq);
+                CREATE INDEX events_type ON events(type, seq);
+                CREATE INDEX events_received ON events(received_at);
+                ALTER TABLE runs ADD COLUMN event_id TEXT;
+                ALTER TABLE runs ADD COLUMN event_seq INTEGER;
+                -- The trigger tasks an event fires: one seek by project and event type.
+                CREATE INDEX tasks_trigger_event ON tasks(project, json_extract(schedule, '$.event'))
+                    WHERE schedule_type = 'trigger' AND deleted_at IS NULL;
+                """)
+        }
         return migrator
     }
 }

@@ -49,11 +49,17 @@ enum Records {
     static let runColumns = """
         seq, id, task_id, project, module, resource_id, attempt, status, trigger, performed_by, slot, scheduled_at,
         started_at, finished_at, canceled_at, updated_at, priority, progress_percent, progress_message, result,
-        error_code, error_message, node, lease_expires_at, dismissed_by, dismissed_at, queue
+        error_code, error_message, node, lease_expires_at, dismissed_by, dismissed_at, queue, event_id
         """
 
     /// Decodes a row selected with `runColumns`, by position (the hot path: claims and lists).
     static func run(_ row: Row) throws -> TaskRun {
+        var run = try positionalRun(row)
+        run.eventID = row["event_id"]
+        return run
+    }
+
+    private static func positionalRun(_ row: Row) throws -> TaskRun {
         let percent: Double? = row[17]
         let message: String? = row[18]
         let resultText: String? = row[19]

@@ -55,6 +55,7 @@ extension SQLiteStore: RunQueue {
                     WHERE seq = ? AND status = 'scheduled'
                     """).execute(arguments: [now, now, ClaimPlan.skippedResult(reason).jsonText, run.seq])
                 try Self.recordLastStatus(taskID: run.taskID, status: .skipped, at: now, db)
+                try self.emitRunEnd(runID: run.id, status: .skipped, error: nil, now: now, db)
             }
             for run in plan.held {
                 try db.cachedStatement(sql: "UPDATE runs SET held = 1, updated_at = ? WHERE seq = ?").execute(arguments: [now, run.seq])
@@ -80,7 +81,7 @@ extension SQLiteStore: RunQueue {
             for run in plan.slotsUsed where run.trigger == .schedule && tasks[run.taskID]?.recurring == true {
                 try self.materializeSuccessors(of: run, now: now, db)
             }
-            return claimed
+            return try Self.withEvents(claimed, db)
         }
     }
 
@@ -208,12 +209,14 @@ extension SQLiteStore: RunQueue {
                 error?.code, error?.message, outcome.runID, node, node,
             ])
         guard db.changesCount > 0 else { return RecordSummary() }  // no longer ours: fenced off
+        try emitRunEnd(runID: outcome.runID, status: status, error: error, now: now, db)
         // A run held behind this one (`overlap: queue`) may start now.
         try db.cachedStatement(sql: """
             UPDATE runs SET held = 0 WHERE held = 1 AND task_id = (SELECT task_id FROM runs WHERE id = ?)
             """).execute(arguments: [outcome.runID])
         if status == .failed, let retried = try retryRun(after: outcome.runID, now: now, db) {
             try Records.insert(retried, db)
+            try carryEvent(from: outcome.runID, to: retried.id, db)
             return RecordSummary(ended: 1, retriesScheduled: 1)
         }
         // A task's last_status is its newest finished run's (by start) status.

@@ -4,7 +4,7 @@ import OrreryPostgres
 import OrrerySQLite
 
 /// Everything a store must do to pass the conformance suite.
-public typealias ConformingStore = TaskStore & RunQueue & PruningStore
+public typealias ConformingStore = TaskStore & RunQueue & PruningStore & EventStore
 
 /// The stores the conformance suite runs against (River's driver tests, Oban's engine
 /// loop): SQLite always, PostgreSQL when `ORRERY_TEST_POSTGRES_URL` names a server

@@ -156,8 +156,11 @@ public struct TriggerSpec: Sendable, Hashable {
     public var resourceID: String?
     public var delaySec: Int64
     public var priority: Int64
-    public init(event: String, resourceID: String? = nil, delaySec: Int64 = 0, priority: Int64 = 0) {
+    /// For `run.<status>` events: only the ends of this task's runs fire it (a chain).
+    public var taskID: String?
+    public init(event: String, resourceID: String? = nil, delaySec: Int64 = 0, priority: Int64 = 0, taskID: String? = nil) {
         self.event = event; self.resourceID = resourceID; self.delaySec = delaySec; self.priority = priority
+        self.taskID = taskID
     }
 }
 

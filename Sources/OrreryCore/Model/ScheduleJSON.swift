@@ -62,7 +62,8 @@ extension Schedule {
             kind = .trigger(TriggerSpec(
                 event: event, resourceID: try r.string("resource_id", maxLength: 500),
                 delaySec: try r.int("delay_sec", in: 0...31_536_000) ?? 0,
-                priority: try r.int("priority", in: -1_000_000...1_000_000) ?? 0))
+                priority: try r.int("priority", in: -1_000_000...1_000_000) ?? 0,
+                taskID: try readFollowedTask(&r, event: event)))
         default:
             throw OrreryError(.invalidSchedule, "unknown schedule type \"\(type)\" (expected once, interval, cron, calendar or trigger)", field: r.fieldPath("type"))
         }
@@ -173,6 +174,7 @@ extension Schedule {
             if let resource = t.resourceID { o["resource_id"] = .string(resource) }
             o["delay_sec"] = .int(t.delaySec)
             o["priority"] = .int(t.priority)
+            if let taskID = t.taskID { o["task_id"] = .string(taskID) }
         }
         if let startAt { o["start_at"] = .string(startAt.rfc3339) }
         if let endAt { o["end_at"] = .string(endAt.rfc3339) }

@@ -27,6 +27,8 @@ public struct TaskRun: Sendable, Hashable {
     public var leaseExpiresAt: Timestamp?
     public var dismissedBy: String?
     public var dismissedAt: Timestamp?
+    /// The event that fired this run (`trigger: event`).
+    public var eventID: String?
 
     public init(
         id: String, seq: Int64 = 0, taskID: String, project: String = "default", module: String,

@@ -122,7 +122,7 @@ public protocol PruningStore: Sendable {
     func pruneIdempotencyKeys(before createdBefore: Timestamp, limit: Int) async throws -> Int
 }
 
-public typealias OrreryStore = TaskStore & RunQueue
+public typealias OrreryStore = TaskStore & RunQueue & EventStore
 
 extension RunQueue {
     public func claimDue(limit: Int, now: Timestamp, node: String, leaseUntil: Timestamp) async throws -> [ClaimedRun] {
@@ -173,11 +173,14 @@ public struct ClaimedRun: Sendable {
     public var timeoutSec: Int64?
     /// Active runs of the same task this run replaces (`overlap: replace`): asked to stop.
     public var replaces: [String]
-    public init(run: TaskRun, paramsJSON: String, timeoutSec: Int64?, replaces: [String] = []) {
+    /// The event that fired the run (`trigger: event`), for its module.
+    public var event: RunEvent?
+    public init(run: TaskRun, paramsJSON: String, timeoutSec: Int64?, replaces: [String] = [], event: RunEvent? = nil) {
         self.run = run
         self.paramsJSON = paramsJSON
         self.timeoutSec = timeoutSec
         self.replaces = replaces
+        self.event = event
     }
 }
 
