@@ -1,0 +1,77 @@
+public import Logging
+public import OrreryCore
+
+/// Claims due runs and hands them to the `Executor` (SPEC §4): as many as there are free
+/// slots, up to `claimBatch` per transaction. It never polls on a fixed interval: it sleeps
+/// until the earliest due run or until its doorbell rings (a new run here, a NOTIFY from
+/// another node, a group commit that freed slots).
+final class Dispatcher: Sendable {
+    struct Configuration: Sendable {
+        var node: String
+        /// At most this many runs are claimed per transaction.
+        var claimBatch: Int = 500
+        /// How long a claimed run stays ours without renewal.
+        var leaseDuration: Duration = .seconds(30)
+        /// When set, never sleep longer: a safety net for a lost wake-up from another node.
+        var maxIdleSleep: Duration?
+    }
+
+    let configuration: Configuration
+    let store: any RunQueue
+    let slots: RunSlots
+    let clock: any EngineClock
+    let logger: Logger
+    let bell: Doorbell
+    let health: StoreHealth
+    /// Called after every claim transaction with how many runs it claimed.
+    let claimed: @Sendable (Int) -> Void
+
+    init(
+        configuration: Configuration, store: any RunQueue, slots: RunSlots, clock: any EngineClock, logger: Logger,
+        bell: Doorbell, health: StoreHealth, claimed: @escaping @Sendable (Int) -> Void
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.slots = slots
+        self.clock = clock
+        self.logger = logger
+        self.bell = bell
+        self.health = health
+        self.claimed = claimed
+    }
+
+    /// Claims and starts runs until `isStopping` says so; store failures back off
+    /// 50 ms × failures (at most 5 s) on the engine's clock.
+    func dispatch(to executor: Executor, in runs: inout DiscardingTaskGroup, isStopping: () -> Bool) async {
+        var failures = 0
+        while !isStopping() {
+            let free = slots.free
+            if free <= 0 {
+                await bell.wait(until: nil, clock: clock)
+                continue
+            }
+            let limit = min(free, configuration.claimBatch)
+            do {
+                let now = clock.now()
+                let batch = try await store.claimDue(
+                    limit: limit, now: now, node: configuration.node, leaseUntil: now.adding(configuration.leaseDuration),
+                    limits: slots.claimLimits())
+                failures = 0
+                slots.claimed(batch.count)
+                claimed(batch.count)
+                for run in batch { executor.start(run, in: &runs) }
+                if batch.count == limit { continue }
+                var next = try await store.nextDueTime(limits: slots.claimLimits())
+                if let next, next <= clock.now() { continue }
+                if let cap = configuration.maxIdleSleep { next = min(next ?? Timestamp(microseconds: .max), clock.now().adding(cap)) }
+                await bell.wait(until: next, clock: clock)
+            } catch {
+                if isStopping() { break }
+                health.failed(at: clock.now())
+                failures += 1
+                logger.error("claiming due runs failed", metadata: ["error": "\(error)", "failures": "\(failures)"])
+                try? await clock.sleep(for: .milliseconds(min(50 * failures, 5_000)))
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import Logging
+import OrreryCore
+@testable import OrreryEngine
+import OrreryTesting
+import Synchronization
+import Testing
+
+/// The engine's services one at a time, on a manual clock and a real store: lease renewal,
+/// rescue and execution with timeouts, each without the rest of the engine around it.
+@Suite("Engine services in isolation", .timeLimit(.minutes(5)))
+struct EngineServiceTests {
+    let t0 = Timestamp(rfc3339: "2026-03-01T12:00:00Z")!
+    let logger = Logger(label: "test")
+
+    @Test("the lease renewer extends held leases every interval and passes on the cancels asked for them", arguments: StoreKind.enabled)
+    func leaseRenewer(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let tasks = (0..<2).map { Fixtures.task("t\($0)", schedule: Schedule(.once(at: t0)), at: t0) }
+            try await Fixtures.create(tasks, in: store, now: t0)
+            let held = try await store.claimDue(limit: 10, now: t0, node: "n", leaseUntil: t0.adding(seconds: 30)).map(\.run.id)
+            let clock = ManualClock(now: t0)
+            let cancels = Mutex<[String]>([])
+            let renewer = LeaseRenewer(
+                configuration: .init(node: "n", leaseDuration: .seconds(30), interval: .seconds(10)),
+                store: store, clock: clock, logger: logger, health: StoreHealth(),
+                held: { held }, cancelRequested: { id in cancels.withLock { $0.append(id) } })
+            let running = Task { await renewer.run() }
+            defer { running.cancel() }
+
+            try await eventually("asleep") { clock.sleeperCount == 1 }
+            clock.advance(by: .seconds(10))
+            try await eventually("renewed to now + lease") {
+                try await store.run(id: held[0], project: nil).leaseExpiresAt == t0.adding(seconds: 40)
+            }
+            #expect(cancels.withLock { $0.isEmpty })
+
+            _ = try await store.cancel(runID: held[1], project: nil, now: t0.adding(seconds: 11))
+            try await eventually("asleep again") { clock.sleeperCount == 1 }
+            clock.advance(by: .seconds(10))
+            try await eventually("the cancel reached the holder") { cancels.withLock { $0 == [held[1]] } }
+            #expect(try await store.run(id: held[1], project: nil).status == .active, "the holder ends it; the renewer only tells")
+        }
+    }
+
+    @Test("the rescuer ends lapsed leases per retry policy, only while leading, and not right after a store failure", arguments: StoreKind.enabled)
+    func rescuer(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let task = Fixtures.task("t", schedule: Schedule(.once(at: t0)), at: t0, retry: RetryPolicy(maxAttempts: 2, backoffBaseSec: 10))
+            try await Fixtures.create([task], in: store, now: t0)
+            let run = try #require(try await store.claimDue(limit: 1, now: t0, node: "dead", leaseUntil: t0.adding(seconds: 30)).first?.run)
+            let clock = ManualClock(now: t0.adding(seconds: 31))
+            let leadership = Leadership()
+            let health = StoreHealth()
+            let rescued = Mutex(RecordSummary())
+            var config = Rescuer.Configuration(node: "n")
+            config.leaseDuration = .seconds(30)
+            config.leadership = leadership
+            let rescuer = Rescuer(configuration: config, store: store, clock: clock, logger: logger, health: health) { s in
+                rescued.withLock { $0 = $0 + s }
+            }
+
+            await rescuer.rescueLapsed()
+            #expect(try await store.run(id: run.id, project: nil).status == .active, "not the leader: nothing rescued")
+
+            leadership.lead(until: t0.adding(seconds: 3600))
+            health.failed(at: clock.now())
+            await rescuer.rescueLapsed()
+            #expect(try await store.run(id: run.id, project: nil).status == .active, "a store failure just now: the node may be alive")
+
+            clock.advance(by: .seconds(30))
+            await rescuer.rescueLapsed()
+            let ended = try await store.run(id: run.id, project: nil)
+            #expect(ended.status == .failed && ended.error?.code == "lease_expired")
+            #expect(rescued.withLock { $0 } == RecordSummary(ended: 1, retriesScheduled: 1))
+            var retries = RunFilter()
+            retries.taskID = task.id
+            retries.triggers = [.retry]
+            #expect(try await store.listRuns(retries).items.map(\.attempt) == [2], "the second attempt is scheduled")
+        }
+    }
+
+    @Test("the executor ends a run that outlives timeout_sec as failed (timeout), after the cancel grace, even when the work ignores cancellation")
+    func executorTimeout() async throws {
+        try await StoreKind.sqlite.withStore { store in
+            let task = Fixtures.task("t", module: "stubborn", schedule: Schedule(.once(at: t0)), at: t0, timeoutSec: 20)
+            try await Fixtures.create([task], in: store, now: t0)
+            let claimed = try #require(try await store.claimDue(limit: 1, now: t0, node: "n", leaseUntil: t0.adding(seconds: 300)).first)
+            let release = Gate()
+            let stubborn = ClosureModule(ModuleDescriptor(name: "stubborn", description: ["en-US": "ignores cancellation"])) { _ in
+                while await !release.isOpen { try? await Task.sleep(for: .milliseconds(2)) }
+                return nil
+            }
+            let clock = ManualClock(now: t0)
+            let bell = Doorbell()
+            let slots = RunSlots(.init(concurrency: 10))
+            slots.claimed(1)
+            let recorder = RunRecorder(store: store, node: "n", clock: clock, logger: logger) { _, written in slots.endsWritten(written) }
+            let executor = Executor(
+                configuration: .init(node: "n", cancelGrace: .seconds(5)), registry: ModuleRegistry([stubborn]), recorder: recorder,
+                slots: slots, clock: clock, roomBell: bell, counters: Locked(EngineCounters()))
+            let recording = Task { await recorder.run() }
+            defer { recording.cancel() }
+            let executing = Task { await withDiscardingTaskGroup { group in executor.start(claimed, in: &group) } }
+
+            try await eventually("timer set") { clock.sleeperCount >= 1 }
+            clock.advance(by: .seconds(20))
+            try await eventually("grace timer set") { clock.sleeperCount >= 1 }
+            #expect(executor.activeRunIDs == [claimed.run.id], "within the grace period")
+            clock.advance(by: .seconds(5))
+            try await eventually("ended on time") { try await store.run(id: claimed.run.id, project: nil).status == .failed }
+            #expect(try await store.run(id: claimed.run.id, project: nil).error?.code == "timeout")
+            #expect(executor.activeRunIDs.isEmpty && slots.free == 10, "the slot is back once the end is written")
+            await release.open()
+            await executing.value
+        }
+    }
+}
