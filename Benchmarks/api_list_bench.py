@@ -99,7 +99,7 @@ def main():
             if port is None:
                 sys.exit("server did not start")
             base = "/v1/runs?status=complete,failed&module=noop&limit=100"
-            first = call(port, base)
+            first = call(port, base + "&count=true")
             print(f"filter matches {first['total_count']:,} runs")
 
             def timed(path):
@@ -107,12 +107,12 @@ def main():
                 body = call(port, path)
                 return (time.perf_counter() - t0) * 1000, body
 
-            for query in (base + "&count=false", base):
+            for query in (base, base + "&count=true"):
                 lat = [timed(query)[0] for _ in range(args.samples)]
                 print(f"GET {query}  first page: p50 {percentile(lat, 50):.2f} ms, p99 {percentile(lat, 99):.2f} ms")
                 cursor, page = None, 0
                 while page < 999:
-                    body = call(port, base + "&count=false" + (f"&cursor={cursor}" if cursor else ""))
+                    body = call(port, base + (f"&cursor={cursor}" if cursor else ""))
                     cursor = body["next_cursor"]
                     page += 1
                     if cursor is None:

@@ -75,8 +75,8 @@ def main():
             if server.poll() is not None:
                 print("soak: the server died", file=sys.stderr)
                 return 1
-            done = api(base, token, "GET", "/v1/runs?status=complete&limit=1")
-            failed = api(base, token, "GET", "/v1/runs?status=failed&limit=1")
+            done = api(base, token, "GET", "/v1/runs?status=complete&limit=1&count=true")
+            failed = api(base, token, "GET", "/v1/runs?status=failed&limit=1&count=true")
             rows.append((time.time() - start, rss_mb(server.pid), fds(server.pid), db_mb(data),
                          done["total_count"], failed["total_count"]))
         print("| elapsed s | RSS MB | open fds | db MB | complete runs kept | failed |")

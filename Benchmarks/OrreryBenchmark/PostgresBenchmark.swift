@@ -103,6 +103,7 @@ func postgresBenchmark(_ serverURL: String) async throws {
                      sorted.count, options.windowSec, percentile(sorted, 0.5), percentile(sorted, 0.99), sorted.last ?? 0))
     }
     // 3. The claim query's cost against history.
+    if options.noHistory { return }
     try await withBenchDatabase(serverURL) { url in
         let store = try await PostgresStore.connect(url: url, logger: logger)
         defer { store.close() }

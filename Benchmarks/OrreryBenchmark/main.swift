@@ -1,7 +1,8 @@
 // The spine's benchmark (release mode, separate from the tests):
 //   swift run -c release OrreryBenchmark [--runs N] [--lateness-tasks N] [--window-sec S] [--concurrency C] [--sync-full]
 //   swift run -c release OrreryBenchmark --store-only [--runs N] [--concurrency C]
-//   swift run -c release OrreryBenchmark --postgres postgres://user@host:port/db [--runs N] [--concurrency C]
+//   swift run -c release OrreryBenchmark --postgres postgres://user@host:port/db [--runs N] [--concurrency C] [--no-history]
+//   swift run -c release OrreryBenchmark --cron [--cron-computations N] [--cron-tasks N]
 // 1. no-op runs completed per second end to end through the SQLite store (engine included);
 // 2. firing lateness (module start minus scheduled_at) for once-tasks due within a window;
 // 3. peak resident memory.
@@ -23,6 +24,10 @@ struct Options {
     var cron = false
     var execution = false
     var postgres: String?
+    /// `--postgres` without the claim-cost part (it inserts 1,000,000 finished runs).
+    var noHistory = false
+    var cronComputations = 2_000_000
+    var cronTasks = 100_000
 
     init(_ args: [String]) {
         var i = 0
@@ -41,6 +46,9 @@ struct Options {
             case "--store-only": storeOnly = true
             case "--cron": cron = true
             case "--execution": execution = true
+            case "--no-history": noHistory = true
+            case "--cron-computations": cronComputations = next()
+            case "--cron-tasks": cronTasks = next()
             case "--postgres":
                 i += 1
                 guard i < args.count else { print("--postgres needs a URL"); exit(2) }
@@ -208,7 +216,7 @@ if options.cron {
         ("0 6 1,15 * *", "UTC"), ("0 22 * * 1-5", "Asia/Kolkata"), ("0 0 29 2 *", "UTC"), ("0 * * * *", "America/Sao_Paulo"),
     ]
     let recurrences = try mix.map { try Recurrence(cron: CronExpression.parse($0.0), zone: ZoneRules.named($0.1)!) }
-    let n = 2_000_000
+    let n = options.cronComputations
     let origin = Timestamp(rfc3339: "2026-01-01T00:00:00Z")!, horizon = Timestamp(rfc3339: "2100-01-01T00:00:00Z")!
     var cursors = Array(repeating: origin, count: recurrences.count)
     let c = ContinuousClock()
@@ -244,13 +252,13 @@ if options.cron {
     } else {
         print("croniter: not measured (set ORRERY_CRONITER_PYTHON)")
     }
-    // 100,000 active cron tasks in a real store with the engine running.
+    // 100,000 (--cron-tasks) active cron tasks in a real store with the engine running.
     let (store, dir) = try temporaryStore()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let now = clock.now()
-    for chunk in 0..<20 {
-        let batch = try (0..<5_000).map { i -> (task: ScheduledTask, firstRun: TaskRun?) in
-            let (expr, zone) = mix[(chunk * 5_000 + i) % mix.count]
+    for chunk in stride(from: 0, to: options.cronTasks, by: 5_000) {
+        let batch = try (chunk..<min(chunk + 5_000, options.cronTasks)).map { i -> (task: ScheduledTask, firstRun: TaskRun?) in
+            let (expr, zone) = mix[i % mix.count]
             let schedule = try Schedule.parse(.object(["type": .string("cron"), "expression": .string(expr), "timezone": .string(zone)]), now: now)
             let task = ScheduledTask(id: ids.make(at: now), name: "cron", module: "noop", schedule: schedule, createdAt: now)
             return (task, task.firstRun(now: now, id: ids.make(at: now)))
@@ -264,8 +272,8 @@ if options.cron {
     let during = peakRSSMegabytes("VmRSS:")
     running.cancel()
     _ = try? await running.value
-    print(String(format: "100,000 active cron tasks in SQLite: resident %.1f MB with the engine running (%.1f MB before it started; peak %.1f MB including creating them); %d runs fired in 3 s",
-                 during, beforeEngine, peakRSSMegabytes(), engine.stats.recorded))
+    print(String(format: "%d active cron tasks in SQLite: resident %.1f MB with the engine running (%.1f MB before it started; peak %.1f MB including creating them); %d runs fired in 3 s",
+                 options.cronTasks, during, beforeEngine, peakRSSMegabytes(), engine.stats.recorded))
     exit(0)
 }
 

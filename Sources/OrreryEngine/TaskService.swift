@@ -8,11 +8,15 @@ public struct TaskService: Sendable {
     public let clock: any EngineClock
     public var modules: ModuleRegistry { engine.registry }
     let ids = IDGenerator()
+    /// Who presented tokens speak for, cached (run it as a service beside the server so other
+    /// nodes' revocations reach it); forget them after changing tokens.
+    public let tokenGrants: TokenGrants
 
     public init(store: any OrreryStore, engine: Engine) {
         self.store = store
         self.engine = engine
         self.clock = engine.clock
+        self.tokenGrants = TokenGrants(store: store)
     }
 
     /// Who is asking: a token's (or its user's) name, its project and its role.

@@ -305,9 +305,9 @@ extension OpenAPIDocument {
             "required": false,
             "schema": {
               "type": "boolean",
-              "default": true
+              "default": false
             },
-            "description": "false: skip counting (total_count is null); a page then costs the same at any depth and any number of matches"
+            "description": "true: also count every match into total_count (costs in proportion to the matches). By default nothing is counted and total_count is null, so a page costs the same at any depth and any number of matches"
           }
         ],
         "responses": {
@@ -340,7 +340,7 @@ extension OpenAPIDocument {
                         "integer",
                         "null"
                       ],
-                      "description": "every match, exact; null with count=false"
+                      "description": "The exact number of items matching the filters (every page, not this page), counted when the request asks with count=true; null otherwise (the default). It is a count at the moment of the request: items inserted or finished while paging may change it"
                     }
                   }
                 }
@@ -1621,9 +1621,9 @@ extension OpenAPIDocument {
             "required": false,
             "schema": {
               "type": "boolean",
-              "default": true
+              "default": false
             },
-            "description": "false: skip counting (total_count is null); a page then costs the same at any depth and any number of matches"
+            "description": "true: also count every match into total_count (costs in proportion to the matches). By default nothing is counted and total_count is null, so a page costs the same at any depth and any number of matches"
           }
         ],
         "responses": {
@@ -1656,7 +1656,7 @@ extension OpenAPIDocument {
                         "integer",
                         "null"
                       ],
-                      "description": "every match, exact; null with count=false"
+                      "description": "The exact number of items matching the filters (every page, not this page), counted when the request asks with count=true; null otherwise (the default). It is a count at the moment of the request: items inserted or finished while paging may change it"
                     }
                   }
                 }

@@ -23,7 +23,7 @@ public enum OrreryRoutes {
         }
         router.add(middleware: RequestLogMiddleware(metrics: metrics))
         router.add(middleware: ProblemMiddleware())
-        let authenticator = TokenAuthenticator(store: service.store, clock: service.clock)
+        let authenticator = TokenAuthenticator(grants: service.tokenGrants, clock: service.clock)
         let synapse = SynapseProfile(service: service, authenticator: authenticator)
         let taskAPI = TaskAPIProfile(service: service, authenticator: authenticator)
         let workspace = WorkspaceProfile(service: service, authenticator: authenticator)

@@ -33,7 +33,7 @@ struct RunRoutes {
             filter.dismissed = try q.bool("dismissed")
             filter.limit = try q.int("limit", default: 100, in: 1...1000)
             filter.cursor = q.string("cursor")
-            filter.countTotal = try q.bool("count") ?? true
+            filter.countTotal = try q.bool("count") ?? false
             return json(try await service.listRuns(filter, by: caller).json(\.json))
         }
         group.get("runs/:id") { _, context in

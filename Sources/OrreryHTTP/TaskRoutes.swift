@@ -45,7 +45,7 @@ struct TaskRoutes {
             filter.owner = try q.string("owner", maxLength: 200)
             filter.limit = try q.int("limit", default: 100, in: 1...1000)
             filter.cursor = q.string("cursor")
-            filter.countTotal = try q.bool("count") ?? true
+            filter.countTotal = try q.bool("count") ?? false
             return json(try await service.listTasks(filter, by: caller).json(\.json))
         }
         group.get("tasks/:id") { _, context in

@@ -7,12 +7,18 @@ public import OrreryEngine
 /// profile use, so a token means the same caller whichever surface it is shown to.
 /// Surfaces differ only in where they read the token from and how they word a refusal.
 public struct TokenAuthenticator: Sendable {
-    let store: any TaskStore
+    let grants: TokenGrants
     let clock: any EngineClock
 
-    public init(store: any TaskStore, clock: any EngineClock) {
-        self.store = store
+    /// Checks tokens through `grants` (a server passes its `TaskService.tokenGrants`, which
+    /// its token and user routes clear on a revoke).
+    public init(grants: TokenGrants, clock: any EngineClock) {
+        self.grants = grants
         self.clock = clock
+    }
+
+    public init(store: any TaskStore, clock: any EngineClock) {
+        self.init(grants: TokenGrants(store: store), clock: clock)
     }
 
     public enum Outcome: Sendable {
@@ -26,7 +32,7 @@ public struct TokenAuthenticator: Sendable {
     /// Checks a presented token (nil or blank: none was presented).
     public func check(_ token: String?) async throws -> Outcome {
         guard let token = token?.trimmingCharacters(in: .whitespaces), !token.isEmpty else { return .missing }
-        guard let grant = try await store.tokenRole(hash: TokenHash.of(token), now: clock.now()) else { return .invalid }
+        guard let grant = try await grants.grant(hash: TokenHash.of(token), now: clock.now()) else { return .invalid }
         return .valid(TaskService.Caller(
             name: grant.name, project: grant.project, role: Role(rawValue: grant.role) ?? .viewer, rights: Set(grant.rights)))
     }

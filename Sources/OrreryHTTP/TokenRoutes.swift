@@ -65,6 +65,7 @@ struct TokenRoutes {
             try caller.require(.admin, to: "manage tokens")
             let id = try context.parameters.require("id")
             try await service.store.revokeToken(id: id, now: service.clock.now())
+            service.tokenGrants.forgetAll()
             try await service.audit("token.revoke", target: id, project: nil, by: caller.name)
             return Response(status: .noContent)
         }

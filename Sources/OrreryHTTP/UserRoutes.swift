@@ -44,6 +44,7 @@ struct UserRoutes {
             try caller.require(.admin, to: "manage users")
             let id = try context.parameters.require("id")
             try await service.store.disableUser(id: id, now: service.clock.now())
+            service.tokenGrants.forgetAll()
             try await service.audit("user.disable", target: id, project: nil, by: caller.name)
             return Response(status: .noContent)
         }

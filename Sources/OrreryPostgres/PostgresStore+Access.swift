@@ -66,6 +66,7 @@ extension PostgresStore {
             guard changed > 0 else { throw OrreryError.notFound("user", id) }
             try await connection.execute(
                 "UPDATE tokens SET revoked_at = coalesce(revoked_at, \(now.microseconds)) WHERE user_id = \(id)", logger: self.logger)
+            try await self.notifyTokensChanged(connection)
         }
     }
 

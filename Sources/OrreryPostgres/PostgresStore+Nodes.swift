@@ -36,7 +36,7 @@ extension PostgresStore: NotifyingStore {
     }
 
     /// Listens on `channel` until the calling task is canceled, reconnecting with back-off.
-    private func listen(
+    func listen(
         on channel: String, what: String, connected: @escaping @Sendable () -> Void, notice: @escaping @Sendable (String) -> Void
     ) async {
         var failures = 0
@@ -88,6 +88,7 @@ extension PostgresStore: TokenBootstrapStore {
                 VALUES (\(token.id), \(token.hash), \(token.name), 'admin', \(token.project), \(token.createdAt.microseconds), '[]', \(token.prefix))
                 ON CONFLICT (hash) DO UPDATE SET role = 'admin', revoked_at = NULL, expires_at = NULL, user_id = NULL
                 """, logger: self.logger)
+            try await self.notifyTokensChanged(connection)
         }
     }
 

@@ -233,13 +233,14 @@ extension PostgresStore: TaskStore {
     public func tokenRole(hash: String, now: Timestamp) async throws -> TokenGrant? {
         try await withConnection { connection in
             try await connection.rows("""
-                SELECT id, name, role, project, rights FROM tokens
+                SELECT id, name, role, project, rights, expires_at FROM tokens
                 WHERE hash = \(hash) AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > \(now.microseconds))
                     AND (user_id IS NULL OR user_id IN (SELECT id FROM users WHERE disabled_at IS NULL))
                 """, logger: self.logger).first.map {
                 TokenGrant(tokenID: try $0[0].decode(String.self), name: try $0[1].decode(String.self),
                            role: try $0[2].decode(String.self), project: try $0[3].decode(String.self),
-                           rights: StoredToken.rights(fromStoredJSON: try $0[4].decode(String.self)))
+                           rights: StoredToken.rights(fromStoredJSON: try $0[4].decode(String.self)),
+                           expiresAt: try PostgresRecords.timestamp($0[5]))
             }
         }
     }
@@ -276,6 +277,7 @@ extension PostgresStore: TaskStore {
     public func revokeToken(id: String, now: Timestamp) async throws {
         let changed = try await transaction { connection in
             try await self.refuseLosingLastAdmin(tokenID: id, userID: nil, what: "token \"\(id)\"", now: now, connection)
+            try await self.notifyTokensChanged(connection)
             return try await connection.execute(
                 "UPDATE tokens SET revoked_at = coalesce(revoked_at, \(now.microseconds)) WHERE id = \(id) RETURNING 1", logger: self.logger)
         }

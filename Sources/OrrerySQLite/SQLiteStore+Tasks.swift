@@ -184,7 +184,7 @@ extension SQLiteStore: TaskStore {
         try await read { db in
             try Row.fetchOne(
                 db.cachedStatement(sql: """
-                    SELECT id, name, role, project, rights FROM tokens
+                    SELECT id, name, role, project, rights, expires_at FROM tokens
                     WHERE hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
                         AND (user_id IS NULL OR user_id IN (SELECT id FROM users WHERE disabled_at IS NULL))
                     """),
@@ -192,7 +192,7 @@ extension SQLiteStore: TaskStore {
             ).map { row in
                 TokenGrant(
                     tokenID: row["id"], name: row["name"], role: row["role"], project: row["project"],
-                    rights: StoredToken.rights(fromStoredJSON: row["rights"]))
+                    rights: StoredToken.rights(fromStoredJSON: row["rights"]), expiresAt: row["expires_at"])
             }
         }
     }

@@ -218,7 +218,7 @@ struct Serve: AsyncParsableCommand {
         // Services stop in reverse order: the feed first, so open streams end and do not hold
         // up the HTTP server's graceful shutdown.
         let group = ServiceGroup(
-            configuration: .init(services: services + [.init(service: pruner), .init(service: engine), .init(service: app), .init(service: feed)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services + [.init(service: service.tokenGrants), .init(service: pruner), .init(service: engine), .init(service: app), .init(service: feed)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await ListenFailure.naming(host: host, port: port) { try await group.run() }
     }
 }

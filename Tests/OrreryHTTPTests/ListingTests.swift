@@ -15,7 +15,7 @@ struct ListingTests {
         var total = 0
         repeat {
             let sep = path.contains("?") ? "&" : "?"
-            let page = try await api.get(path + sep + "limit=\(limit)" + (cursor.map { "&cursor=\($0)" } ?? ""))
+            let page = try await api.get(path + sep + "count=true&limit=\(limit)" + (cursor.map { "&cursor=\($0)" } ?? ""))
             #expect(page.status == 200, "\(page.json.jsonText)")
             ids += page.items.compactMap { $0["id"]?.stringValue }
             total = Int(page["total_count"]?.intValue ?? -1)
@@ -37,7 +37,7 @@ struct ListingTests {
             let b = try await make(#"{"name":"hourly report","module":"sleep","params":{"seconds":0},"resource_id":"db-2","labels":{"team":"bi"},"schedule":{"type":"interval","every_sec":3600},"enabled":false}"#)
             let c = try await make(#"{"name":"on create","module":"noop","schedule":{"type":"trigger","event":"desktop.created"}}"#)
             func ids(_ query: String) async throws -> [String] {
-                let r = try await api.get("/v1/tasks?\(query)")
+                let r = try await api.get("/v1/tasks?" + (query.isEmpty ? "" : query + "&") + "count=true")
                 #expect(r.status == 200, "\(query): \(r.json.jsonText)")
                 #expect(r["total_count"]?.intValue == Int64(r.items.count), "\(query)")
                 return r.items.compactMap { $0["id"]?.stringValue }
@@ -100,7 +100,10 @@ struct ListingTests {
             #expect(try await ids("task_id=\(otherID)&status=complete") == [])
             let uncounted = try await api.get("/v1/runs?task_id=\(taskID)&count=false")
             #expect(uncounted["total_count"] == .null && uncounted.items.count == 2, "count=false skips counting, not listing")
-            #expect(try await api.get("/v1/runs?task_id=\(taskID)")["total_count"] == .int(2))
+            let byDefault = try await api.get("/v1/runs?task_id=\(taskID)")
+            #expect(byDefault["total_count"] == .null && byDefault.items.count == 2, "by default nothing is counted")
+            #expect(try await api.get("/v1/tasks")["total_count"] == .null, "tasks neither")
+            #expect(try await api.get("/v1/runs?task_id=\(taskID)&count=true")["total_count"] == .int(2))
 
             #expect(try await api.post("/v1/runs/\(manual)/dismiss")["dismissed_by"] == .string("admin"))
             #expect(try await ids("task_id=\(taskID)") == [scheduled], "dismissed runs are hidden by default")
@@ -122,7 +125,7 @@ struct ListingTests {
             let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
             let far = Schedule(.once(at: now.adding(seconds: 86_400)))
             try await Fixtures.create((0..<250).map { Fixtures.task("t\($0)", schedule: far, at: now) }, in: store, now: now)
-            let before = try await api.get("/v1/runs?limit=1")
+            let before = try await api.get("/v1/runs?limit=1&count=true")
             #expect(before["total_count"]?.intValue == 250)
             let beforeIDs = Set(try await Self.allPages(api, "/v1/runs", limit: 1000).ids)
 

@@ -34,8 +34,8 @@ struct RetentionServeTests {
         defer { server.process.terminate(); server.process.waitUntilExit() }
         let api = server.api(token)
         try await eventually(timeout: .seconds(60), "pruned at start") {
-            let agedRuns = try await api.get("/v1/runs?task_id=\(aged.id)&status=complete")["total_count"]?.intValue
-            let busyRuns = try await api.get("/v1/runs?task_id=\(busy.id)&status=complete")["total_count"]?.intValue
+            let agedRuns = try await api.get("/v1/runs?task_id=\(aged.id)&status=complete&count=true")["total_count"]?.intValue
+            let busyRuns = try await api.get("/v1/runs?task_id=\(busy.id)&status=complete&count=true")["total_count"]?.intValue
             return agedRuns == 2 && busyRuns == 3
         }
         let left = try await api.get("/v1/runs?task_id=\(aged.id)&status=complete").items

@@ -86,7 +86,7 @@ enum InProcessServer {
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
             logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [engine, app], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: [service.tokenGrants, engine, app], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             var ports = portStream.makeAsyncIterator()

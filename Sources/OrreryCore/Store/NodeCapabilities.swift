@@ -13,6 +13,16 @@ public protocol NotifyingStore: Sendable {
     func listenForCancelRequests(_ cancel: @escaping @Sendable (String) -> Void) async
 }
 
+/// A store that several nodes share and that tells each of them when stored tokens changed
+/// (revoked, their user disabled, made admin again), so that a node caching who a token
+/// speaks for forgets it at once instead of serving it until its cache entry ages out.
+public protocol TokenNotifyingStore: Sendable {
+    /// Calls `changed` every time any node changed tokens (and once after every
+    /// reconnection, when notices may have been missed). Returns only when the calling task
+    /// is canceled; reconnects by itself.
+    func listenForTokenChanges(_ changed: @escaping @Sendable () -> Void) async
+}
+
 /// A store that elects one leader among nodes with a lease (a leader row with an expiry):
 /// the leader does the housekeeping (rescuing runs whose lease lapsed, pruning).
 public protocol LeaderStore: Sendable {

@@ -347,7 +347,10 @@ public struct TokenGrant: Sendable, Equatable {
     public var role: String
     public var project: String
     public var rights: [String]
-    public init(tokenID: String, name: String, role: String, project: String, rights: [String] = []) {
+    /// When the token stops working by itself (nil: never); a cached grant is not used past it.
+    public var expiresAt: Timestamp?
+    public init(tokenID: String, name: String, role: String, project: String, rights: [String] = [], expiresAt: Timestamp? = nil) {
         self.tokenID = tokenID; self.name = name; self.role = role; self.project = project; self.rights = rights
+        self.expiresAt = expiresAt
     }
 }

@@ -65,7 +65,7 @@ struct DiskFullTests {
             if answer.status == 201 { created += 1 }
             return answer.status == 201
         }
-        #expect(try await api.get("/v1/tasks?limit=1")["total_count"] == .int(Int64(created)), "nothing half-written, nothing lost")
+        #expect(try await api.get("/v1/tasks?limit=1&count=true")["total_count"] == .int(Int64(created)), "nothing half-written, nothing lost")
         try await eventually(timeout: .seconds(30), "the interval tasks fire again") {
             try await api.get("/v1/runs?status=complete&started_after=\(Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970 - 1).rfc3339)&limit=1").items.count == 1
         }

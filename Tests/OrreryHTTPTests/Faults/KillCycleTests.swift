@@ -35,9 +35,9 @@ struct KillCycleTests {
                 onceTasks.append(try require(try await api.post("/v1/tasks", body)["id"]?.stringValue))
             }
             try await eventually(timeout: .seconds(30), "runs in flight") {
-                try await api.get("/v1/runs?status=active&limit=1")["total_count"]?.intValue ?? 0 >= 5
+                try await api.get("/v1/runs?status=active&limit=1&count=true")["total_count"]?.intValue ?? 0 >= 5
             }
-            activeAtKill.append(Int(try await api.get("/v1/runs?status=active&limit=1")["total_count"]?.intValue ?? 0))
+            activeAtKill.append(Int(try await api.get("/v1/runs?status=active&limit=1&count=true")["total_count"]?.intValue ?? 0))
             kill(server.process.processIdentifier, SIGKILL)
             server.process.waitUntilExit()
         }
@@ -45,7 +45,7 @@ struct KillCycleTests {
         let api = last.api(token)
         let recovered = ContinuousClock.now
         try await eventually(timeout: .seconds(60), "every once-task completed") {
-            for id in onceTasks where try await api.get("/v1/runs?task_id=\(id)&status=complete&limit=1")["total_count"]?.intValue != 1 {
+            for id in onceTasks where try await api.get("/v1/runs?task_id=\(id)&status=complete&limit=1&count=true")["total_count"]?.intValue != 1 {
                 return false
             }
             return true
