@@ -3699,7 +3699,7 @@ extension OpenAPIDocument {
               "type": "string",
               "format": "date-time"
             },
-            "description": "received after this instant"
+            "description": "received at or after this instant"
           },
           {
             "name": "before",

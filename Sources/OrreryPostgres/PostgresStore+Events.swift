@@ -162,7 +162,7 @@ extension PostgresStore: EventStore {
         if let project = filter.project { w.add("project = \(w.bind(project))") }
         if let type = filter.type { w.add("type = \(w.bind(type))") }
         if let resource = filter.resourceID { w.add("resource_id = \(w.bind(resource))") }
-        if let after = filter.after { w.add("received_at > \(w.bind(after.microseconds))") }
+        if let after = filter.after { w.add("received_at >= \(w.bind(after.microseconds))") }
         if let before = filter.before { w.add("received_at < \(w.bind(before.microseconds))") }
         if let cursor = filter.cursor { w.add("seq < \(w.bind(try PageCursor.decode(cursor)))") }
         let limit = filter.limit

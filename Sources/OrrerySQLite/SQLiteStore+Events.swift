@@ -142,7 +142,7 @@ extension SQLiteStore: EventStore {
         if let project = filter.project { w.add("project = ?", [project.databaseValue]) }
         if let type = filter.type { w.add("type = ?", [type.databaseValue]) }
         if let resource = filter.resourceID { w.add("resource_id = ?", [resource.databaseValue]) }
-        if let after = filter.after { w.add("received_at > ?", [after.databaseValue]) }
+        if let after = filter.after { w.add("received_at >= ?", [after.databaseValue]) }
         if let before = filter.before { w.add("received_at < ?", [before.databaseValue]) }
         if let cursor = filter.cursor { w.add("seq < ?", [try PageCursor.decode(cursor).databaseValue]) }
         let sql = """

@@ -89,7 +89,7 @@ public struct EventFilter: Sendable {
     public var project: String?
     public var type: String?
     public var resourceID: String?
-    /// Received after / before these instants.
+    /// Received at or after `after`, and before `before`.
     public var after: Timestamp?
     public var before: Timestamp?
     public var limit: Int = 100

@@ -14,8 +14,8 @@ struct EventsCommand: AsyncParsableCommand {
             discussion: #"Example: orrery events send --type vm.start --resource-id vm-1 --payload '{"by":"ops"}'"# + "\n" + ExitStatus.summary)
         @OptionGroup var client: ClientOptions
         @Option(name: .customLong("type"), help: "The event's type, e.g. desktop.created.") var type: String?
-        @Option(help: "The resource it happened to.") var resourceID: String?
-        @Option(help: "Details, as a JSON object.") var payload: String?
+        @Option(name: [.customLong("resource-id"), .customLong("resource")], help: "The resource it happened to.") var resourceID: String?
+        @Option(help: "Details, as JSON (the module sees them).") var payload: String?
         @Option(help: "The event's own id (a repeated id is the same event).") var id: String?
         @Option(name: [.customShort("f"), .long], help: "Events as JSON; - reads standard input.") var file: String?
         @Option(help: "An Idempotency-Key for the request.") var idempotencyKey: String?
@@ -25,7 +25,7 @@ struct EventsCommand: AsyncParsableCommand {
             if file != nil, type != nil || resourceID != nil || payload != nil || id != nil {
                 throw ValidationError("--file gives the whole body; --type, --resource-id, --payload and --id go without it")
             }
-            if let payload { _ = try TaskFields.object(payload, option: "--payload") }
+            if let payload { _ = try Self.json(payload) }
         }
 
         func run() async throws {
@@ -35,17 +35,31 @@ struct EventsCommand: AsyncParsableCommand {
                 do {
                     reply = try await ctx.api.post("/v1/events", body: try body(), headers: idempotencyKey.map { [("Idempotency-Key", $0)] } ?? [])
                 } catch let error as ClientError where error.status == .notFound {
-                    // No id in the path: a 404 means the server has no events endpoint.
+                    // No id in the path: a 404 means the server has no events endpoint (an older server).
                     throw ClientError(.notFound, "\(ctx.api.baseURL) does not accept events (POST /v1/events: \(error.message))")
+                }
+                if let answers = reply.json.arrayValue, ctx.out.isTable {
+                    for answer in answers { say(Self.summary(answer)) }
+                    return .ok
                 }
                 guard ctx.out.isTable else {
                     ctx.out.printJSON(reply)
                     return .ok
                 }
-                let fired = reply.json["fired"]?.arrayValue?.compactMap(\.stringValue) ?? []
-                say("event \(reply.json["id"]?.stringValue ?? "") accepted; fired \(fired.count) run\(fired.count == 1 ? "" : "s")\(fired.isEmpty ? "" : ": " + fired.joined(separator: ", "))")
+                say(Self.summary(reply.json))
                 return .ok
             }
+        }
+
+        static func summary(_ answer: JSONValue) -> String {
+            let fired = answer["fired"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            return "event \(answer["id"]?.stringValue ?? "") accepted; fired \(fired.count) run\(fired.count == 1 ? "" : "s")"
+                + (fired.isEmpty ? "" : ": " + fired.joined(separator: ", "))
+        }
+
+        static func json(_ text: String) throws -> JSONValue {
+            guard let value = try? JSONValue.parse(Array(text.utf8)) else { throw ValidationError("--payload must be JSON, not \(text)") }
+            return value
         }
 
         func body() throws -> JSONValue {
@@ -59,7 +73,7 @@ struct EventsCommand: AsyncParsableCommand {
             }
             var event: [String: JSONValue] = ["type": .string(type ?? "")]
             if let resourceID { event["resource_id"] = .string(resourceID) }
-            if let payload { event["payload"] = try TaskFields.object(payload, option: "--payload") }
+            if let payload { event["payload"] = try Self.json(payload) }
             if let id { event["id"] = .string(id) }
             return .object(event)
         }

@@ -31,8 +31,9 @@ struct CLIErrorTests {
             try await expectError(["task", "add", "--file", "-"], 65, "(field: colour)", stdin: #"{"name":"x","module":"noop","schedule":{"type":"once"},"colour":"red"}"#)
             try await expectError(["task", "add", "--file", "/nonexistent.json"], 66, "cannot read /nonexistent.json")
             try await expectError(["task", "list"], 75, "cannot reach http://127.0.0.1:1", env: ["ORRERY_URL": "http://127.0.0.1:1"])
-            // POST /v1/events is not served yet (issue 12): a clean error, not a crash.
-            try await expectError(["events", "send", "--type", "vm.start", "--resource-id", "vm-1"], 69, "does not accept events")
+            // An event the server refuses: the field named, exit 65 (issue 12).
+            try await expectError(["events", "send", "--type", String(repeating: "t", count: 201)], 65, "(field: type)")
+            try await expectError(["events", "send", "--type", "x", "--payload", "{oops"], 64, "--payload must be JSON")
 
             // A viewer of project a: cannot write (77), and never sees project b's runs, not even by id.
             let api = server.api(CLIServer.token)
