@@ -22,6 +22,8 @@ struct Options {
     var synchronousFull = false
     var storeOnly = false
     var cron = false
+    /// `--events` (issue 12): events accepted per second, event-to-start latency, cron lateness under an event flood.
+    var events = false
     var execution = false
     var postgres: String?
     /// `--postgres` without the claim-cost part (it inserts 1,000,000 finished runs).
@@ -45,6 +47,7 @@ struct Options {
             case "--sync-full": synchronousFull = true
             case "--store-only": storeOnly = true
             case "--cron": cron = true
+            case "--events": events = true
             case "--execution": execution = true
             case "--no-history": noHistory = true
             case "--cron-computations": cronComputations = next()
@@ -116,6 +119,11 @@ func peakRSSMegabytes(_ field: String = "VmHWM:") -> Double {
     return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
 }
 
+
+if options.events {
+    try await eventBenchmark()
+    exit(0)
+}
 
 if let url = options.postgres {
     try await postgresBenchmark(url)
