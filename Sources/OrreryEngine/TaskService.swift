@@ -6,7 +6,8 @@ public struct TaskService: Sendable {
     public let store: any OrreryStore
     public let engine: Engine
     public let clock: any EngineClock
-    public var modules: ModuleRegistry { engine.registry }
+    /// Built-in, registered and external modules (issue 13).
+    public var modules: ModuleRegistry { engine.catalogue }
     let ids = IDGenerator()
     /// Who presented tokens speak for, cached (run it as a service beside the server so other
     /// nodes' revocations reach it); forget them after changing tokens.

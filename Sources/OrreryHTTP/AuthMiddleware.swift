@@ -11,12 +11,15 @@ struct AuthMiddleware: RouterMiddleware {
     let authenticator: TokenAuthenticator
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        switch try await authenticator.check(TokenAuthenticator.bearerToken(request)) {
+        switch try await authenticator.check(TokenAuthenticator.bearerToken(request), allowWorkers: true) {
         case .missing:
             throw ProblemError(status: .unauthorized, code: "unauthorized", title: "Unauthorized", detail: "missing bearer token (Authorization: Bearer <token>)", field: nil)
         case .invalid:
             throw ProblemError(status: .unauthorized, code: "unauthorized", title: "Unauthorized", detail: "the bearer token is not valid", field: nil)
         case .valid(let caller):
+            if caller.role == .worker && !WorkerRoutes.isWorkerVerb(request) {
+                throw ProblemError(status: .forbidden, code: "forbidden", title: "Forbidden", detail: "a worker token can only claim and finish runs (/v1/workers/claim, /v1/runs/{id}/heartbeat|logs|complete|fail)", field: nil)
+            }
             var context = context
             context.caller = caller
             return try await next(request, context)

@@ -44,6 +44,8 @@ public enum OrreryRoutes {
         TokenRoutes(service: service).add(to: v1)
         AuditRoutes(service: service).add(to: v1)
         UserRoutes(service: service).add(to: v1)
+        if let moduleStore = service.store as? any ModuleStore { ModuleRoutes(service: service, modules: moduleStore).add(to: v1) }
+        WorkerRoutes(service: service).add(to: v1)
         v1.get("modules") { request, context in
             _ = try context.requireCaller()
             try Query(request).allowOnly([])

@@ -29,10 +29,13 @@ public struct TokenAuthenticator: Sendable {
         case valid(TaskService.Caller)
     }
 
-    /// Checks a presented token (nil or blank: none was presented).
-    public func check(_ token: String?) async throws -> Outcome {
+    /// Checks a presented token (nil or blank: none was presented). A worker token (issue 13)
+    /// is valid only where `allowWorkers` says so (the native API, which lets it reach the
+    /// worker verbs alone); every other surface treats it as invalid.
+    public func check(_ token: String?, allowWorkers: Bool = false) async throws -> Outcome {
         guard let token = token?.trimmingCharacters(in: .whitespaces), !token.isEmpty else { return .missing }
         guard let grant = try await grants.grant(hash: TokenHash.of(token), now: clock.now()) else { return .invalid }
+        if grant.role == Role.worker.rawValue && !allowWorkers { return .invalid }
         return .valid(TaskService.Caller(
             name: grant.name, project: grant.project, role: Role(rawValue: grant.role) ?? .viewer, rights: Set(grant.rights)))
     }

@@ -16,7 +16,7 @@ struct TokenRoutes {
             let roleName = try r.string("role", maxLength: 20)
             var role = try roleName.map { name in
                 guard let role = Role(rawValue: name) else {
-                    throw OrreryError(.invalidField, "must be viewer, operator or admin, not \"\(name)\"", field: "role")
+                    throw OrreryError(.invalidField, "must be viewer, operator, admin or worker, not \"\(name)\"", field: "role")
                 }
                 return role
             }
@@ -24,8 +24,20 @@ struct TokenRoutes {
             if let project { try TaskService.requireProjectName(project) }
             var name = try r.string("name", maxLength: 200)
             let expiresIn = try r.int("expires_in_sec", in: 60...315_576_000)
-            let rights = try Self.rights(try r.value("rights"))
+            var rights = try Self.rights(try r.value("rights"))
+            let modules = try WorkerRoutes.moduleList(r.value("modules"), field: "modules", maxCount: 100)
             try r.rejectUnknownFields()
+            // A worker token (issue 13) serves the external modules it names, and nothing else.
+            if role == .worker || modules != nil {
+                guard role == .worker, userName == nil else {
+                    throw OrreryError(.invalidField, "only worker tokens serve modules, and they are not issued to users", field: modules != nil ? "modules" : "user")
+                }
+                guard let modules, !modules.isEmpty else { throw OrreryError(.missingField, "a worker token needs the modules it serves", field: "modules") }
+                for module in modules where !service.engine.externalModules.contains(module) {
+                    throw OrreryError(.invalidField, "\"\(module)\" is not an external module (POST /v1/modules)", field: "modules")
+                }
+                rights = modules.map(TaskService.Caller.workerRight(for:))
+            }
             var user: StoredUser?
             if let userName {
                 // A user's token speaks for the user: its name, its project, at most its role.
@@ -110,7 +122,9 @@ extension StoredToken {
             "id": .string(id), "name": .string(name), "role": .string(role), "project": .string(project),
             "created_at": .string(createdAt.rfc3339), "expires_at": expiresAt.map { .string($0.rfc3339) } ?? .null,
             "revoked_at": revokedAt.map { .string($0.rfc3339) } ?? .null, "user_id": userID.map(JSONValue.string) ?? .null,
-            "rights": .array(rights.map(JSONValue.string)), "prefix": prefix.map(JSONValue.string) ?? .null,
+            "rights": .array(rights.filter { TaskService.Caller.module(ofWorkerRight: $0) == nil }.map(JSONValue.string)),
+            "modules": .array(rights.compactMap(TaskService.Caller.module(ofWorkerRight:)).map(JSONValue.string)),
+            "prefix": prefix.map(JSONValue.string) ?? .null,
         ])
     }
 }

@@ -17,7 +17,7 @@ struct UserRoutes {
                 throw OrreryError(.invalidField, "must not be empty", field: "name")
             }
             let roleName = try r.requiredString("role", maxLength: 20)
-            guard let role = Role(rawValue: roleName) else {
+            guard let role = Role(rawValue: roleName), role != .worker else {
                 throw OrreryError(.invalidField, "must be viewer, operator or admin, not \"\(roleName)\"", field: "role")
             }
             let project = try r.string("project", maxLength: 100) ?? caller.project

@@ -208,6 +208,9 @@ enum PostgresMigrations {
             """,
         ]),
         // External modules (issue 13): done by worker programs over HTTP, never in-process.
+        Migration(name: "v7-external-modules", statements: [
+            "CREATE TABLE external_modules (name TEXT PRIMARY KEY, descriptor TEXT NOT NULL, created_at BIGINT NOT NULL)",
+        ]),
     ]
 }
 

@@ -194,6 +194,16 @@ enum Migrations {
                     WHERE schedule_type = 'trigger' AND deleted_at IS NULL;
                 """)
         }
+        migrator.registerMigration("v9-external-modules") { db in
+            // External modules (issue 13): done by worker programs over HTTP, never in-process.
+            try db.execute(sql: """
+                CREATE TABLE external_modules (
+                    name TEXT PRIMARY KEY,
+                    descriptor TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                ) STRICT;
+                """)
+        }
         return migrator
     }
 }

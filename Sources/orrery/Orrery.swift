@@ -194,6 +194,14 @@ struct Serve: AsyncParsableCommand {
         }
         let engine = Engine(configuration: config, store: shared, modules: ModuleRegistry(BuiltinModules.all(allowPrivateNetworks: allowPrivateNetworks)), clock: clock, logger: logger)
         let service = TaskService(store: shared, engine: engine)
+        // External modules (issue 13) are known before the engine's first claim, which leaves
+        // their runs to workers; with several nodes, each reads them again every 2 s.
+        if let moduleStore = shared as? any ModuleStore {
+            try await engine.externalModules.refresh(from: moduleStore)
+            if case .postgres = opened {
+                services.append(.init(service: ExternalModuleRefresher(catalogue: engine.externalModules, store: moduleStore, clock: clock, logger: logger)))
+            }
+        }
         let pruner = Pruner(configuration: pruning, store: shared, clock: clock, logger: logger)
         // Live streams read the store for changes: often on PostgreSQL (other nodes write
         // too), rarely on SQLite, where every write is this node's and rings the feed at once.
@@ -303,14 +311,21 @@ struct TokenCommand: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a token and print it (alone; it is shown only once).")
         @OptionGroup var store: StoreOptions
-        @Option(help: "viewer, operator or admin.") var role: String
+        @Option(help: "viewer, operator, admin or worker.") var role: String
         @Option(help: "The project the token acts in.") var project: String = "default"
         @Option(help: "A name for people.") var name: String?
         @Option(help: "Lifetime, e.g. 30d, 12h, 90m.") var expiresIn: String?
         @Option(name: .customLong("right"), help: "A right beyond the role, e.g. shell (repeatable).") var rights: [String] = []
+        @Option(name: .customLong("module"), help: "An external module a worker token serves (repeatable; --role worker).") var modules: [String] = []
 
         func run() async throws {
-            guard let role = Role(rawValue: role) else { throw ValidationError("--role must be viewer, operator or admin") }
+            guard let role = Role(rawValue: role) else { throw ValidationError("--role must be viewer, operator, admin or worker") }
+            guard (role == .worker) == !modules.isEmpty else {
+                throw ValidationError(role == .worker ? "a worker token needs --module NAME (the external modules it serves)" : "--module is for --role worker only")
+            }
+            for module in modules where !ModuleDescriptor.isValidName(module) {
+                throw ValidationError("--module \"\(module)\" is not a module name")
+            }
             for right in rights where !(1...50).contains(right.count) || !right.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }) {
                 throw ValidationError("--right \"\(right)\" must be 1-50 lowercase letters, digits or _ (e.g. shell)")
             }
@@ -326,7 +341,7 @@ struct TokenCommand: AsyncParsableCommand {
             defer { opened.close() }
             let (secret, token) = try await TokenIssuer.issue(
                 store: opened.store, role: role, project: project, name: name ?? role.rawValue, expiresInSec: seconds, now: SystemClock().now(),
-                rights: rights)
+                rights: rights + modules.map(TaskService.Caller.workerRight(for:)))
             try await (opened.store as? any AuditStore)?.recordAudit(AuditEntry(
                 at: SystemClock().now(), actor: "orrery token create", action: "token.create", target: token.id, project: token.project))
             say(secret)

@@ -13,6 +13,9 @@ import Testing
 struct AuthorizationMatrixTests {
     enum Credential: String, CaseIterable {
         case none, wrong, revoked, expired, viewer, `operator`, admin
+        /// An external worker's token (issue 13): it may only claim and finish runs, so every
+        /// endpoint here is 403 to it.
+        case worker
     }
 
     /// What a case acts on: a task and two runs (one still scheduled, one finished) in a project.
@@ -92,6 +95,11 @@ struct AuthorizationMatrixTests {
                     let made = try await admin.post("/v1/tokens", #"{"role":"\#(credential.rawValue)","project":"alpha","name":"\#(credential.rawValue)-alpha"}"#)
                     #expect(made.status == 201)
                     client.token = try require(made["token"]?.stringValue)
+                case .worker:
+                    #expect(try await admin.post("/v1/modules", #"{"name":"matrix-ext","description":{"en-US":"x"}}"#).status == 201)
+                    let made = try await admin.post("/v1/tokens", #"{"role":"worker","project":"alpha","modules":["matrix-ext"]}"#)
+                    #expect(made.status == 201)
+                    client.token = try require(made["token"]?.stringValue)
                 }
                 clients[credential] = client
             }
@@ -134,7 +142,9 @@ struct AuthorizationMatrixTests {
                         default: nil
                         }
                         let expected: Int
-                        if let role {
+                        if credential == .worker {
+                            expected = 403
+                        } else if let role {
                             if let needed = endpoint.role, role < needed {
                                 expected = 403
                             } else if endpoint.projectScoped && project == "beta" && role < .admin {

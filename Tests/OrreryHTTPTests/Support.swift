@@ -52,12 +52,18 @@ enum InProcessServer {
     static let adminToken = "test-admin-token-\(UUID().uuidString)"
 
     /// On a fresh store of `kind` (SQLite by default; HTTP semantics tests run on both).
-    static func with(store kind: StoreKind = .sqlite, _ body: (APIClient, any ConformingStore) async throws -> Void) async throws {
-        try await kind.withLocation { location in try await with(location: location, body) }
+    static func with(
+        store kind: StoreKind = .sqlite, engine configure: (inout Engine.Configuration) -> Void = { _ in },
+        _ body: (APIClient, any ConformingStore) async throws -> Void
+    ) async throws {
+        try await kind.withLocation { location in try await with(location: location, engine: configure, body) }
     }
 
-    static func with(location: StoreLocation, _ body: (APIClient, any ConformingStore) async throws -> Void) async throws {
-        try await serve(location: location, token: adminToken) { baseURL, _, store in
+    static func with(
+        location: StoreLocation, engine configure: (inout Engine.Configuration) -> Void = { _ in },
+        _ body: (APIClient, any ConformingStore) async throws -> Void
+    ) async throws {
+        try await serve(location: location, token: adminToken, engine: configure) { baseURL, _, store in
             try await body(APIClient(baseURL: baseURL, token: adminToken), store)
         }
     }
@@ -66,7 +72,7 @@ enum InProcessServer {
     /// `location` with `token` as its admin token, every route (the dashboard included) under
     /// `basePath`, on a loopback port, for the length of `body` (given the base URL).
     static func serve(
-        location: StoreLocation, token: String, basePath: String = "",
+        location: StoreLocation, token: String, basePath: String = "", engine configure: (inout Engine.Configuration) -> Void = { _ in },
         _ body: (_ baseURL: String, _ service: TaskService, _ store: any ConformingStore) async throws -> Void
     ) async throws {
         let dir = try TemporaryDirectory()
@@ -77,6 +83,7 @@ enum InProcessServer {
         _ = try await AdminToken.ensure(store: store, environmentToken: token, dataDir: dir.path, now: SystemClock().now())
         var config = Engine.Configuration(node: "test")
         config.exclusiveStore = exclusive
+        configure(&config)
         let logger = Logger(label: "test")
         let engine = Engine(configuration: config, store: store, modules: ModuleRegistry(BuiltinModules.all()), logger: logger)
         let service = TaskService(store: store, engine: engine)

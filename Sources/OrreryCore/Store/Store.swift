@@ -72,9 +72,11 @@ public struct StoredUser: Sendable, Equatable {
     }
 }
 
-/// What a token may do (SPEC §6): read; manage tasks and runs; everything.
+/// What a token may do (SPEC §6): read; manage tasks and runs; everything. `worker` (an
+/// external worker, SPEC §4) ranks below `viewer`: it may only claim and finish runs of the
+/// modules it serves, and read nothing.
 public enum Role: String, Sendable, CaseIterable, Comparable {
-    case viewer, `operator`, admin
+    case worker, viewer, `operator`, admin
     public static func < (a: Role, b: Role) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
 }
 
@@ -140,10 +142,16 @@ public struct ClaimLimits: Sendable, Equatable {
     public var queueRoom: [String: Int]
     /// Free slots per limited module.
     public var moduleRoom: [String: Int]
+    /// When set, only runs of these modules are claimed (an external worker's claim).
+    public var onlyModules: [String]?
+    /// When set, only runs of this project are claimed (a worker token acts in one project).
+    public var onlyProject: String?
 
-    public init(queueRoom: [String: Int] = [:], moduleRoom: [String: Int] = [:]) {
+    public init(queueRoom: [String: Int] = [:], moduleRoom: [String: Int] = [:], onlyModules: [String]? = nil, onlyProject: String? = nil) {
         self.queueRoom = queueRoom
         self.moduleRoom = moduleRoom
+        self.onlyModules = onlyModules
+        self.onlyProject = onlyProject
     }
 
     public static let none = ClaimLimits()

@@ -64,7 +64,7 @@ extension DashboardConfiguration {
             await sessions.end(id: id)
             return nil
         }
-        guard let role = Role(rawValue: grant.role) else { return nil }
+        guard let role = Role(rawValue: grant.role), role != .worker else { return nil }
         return SessionCaller(
             caller: TaskService.Caller(name: grant.name, project: grant.project, role: role, rights: Set(grant.rights)),
             csrf: session.csrf)

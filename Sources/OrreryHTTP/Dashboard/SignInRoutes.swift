@@ -27,7 +27,7 @@ struct SignInRoutes {
             let token = (form["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
             let now = service.clock.now()
             let hash = TokenHash.of(token)
-            guard !token.isEmpty, let grant = try await service.store.tokenRole(hash: hash, now: now), Role(rawValue: grant.role) != nil else {
+            guard !token.isEmpty, let grant = try await service.store.tokenRole(hash: hash, now: now), (Role(rawValue: grant.role) ?? .worker) != .worker else {
                 return signInPage(request, next: next, error: "That token is not valid (unknown, revoked, expired, or a worker token).", status: .unauthorized)
             }
             let session = await configuration.sessions.create(tokenHash: hash, now: now)
