@@ -122,6 +122,20 @@ struct EventTests {
         }
     }
 
+    @Test("cancelling a scheduled run is its end too: run.canceled fires the task that follows it", arguments: StoreKind.enabled)
+    func canceledScheduledRun(store: StoreKind) async throws {
+        let seen = Seen()
+        try await EngineHarness.with(store: store, modules: Self.modules(seen)) { h in
+            let later = try await h.create(#"{"name":"later","module":"see","schedule":{"type":"trigger","event":"x","delay_sec":3600}}"#)
+            let follower = try await h.create(#"{"name":"f","module":"see","schedule":{"type":"trigger","event":"run.canceled","task_id":"\#(later.id)"}}"#)
+            let runID = try #require(try await post(h, #"{"type":"x"}"#).first?.fired.first)
+            _ = try await h.service.cancelRun(runID, by: h.admin)
+            try await eventually("the follower ran") { seen.of(follower.id).count == 1 }
+            #expect(seen.of(follower.id).first??.payload?["run_id"] == .string(runID))
+            #expect(seen.of(later.id).isEmpty)
+        }
+    }
+
     @Test("a trigger cannot follow its own task, an unknown task, or a task on an event that is not a run end", arguments: StoreKind.enabled)
     func selfFollowRefused(store: StoreKind) async throws {
         try await EngineHarness.with(store: store) { h in
