@@ -1,6 +1,7 @@
 // An application that embeds Orrery's engine (SPEC §4): it registers its own modules — one
 // typed, one a closure — runs the engine inside its own service group on an SQLite file,
-// schedules work through `TaskService`, and reads the results back.
+// schedules work through `TaskService` with Swift values (`TaskInput`, the typed module's
+// own `Params`), and reads the results back.
 //
 //   swift run EmbeddedExample [data-dir]
 import Foundation
@@ -13,7 +14,7 @@ import ServiceLifecycle
 
 /// A module with typed params: `{"name": "world", "times": 2}`.
 struct GreetModule: TypedTaskModule {
-    struct Params: Decodable, Sendable {
+    struct Params: Codable, Sendable {
         var name: String
         var times: Int?
     }
@@ -43,14 +44,12 @@ struct Demo: Service {
 
     func run() async throws {
         let me = TaskService.Caller(name: "embedded-app", project: "default")
-        let greet = try await service.createTask(
-            .object([
-                "name": .string("greet the world"), "module": .string("greet"),
-                "params": .object(["name": .string("world"), "times": .int(2)]),
-                "schedule": .object(["type": .string("once")]),
-            ]), by: me)
-        let shout = try await service.createTask(
-            .object(["name": .string("shout"), "module": .string("shout"), "schedule": .object(["type": .string("once")])]), by: me)
+        let now = service.clock.now()
+        var greeting = TaskInput(name: "greet the world", module: "greet", schedule: .once(at: now))
+        greeting.params = try JSONValue(encoding: GreetModule.Params(name: "world", times: 2))
+        greeting.retry = RetryPolicy(maxAttempts: 3, backoffBaseSec: 5)
+        let greet = try await service.createTask(greeting, by: me)
+        let shout = try await service.createTask(TaskInput(name: "shout", module: "shout", schedule: .once(at: now)), by: me)
         for task in [greet, shout] {
             var filter = RunFilter()
             filter.taskID = task.id

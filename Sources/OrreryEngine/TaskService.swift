@@ -46,20 +46,21 @@ public struct TaskService: Sendable {
         }
     }
 
-    public func createTask(_ body: JSONValue, by caller: Caller) async throws -> ScheduledTask {
-        try await createTask(body, by: caller, idempotency: nil).task
+    /// Creates a task from Swift values (an embedding application's way; the HTTP layer
+    /// decodes its JSON into a `TaskInput` first).
+    public func createTask(_ input: TaskInput, by caller: Caller) async throws -> ScheduledTask {
+        try await createTask(input, by: caller, idempotency: nil).task
     }
 
     /// Creates a task; with an `Idempotency-Key` (and a digest of the request), a repeated
     /// request returns the task the first one created (`replayed`) instead of a second task.
     public func createTask(
-        _ body: JSONValue, by caller: Caller, idempotency: (key: String, requestHash: String)?
+        _ input: TaskInput, by caller: Caller, idempotency: (key: String, requestHash: String)?
     ) async throws -> (task: ScheduledTask, replayed: Bool) {
         try caller.require(.operator, to: "create tasks")
         let now = clock.now()
-        let project = try project(in: body, for: caller)
-        let task = try TaskInput.create(
-            body, id: ids.make(at: now), now: now, project: project, owner: caller.name, modules: modules.descriptors)
+        let project = try project(named: input.project, for: caller)
+        let task = try input.task(id: ids.make(at: now), now: now, project: project, owner: caller.name, modules: modules.descriptors)
         try requireRight(for: task.module, caller)
         try await validateFollowedTask(task)
         let firstRun = task.firstRun(now: now, id: ids.make(at: now))
@@ -74,11 +75,10 @@ public struct TaskService: Sendable {
         return result
     }
 
-    /// The project a new task goes to: the body's `project` when an admin names one,
-    /// otherwise the caller's own. Others may name only their own project.
-    func project(in body: JSONValue, for caller: Caller) throws -> String {
-        guard let value = body.objectValue?["project"], value != .null else { return caller.project }
-        guard case .string(let name) = value else { throw Self.invalidProjectName }
+    /// The project a new task goes to: the one named when an admin names one, otherwise the
+    /// caller's own. Others may name only their own project.
+    func project(named name: String?, for caller: Caller) throws -> String {
+        guard let name else { return caller.project }
         try Self.requireProjectName(name)
         guard caller.role == .admin || name == caller.project else {
             throw OrreryError(.forbidden, "a \(caller.role.rawValue) token of project \"\(caller.project)\" cannot create tasks in another project", field: "project")

@@ -11,7 +11,9 @@ struct TaskRoutes {
     func add(to group: RouterGroup<OrreryRequestContext>) {
         group.post("tasks") { request, context in
             let caller = try context.requireCaller()
+            try caller.require(.operator, to: "create tasks")
             let body = try await request.jsonBody(context: context)
+            let input = try TaskInput(json: body, now: service.clock.now(), modules: service.modules.descriptors)
             var idempotency: (key: String, requestHash: String)?
             if let key = request.headers[HTTPField.Name("Idempotency-Key")!] {
                 guard (1...255).contains(key.count), key.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline }) else {
@@ -19,7 +21,7 @@ struct TaskRoutes {
                 }
                 idempotency = (key, TokenHash.of(body.jsonText))
             }
-            let created = try await service.createTask(body, by: caller, idempotency: idempotency)
+            let created = try await service.createTask(input, by: caller, idempotency: idempotency)
             var response = json(created.task.json, status: .created)
             if created.replayed { response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
             return response

@@ -57,7 +57,8 @@ public struct EngineHarness: Sendable {
     public let admin = TaskService.Caller(name: "tester", project: "default")
 
     public func create(_ json: String) async throws -> ScheduledTask {
-        try await service.createTask(try JSONValue.parse(Array(json.utf8)), by: admin)
+        try await service.createTask(
+            TaskInput(json: try JSONValue.parse(Array(json.utf8)), now: service.clock.now(), modules: service.modules.descriptors), by: admin)
     }
 
     public func runs(of task: ScheduledTask, _ statuses: [RunStatus] = []) async throws -> [TaskRun] {

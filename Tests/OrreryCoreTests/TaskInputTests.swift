@@ -70,4 +70,37 @@ struct TaskInputTests {
         #expect(seconds == [2, 4, 8, 16, 30, 30])
         #expect(p.backoff(afterAttempt: 1, jitterUnit: 0.999).microseconds <= 2_200_000)
     }
+
+    @Test("a task built from Swift values gets the same defaults and the same checks as the JSON body")
+    func typedInput() throws {
+        struct ShellParams: Encodable { var command: [String] }
+        var input = TaskInput(name: "n", module: "shell", schedule: .every(seconds: 5), labels: ["configuration_id": "7"])
+        input.params = try JSONValue(encoding: ShellParams(command: ["echo"]))
+        let typed = try input.task(id: "T1", now: now, project: "default", owner: "me", modules: modules)
+        let decoded = try create(#"{"name":"n","module":"shell","params":{"command":["echo"]},"schedule":{"type":"interval","every_sec":5},"labels":{"configuration_id":"7"}}"#)
+        #expect(typed == decoded)
+        #expect(try TaskInput(json: try JSONValue.parse(Array(#"{"name":"n","module":"noop","schedule":{"type":"once"},"project":"p"}"#.utf8)), now: now, modules: modules).project == "p")
+
+        func field(_ change: (inout TaskInput) throws -> Void) -> (String?, OrreryError.Code?) {
+            var bad = TaskInput(name: "n", module: "noop", schedule: .once(at: now))
+            do {
+                try change(&bad)
+                _ = try bad.task(id: "T2", now: now, project: "default", owner: nil, modules: modules)
+                return (nil, nil)
+            } catch let error as OrreryError {
+                return (error.field, error.code)
+            } catch {
+                return ("?", nil)
+            }
+        }
+        #expect(field { $0.name = " " } == ("name", .invalidField))
+        #expect(field { $0.name = String(repeating: "x", count: 201) } == ("name", .invalidField))
+        #expect(field { $0.module = "nope" } == ("module", .unknownModule))
+        #expect(field { $0.module = "shell" }.0 == "params.command", "the module's params are checked")
+        #expect(field { $0.queue = "" } == ("queue", .invalidField))
+        #expect(field { $0.priority = 2_000_000 } == ("priority", .invalidField))
+        #expect(field { $0.timeoutSec = 0 } == ("timeout_sec", .invalidField))
+        #expect(field { $0.schedule = try .cron("0 3 * * *", timezone: "Europe/Berlin") } == (nil, nil))
+        #expect(field { $0.schedule = try .cron("61 * * * *") } == ("schedule.expression", .invalidSchedule))
+    }
 }

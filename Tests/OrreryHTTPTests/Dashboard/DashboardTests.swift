@@ -93,9 +93,7 @@ struct DashboardTests {
     func viewerSeesNoWrites() async throws {
         try await DashboardServer.with { base, service in
             let admin = TaskService.Caller(name: "admin", project: "default")
-            let task = try await service.createTask(.object([
-                "name": .string("t"), "module": .string("noop"), "schedule": .object(["type": .string("interval"), "every_sec": .int(60)]),
-            ]), by: admin)
+            let task = try await service.createTask(TaskInput(name: "t", module: "noop", schedule: .every(seconds: 60)), by: admin)
             let (token, _) = try await TokenIssuer.issue(store: service.store, role: .viewer, project: "default", name: "v", expiresInSec: nil, now: service.clock.now())
             var viewer = DashboardClient(baseURL: base)
             _ = try await viewer.signIn(token)
@@ -188,9 +186,7 @@ struct DashboardTests {
     func durationChart() async throws {
         try await DashboardServer.with { base, service in
             let admin = TaskService.Caller(name: "admin", project: "default")
-            let task = try await service.createTask(.object([
-                "name": .string("c"), "module": .string("noop"), "schedule": .object(["type": .string("interval"), "every_sec": .int(3600)]),
-            ]), by: admin)
+            let task = try await service.createTask(TaskInput(name: "c", module: "noop", schedule: .every(seconds: 3600)), by: admin)
             var browser = DashboardClient(baseURL: base)
             _ = try await browser.signIn(DashboardServer.adminToken)
             #expect(!(try await browser.call(.GET, "/tasks/\(task.id)").body.contains("id=\"duration-chart\"")), "no finished run, no chart")
