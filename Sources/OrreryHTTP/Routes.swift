@@ -39,6 +39,7 @@ public enum OrreryRoutes {
             bearer: AuthMiddleware(authenticator: authenticator), dashboard: dashboard, service: service))
         TaskRoutes(service: service).add(to: v1)
         RunRoutes(service: service).add(to: v1)
+        NotificationRoutes(service: service).add(to: v1)
         EventRoutes(service: service).add(to: v1)
         StreamRoutes(service: service, feed: feed).add(to: v1)
         TokenRoutes(service: service).add(to: v1)

@@ -211,6 +211,34 @@ enum PostgresMigrations {
         Migration(name: "v7-external-modules", statements: [
             "CREATE TABLE external_modules (name TEXT PRIMARY KEY, descriptor TEXT NOT NULL, created_at BIGINT NOT NULL)",
         ]),
+        // The notification outbox (issue 12): one row per recipient or webhook of a run end,
+        // written with the end, claimed FOR UPDATE SKIP LOCKED so one node sends each.
+        Migration(name: "v8-notifications", statements: [
+            """
+            CREATE TABLE notification_deliveries (
+                id TEXT PRIMARY KEY,
+                run_id TEXT NOT NULL,
+                task_id TEXT NOT NULL,
+                task_name TEXT NOT NULL,
+                project TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                target TEXT NOT NULL,
+                secret TEXT,
+                event TEXT NOT NULL,
+                status TEXT NOT NULL,
+                attempts JSONB NOT NULL DEFAULT '[]',
+                next_attempt_at BIGINT,
+                node TEXT,
+                lease_expires_at BIGINT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX notification_deliveries_due ON notification_deliveries(next_attempt_at) WHERE status = 'pending'",
+            "CREATE INDEX notification_deliveries_run ON notification_deliveries(run_id)",
+            "CREATE INDEX notification_deliveries_task ON notification_deliveries(task_id, created_at)",
+            "CREATE INDEX notification_deliveries_created ON notification_deliveries(created_at)",
+        ]),
     ]
 }
 

@@ -281,6 +281,8 @@ extension PostgresStore: RunQueue {
                 summary.retriesScheduled += retries.count
                 wake = true
             }
+            // Notifications go out for a run's last attempt only (a retried failure is not the end).
+            try await enqueueNotifications(runIDs: ended.map(\.id).filter { retries[$0] == nil }, now: now, connection)
             // A task's last_status is its newest finished run's (by start) status; a run
             // retried leaves it to its next attempt.
             var newest: [String: (status: RunStatus, startedAt: Int64)] = [:]

@@ -204,6 +204,34 @@ enum Migrations {
                 ) STRICT;
                 """)
         }
+        migrator.registerMigration("v10-notifications") { db in
+            // The notification outbox (issue 12): one row per recipient or webhook of a run
+            // end, written with the end, sent by the Notifier under a lease, every attempt kept.
+            try db.execute(sql: """
+                CREATE TABLE notification_deliveries (
+                    id TEXT PRIMARY KEY,
+                    run_id TEXT NOT NULL,
+                    task_id TEXT NOT NULL,
+                    task_name TEXT NOT NULL,
+                    project TEXT NOT NULL,
+                    channel TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    secret TEXT,
+                    event TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    attempts TEXT NOT NULL DEFAULT '[]',
+                    next_attempt_at INTEGER,
+                    node TEXT,
+                    lease_expires_at INTEGER,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                ) STRICT;
+                CREATE INDEX notification_deliveries_due ON notification_deliveries(next_attempt_at) WHERE status = 'pending';
+                CREATE INDEX notification_deliveries_run ON notification_deliveries(run_id);
+                CREATE INDEX notification_deliveries_task ON notification_deliveries(task_id, created_at);
+                CREATE INDEX notification_deliveries_created ON notification_deliveries(created_at);
+                """)
+        }
         return migrator
     }
 }

@@ -219,6 +219,8 @@ extension SQLiteStore: RunQueue {
             try carryEvent(from: outcome.runID, to: retried.id, db)
             return RecordSummary(ended: 1, retriesScheduled: 1)
         }
+        // Notifications go out for the run's last attempt only (a retried failure is not the end).
+        try enqueueNotifications(runIDs: [outcome.runID], now: now, db)
         // A task's last_status is its newest finished run's (by start) status.
         try db.cachedStatement(sql: """
             UPDATE tasks SET last_status = ?1, last_run_at = r.started_at

@@ -129,6 +129,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Path prefix the dashboard and API are served under behind a reverse proxy, e.g. /orrery (env ORRERY_BASE_PATH; default: the root).")
     var basePath: String?
 
+    @Option(help: "The sendmail program notification e-mails go through (env ORRERY_SENDMAIL; default /usr/sbin/sendmail).")
+    var sendmail: String?
+
+    @Option(help: "The From address of notification e-mails (env ORRERY_MAIL_FROM; default orrery@<hostname>).")
+    var mailFrom: String?
+
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
         // Every setting is resolved and checked before anything is opened or written.
@@ -148,6 +154,9 @@ struct Serve: AsyncParsableCommand {
         if let keepRuns, keepRuns < 1 { throw ValidationError("keep-runs must be at least 1, not \(keepRuns)") }
         guard authFailuresPerMinute >= 0 else { throw ValidationError("auth-failures-per-minute must be 0 (no limit) or more, not \(authFailuresPerMinute)") }
         let basePath = try settings.string(basePath, "base_path") ?? ""
+        let sendmail = try settings.string(sendmail, "sendmail") ?? SendmailTransport.defaultPath
+        let mailFrom = try settings.string(mailFrom, "mail_from")
+        if let mailFrom, !NotifyPolicy.isValidAddress(mailFrom) { throw ValidationError("mail-from must be an e-mail address, not \"\(mailFrom)\"") }
         guard DashboardConfiguration.isValidBasePath(basePath) else { throw ValidationError("base-path may hold only letters, digits and -_.~/, not \"\(basePath)\"") }
         let shutdownGraceSec = try settings.int(shutdownGraceSec, "shutdown_grace_sec") ?? 10
         guard shutdownGraceSec >= 0 else { throw ValidationError("shutdown-grace-sec must be 0 or more, not \(shutdownGraceSec)") }
@@ -203,6 +212,16 @@ struct Serve: AsyncParsableCommand {
             }
         }
         let pruner = Pruner(configuration: pruning, store: shared, clock: clock, logger: logger)
+        // Notifications (e-mail, webhooks) leave from the store's outbox; on PostgreSQL each
+        // delivery is claimed by one node. The webhook SSRF guard follows the http module's.
+        if let outbox = shared as? any Notifier.Store {
+            let transports: [any NotificationTransport] = [
+                SendmailTransport(path: sendmail, from: mailFrom),
+                WebhookTransport(addressGuard: AddressGuard(allowPrivateNetworks: allowPrivateNetworks)),
+            ]
+            services.append(.init(service: Notifier(
+                configuration: Notifier.Configuration(node: config.node), store: outbox, transports: transports, clock: clock, logger: logger)))
+        }
         // Live streams read the store for changes: often on PostgreSQL (other nodes write
         // too), rarely on SQLite, where every write is this node's and rings the feed at once.
         var streaming = RunFeed.Configuration()

@@ -29,8 +29,7 @@ import OrreryEngine
 ///   require_system_right, unauthenticated_visible: false}` with the module's required right.
 /// - Errors (the document shows none but a bare 403): `{"error": {"code", "message"}}` with
 ///   the native code and status (400 for a non-integer id or a bad offset/limit, 401, 403, 404).
-/// - Not served: the document's `POST /api/tasks` (an array body, "No content" answer, no
-///   described effect); tasks are created through `/v1/tasks`.
+/// - `POST /api/tasks` creates the tasks of an array body (TaskAPIProfile+Create.swift).
 struct TaskAPIProfile {
     let service: TaskService
     let authenticator: TokenAuthenticator
@@ -45,6 +44,7 @@ struct TaskAPIProfile {
             let modules = service.modules.descriptors.values.sorted { $0.name < $1.name }.map(Self.module)
             return json(.object(["modules": .array(modules)]))
         }
+        addCreate(to: group)
         group.get("tasks") { request, _ in
             let caller = try await authenticate(request)
             let tasks = try await service.everyTask(TaskFilter(), by: caller)

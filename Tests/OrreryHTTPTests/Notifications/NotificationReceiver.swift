@@ -1,0 +1,123 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import OrreryTesting
+import ServiceLifecycle
+import Synchronization
+
+/// A real webhook receiver on a loopback port: records every request (headers and exact
+/// body bytes) and answers `plan`'s status for the n-th request (then 204).
+final class WebhookReceiver: Sendable {
+    struct Request: Sendable {
+        var headers: [String: String]
+        var body: String
+    }
+
+    let requests = Mutex<[Request]>([])
+    let plan: [Int]
+
+    init(failing plan: [Int] = []) { self.plan = plan }
+
+    var received: [Request] { requests.withLock { $0 } }
+
+    /// Serves on `port` (0: any free one) for the length of `body` (given the port).
+    func serve(port: Int = 0, _ body: (Int) async throws -> Void) async throws {
+        let router = Router()
+        router.post("hook") { request, _ -> Response in
+            let bytes = try await request.body.collect(upTo: 1 << 20)
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            let n = self.requests.withLock { list in
+                list.append(Request(headers: headers, body: String(buffer: bytes)))
+                return list.count
+            }
+            let status = n <= self.plan.count ? self.plan[n - 1] : 204
+            return Response(status: .init(code: status))
+        }
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
+            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: Logger(label: "receiver"))
+        let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "receiver")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw TimedOut(what: "receiver port") }
+            do {
+                try await body(port)
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    /// Checks each request's Standard Webhooks signature with the `standardwebhooks` package
+    /// from PyPI (an independent implementation): one verdict per request, "ok" or the error.
+    static func verify(_ requests: [Request], secret: String, python: String) throws -> [String] {
+        let script = """
+            import base64, json, sys
+            from standardwebhooks.webhooks import Webhook
+            for line in sys.stdin:
+                item = json.loads(line)
+                secret = item["secret"]
+                # Standard Webhooks keys are base64 after whsec_; any other secret is its raw bytes.
+                hook = Webhook(secret) if secret.startswith("whsec_") else Webhook(secret.encode())
+                try:
+                    hook.verify(item["body"], item["headers"])
+                    print("ok", flush=True)
+                except Exception as e:
+                    print("bad: %s" % e, flush=True)
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = ["-c", script]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        for request in requests {
+            let line = try JSONSerialization.data(withJSONObject: ["secret": secret, "body": request.body, "headers": request.headers])
+            input.fileHandleForWriting.write(line + Data("\n".utf8))
+        }
+        try input.fileHandleForWriting.close()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text.split(separator: "\n").map(String.init)
+    }
+}
+
+/// A `sendmail` stand-in (the only fake): a script that writes its arguments and the
+/// message on stdin to a new file in `dir`, and exits with the status in `dir/exit` if any.
+struct SendmailStandIn {
+    let dir: TemporaryDirectory
+    var path: String { dir.file("sendmail") }
+
+    init(in dir: TemporaryDirectory) throws {
+        self.dir = dir
+        try FileManager.default.createDirectory(atPath: dir.file("mail"), withIntermediateDirectories: true)
+        let script = """
+            #!/bin/sh
+            f="\(dir.file("mail"))/$(date +%s%N)-$$.eml"
+            printf '%s\\n' "$*" > "$f.args"
+            cat > "$f"
+            if [ -f "\(dir.file("exit"))" ]; then exit "$(cat "\(dir.file("exit"))")"; fi
+            exit 0
+            """
+        try script.write(toFile: dir.file("sendmail"), atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir.file("sendmail"))
+    }
+
+    /// The messages written so far, oldest first, with the arguments sendmail was given.
+    var messages: [(text: String, arguments: String)] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir.file("mail"))) ?? []).filter { $0.hasSuffix(".eml") }.sorted()
+        return names.compactMap { name in
+            guard let text = try? String(contentsOfFile: dir.file("mail/\(name)"), encoding: .utf8) else { return nil }
+            let arguments = (try? String(contentsOfFile: dir.file("mail/\(name).args"), encoding: .utf8)) ?? ""
+            return (text, arguments.trimmingCharacters(in: .newlines))
+        }
+    }
+}
