@@ -3,6 +3,7 @@
 //   swift run -c release OrreryBenchmark --store-only [--runs N] [--concurrency C]
 //   swift run -c release OrreryBenchmark --postgres postgres://user@host:port/db [--runs N] [--concurrency C] [--no-history]
 //   swift run -c release OrreryBenchmark --cron [--cron-computations N] [--cron-tasks N]
+//   swift run -c release OrreryBenchmark --burst N --idle M [--history R] [--nodes 1|2] [--postgres URL] (BurstBenchmark.swift)
 // 1. no-op runs completed per second end to end through the SQLite store (engine included);
 // 2. firing lateness (module start minus scheduled_at) for once-tasks due within a window;
 // 3. peak resident memory.
@@ -26,6 +27,10 @@ struct Options {
     var events = false
     var execution = false
     var postgres: String?
+    var burst: Int?
+    var idle = 0
+    var history = 0
+    var nodes = 1
     /// `--postgres` without the claim-cost part (it inserts 1,000,000 finished runs).
     var noHistory = false
     var cronComputations = 2_000_000
@@ -49,6 +54,10 @@ struct Options {
             case "--cron": cron = true
             case "--events": events = true
             case "--execution": execution = true
+            case "--burst": burst = next()
+            case "--idle": idle = next()
+            case "--history": history = next()
+            case "--nodes": nodes = next()
             case "--no-history": noHistory = true
             case "--cron-computations": cronComputations = next()
             case "--cron-tasks": cronTasks = next()
@@ -119,6 +128,11 @@ func peakRSSMegabytes(_ field: String = "VmHWM:") -> Double {
     return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
 }
 
+
+if options.burst != nil {
+    try await burstBenchmark()
+    exit(0)
+}
 
 if options.events {
     try await eventBenchmark()

@@ -1,0 +1,85 @@
+/// What a claim writes after applying its `ClaimPlan`, decided for the whole batch at once:
+/// the runs that follow each used slot of a recurring task (made ahead, so the next fire is a
+/// claim of a ready row) and the tasks whose `last_status` becomes `skipped`. A store writes
+/// the successors with one multi-row insert (a slot that already has a run keeps it) and the
+/// tasks with one update.
+public struct ClaimFollowUp: Sendable {
+    /// The next scheduled run after each used slot, and for `misfire: skip` the missed slots
+    /// recorded as skipped runs.
+    public var successors: [TaskRun] = []
+    /// Per task, the latest instant one of its runs was recorded `skipped` by this claim.
+    public var lastSkipped: [String: Timestamp] = [:]
+
+    public init() {}
+
+    /// The follow-up of `plan`. `tasks` holds the live (not deleted) tasks of the due runs;
+    /// a run of a task not among them gets no successor.
+    public init(plan: ClaimPlan, tasks: [String: ScheduledTask], now: Timestamp, makeID: () -> String) {
+        for (run, _) in plan.skipped { noteSkipped(run.taskID, at: now) }
+        for run in plan.slotsUsed where run.trigger == .schedule {
+            guard let task = tasks[run.taskID], let slot = run.slot else { continue }
+            let (next, missed) = task.successors(ofSlot: slot, now: now, makeID: makeID)
+            successors += missed
+            if let last = missed.last { noteSkipped(task.id, at: last.finishedAt ?? now) }
+            if let next { successors.append(next) }
+        }
+    }
+
+    private mutating func noteSkipped(_ taskID: String, at: Timestamp) {
+        lastSkipped[taskID] = max(lastSkipped[taskID] ?? at, at)
+    }
+}
+
+/// Parses the stored JSON a claim reads of its tasks (schedule, misfire policy) once per
+/// distinct text: the tasks of a burst share a few schedules, and parsing each row's JSON
+/// again was most of a claim's time.
+public struct ClaimTaskParser {
+    private var schedules: [String: Schedule] = [:]
+    private var misfires: [String: MisfirePolicy] = [:]
+
+    public init() {}
+
+    public mutating func schedule(_ stored: String) throws -> Schedule {
+        if let known = schedules[stored] { return known }
+        let schedule = try Schedule.parse(try JSONValue.fromStored(stored), now: .epoch)
+        schedules[stored] = schedule
+        return schedule
+    }
+
+    public mutating func misfire(_ stored: String) throws -> MisfirePolicy {
+        if let known = misfires[stored] { return known }
+        let misfire = try MisfirePolicy.parse(try JSONValue.fromStored(stored), path: "misfire")
+        misfires[stored] = misfire
+        return misfire
+    }
+}
+
+extension ClaimPlan {
+    /// What a store writes to one decided run.
+    public enum RunChange: String, Sendable {
+        /// To `active` under the claiming node.
+        case run
+        /// To `skipped`, with the reason as its result.
+        case skip
+        /// Held behind its task's active run.
+        case hold
+        /// Due later (`at`).
+        case spread
+    }
+
+    /// Every run this plan decides, with its change, in one list a store writes with one
+    /// statement. Checks the status machine for the moves it makes.
+    public func runChanges() throws -> [(run: TaskRun, change: RunChange, result: JSONValue?, at: Timestamp?)] {
+        var changes: [(run: TaskRun, change: RunChange, result: JSONValue?, at: Timestamp?)] = []
+        // A due run whose task row is gone can never run; leaving it scheduled would keep it
+        // due for ever (and the dispatcher busy). It is recorded skipped, with why.
+        for run in orphaned { changes.append((run, .skip, Self.skippedResult("task_missing"), nil)) }
+        if !skipped.isEmpty { _ = try RunStatus.scheduled.transition(to: .skipped) }
+        for (run, reason) in skipped { changes.append((run, .skip, Self.skippedResult(reason), nil)) }
+        for run in held { changes.append((run, .hold, nil, nil)) }
+        for (run, to) in spread { changes.append((run, .spread, nil, to)) }
+        if !toRun.isEmpty { _ = try RunStatus.scheduled.transition(to: .active) }
+        for run in toRun { changes.append((run, .run, nil, nil)) }
+        return changes
+    }
+}

@@ -1,0 +1,209 @@
+import GRDB
+public import OrreryCore
+
+/// Firing on SQLite: a batch of due runs claimed as a set. The due runs are read by index
+/// seeks (`dueRuns`), their tasks in one query, the `ClaimPlan` and its `ClaimFollowUp` are
+/// decided in OrreryCore, and the plan is written with one statement each for the runs, the
+/// successors and the tasks, whatever the batch's size (issue 20: a top-of-the-hour burst is
+/// a claim of ready rows, not a round of per-task statements).
+extension SQLiteStore {
+    public func claimDue(limit: Int, now: Timestamp, node: String, leaseUntil: Timestamp, limits: ClaimLimits) async throws -> [ClaimedRun] {
+        try await write { db in
+            let due = limits.admit(try Self.dueRuns(limit: limit, now: now, limits: limits, db))
+            guard !due.isEmpty else { return [] }
+            var tasks: [String: ScheduledTask] = [:]
+            var params: [String: String] = [:]
+            var busy = Set<String>(), holding = Set<String>()
+            let taskIDs = JSONValue.array(Set(due.map(\.taskID)).map(JSONValue.string)).jsonText
+            var parser = ClaimTaskParser()
+            for row in try Row.fetchAll(db.cachedStatement(sql: Self.claimTasksSQL), arguments: [taskIDs]) {
+                // Only what claiming and successors need, each distinct JSON text parsed once.
+                let task = ScheduledTask(
+                    id: row["id"], project: row["project"], name: "", module: row["module"], resourceID: row["resource_id"],
+                    schedule: try parser.schedule(row["schedule"]), enabled: row["enabled"], queue: row["queue"],
+                    priority: row["priority"], timeoutSec: row["timeout_sec"], overlap: OverlapPolicy(rawValue: row["overlap"]) ?? .skip,
+                    misfire: try parser.misfire(row["misfire"]), createdAt: row["created_at"], deletedAt: row["deleted_at"])
+                tasks[task.id] = task
+                params[task.id] = row["params"]
+                if row["busy"] as Bool { busy.insert(task.id) }
+                if row["holding"] as Bool { holding.insert(task.id) }
+            }
+            let plan = ClaimPlan(due: due, policies: tasks.mapValues(\.claimPolicy), busy: busy, holding: holding, now: now)
+
+            var replaced: [String: [String]] = [:]
+            if !plan.replacing.isEmpty {
+                var activeByTask: [String: [String]] = [:]
+                for row in try Row.fetchAll(
+                    db.cachedStatement(sql: """
+                        UPDATE runs INDEXED BY runs_task_active SET cancel_requested_at = coalesce(cancel_requested_at, ?1), updated_at = ?1
+                        WHERE status = 'active' AND task_id IN (SELECT value FROM json_each(?2)) RETURNING id, task_id
+                        """),
+                    arguments: [now, JSONValue.array(plan.replacing.map { .string($0.taskID) }).jsonText]) {
+                    activeByTask[row[1], default: []].append(row[0])
+                }
+                for run in plan.replacing { replaced[run.id] = activeByTask[run.taskID] ?? [] }
+            }
+            try Self.apply(plan, now: now, node: node, leaseUntil: leaseUntil, db)
+            let skippedIDs = plan.skipped.map(\.run.id)
+            try self.enqueueNotifications(runIDs: skippedIDs, now: now, db)
+            for (run, _) in plan.skipped { try self.emitRunEnd(runID: run.id, status: .skipped, error: nil, now: now, db) }
+
+            let followUp = ClaimFollowUp(plan: plan, tasks: tasks.filter { $0.value.deletedAt == nil }, now: now) { self.ids.make(at: now) }
+            try Self.insertRuns(followUp.successors, db)
+            if !followUp.lastSkipped.isEmpty {
+                try db.cachedStatement(sql: """
+                    UPDATE tasks SET last_status = 'skipped', last_run_at = u.at
+                    FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS at FROM json_each(?)) AS u
+                    WHERE tasks.id = u.id AND (tasks.last_run_at IS NULL OR tasks.last_run_at <= u.at)
+                    """).execute(arguments: [
+                        JSONValue.array(followUp.lastSkipped.map { .array([.string($0.key), .int($0.value.microseconds)]) }).jsonText,
+                    ])
+            }
+            let claimed = plan.toRun.compactMap { run -> ClaimedRun? in
+                guard let task = tasks[run.taskID] else { return nil }
+                return ClaimedRun(
+                    run: ClaimPlan.activated(run, node: node, now: now, leaseUntil: leaseUntil),
+                    paramsJSON: params[run.taskID] ?? task.params.jsonText, timeoutSec: task.timeoutSec, replaces: replaced[run.id] ?? [])
+            }
+            return try Self.withEvents(claimed, db)
+        }
+    }
+
+    /// Up to `limit` due runs, highest priority first, then earliest (held runs are not due).
+    ///
+    /// Walks the priority levels present among scheduled runs from the top (one index seek
+    /// each) and takes each level's due runs in time order, so the cost is the number of
+    /// levels plus `limit` — never the size of the backlog, of the history, or of the runs
+    /// waiting for a later time (within a level, `runs_claim` holds the due rows first).
+    static func dueRuns(limit: Int, now: Timestamp, limits: ClaimLimits, _ db: Database) throws -> [TaskRun] {
+        let topLevel = try db.cachedStatement(sql: topLevelSQL)
+        let nextLevel = try db.cachedStatement(sql: """
+            SELECT priority FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND held = 0 AND priority < ?
+            ORDER BY priority DESC LIMIT 1
+            """)
+        let dueAtLevel = try db.cachedStatement(sql: dueAtLevelSQL)
+        let fullQueues = JSONValue.array(limits.fullQueues.map(JSONValue.string)).jsonText
+        let fullModules = JSONValue.array(limits.fullModules.map(JSONValue.string)).jsonText
+        let onlyModules = limits.onlyModules.map { JSONValue.array($0.map(JSONValue.string)).jsonText }
+        var runs: [TaskRun] = []
+        var level = try Int64.fetchOne(topLevel)
+        while let priority = level, runs.count < limit {
+            for row in try Row.fetchAll(dueAtLevel, arguments: [priority, now, fullQueues, fullModules, onlyModules, onlyModules, limits.onlyProject, limits.onlyProject, limit - runs.count]) {
+                runs.append(TaskRun(
+                    id: row[1], seq: row[0], taskID: row[2], project: row[3], module: row[4], resourceID: row[5],
+                    attempt: row[6], status: .scheduled, trigger: RunTrigger(rawValue: row[7]) ?? .schedule,
+                    performedBy: row[8], slot: row[9], scheduledAt: row[10], priority: row[11], queue: row[12], updatedAt: now))
+            }
+            level = try Int64.fetchOne(nextLevel, arguments: [priority])
+        }
+        return runs
+    }
+
+    // `INDEXED BY`: left to itself the planner picks runs_status and scans every scheduled run.
+    static let topLevelSQL = """
+        SELECT priority FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND held = 0
+        ORDER BY priority DESC LIMIT 1
+        """
+    static let dueAtLevelSQL = """
+        SELECT seq, id, task_id, project, module, resource_id, attempt, trigger, performed_by, slot, scheduled_at, priority, queue
+        FROM runs INDEXED BY runs_claim
+        WHERE status = 'scheduled' AND held = 0 AND priority = ? AND scheduled_at <= ?
+            AND queue NOT IN (SELECT value FROM json_each(?)) AND module NOT IN (SELECT value FROM json_each(?))
+            AND (? IS NULL OR module IN (SELECT value FROM json_each(?))) AND (? IS NULL OR project = ?)
+        ORDER BY scheduled_at LIMIT ?
+        """
+
+    /// What claiming needs of the due runs' tasks, each with whether it has an
+    /// active run and a held run: what `ClaimPlan` decides on, in one query.
+    static let claimTasksSQL = """
+        SELECT id, project, module, params, resource_id, schedule, enabled, queue, priority, timeout_sec, overlap, misfire,
+            created_at, deleted_at,
+            EXISTS (SELECT 1 FROM runs r INDEXED BY runs_task_active WHERE r.status = 'active' AND r.task_id = tasks.id) AS busy,
+            EXISTS (SELECT 1 FROM runs r INDEXED BY runs_held WHERE r.held = 1 AND r.task_id = tasks.id) AS holding
+        FROM tasks WHERE id IN (SELECT value FROM json_each(?))
+        """
+
+    /// Writes a claim plan's decisions about its runs in one statement: `run` → active under
+    /// `node`, `skip` → skipped with its reason, `hold` → held, `spread` → due later.
+    static func apply(_ plan: ClaimPlan, now: Timestamp, node: String, leaseUntil: Timestamp, _ db: Database) throws {
+        let changes = try plan.runChanges().map { c -> JSONValue in
+            .array([.int(c.run.seq), .string(c.change.rawValue), c.result.map { .string($0.jsonText) } ?? .null,
+                    c.at.map { .int($0.microseconds) } ?? .null])
+        }
+        guard !changes.isEmpty else { return }
+        // `+runs.status`: the planner must reach each run by its seq, never by walking the
+        // status index's scheduled rows.
+        try db.cachedStatement(sql: """
+            UPDATE runs SET
+                status = CASE c.kind WHEN 'run' THEN 'active' WHEN 'skip' THEN 'skipped' ELSE runs.status END,
+                started_at = CASE c.kind WHEN 'run' THEN ?1 ELSE runs.started_at END,
+                node = CASE c.kind WHEN 'run' THEN ?2 ELSE runs.node END,
+                lease_expires_at = CASE c.kind WHEN 'run' THEN ?3 ELSE runs.lease_expires_at END,
+                finished_at = CASE c.kind WHEN 'skip' THEN ?1 ELSE runs.finished_at END,
+                result = CASE c.kind WHEN 'skip' THEN c.result ELSE runs.result END,
+                held = CASE c.kind WHEN 'hold' THEN 1 WHEN 'spread' THEN runs.held ELSE 0 END,
+                scheduled_at = CASE c.kind WHEN 'spread' THEN c.at ELSE runs.scheduled_at END,
+                updated_at = ?1
+            FROM (SELECT json_extract(value, '$[0]') AS seq, json_extract(value, '$[1]') AS kind,
+                    json_extract(value, '$[2]') AS result, json_extract(value, '$[3]') AS at FROM json_each(?4)) AS c
+            WHERE runs.seq = c.seq AND +runs.status = 'scheduled'
+            """).execute(arguments: [now, node, leaseUntil, JSONValue.array(changes).jsonText])
+    }
+
+    /// Inserts what follows `run`'s slot under the task's misfire policy: the next run, and
+    /// for `skip` the missed slots as skipped runs. A slot that already has a run is left alone.
+    func materializeSuccessors(of run: TaskRun, now: Timestamp, _ db: Database) throws {
+        guard run.trigger == .schedule, let slot = run.slot,
+              let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT \(Records.taskColumns) FROM tasks WHERE id = ? AND deleted_at IS NULL"),
+                arguments: [run.taskID])
+        else { return }
+        let task = try Records.task(row)
+        let (next, missed) = task.successors(ofSlot: slot, now: now) { ids.make(at: now) }
+        for skipped in missed { try Records.insert(skipped, db) }
+        if let last = missed.last { try Self.recordLastStatus(taskID: task.id, status: .skipped, at: last.finishedAt ?? now, db) }
+        if let next { try Records.insert(next, db) }
+    }
+
+    /// Inserts runs in one statement (the rows travel as one bound JSON parameter); a slot
+    /// that already has a run keeps it.
+    static func insertRuns(_ runs: [TaskRun], _ db: Database) throws {
+        guard !runs.isEmpty else { return }
+        func opt<T>(_ value: T?, _ wrap: (T) -> JSONValue) -> JSONValue { value.map(wrap) ?? .null }
+        let rows = JSONValue.array(runs.map { run in
+            .array([
+                .string(run.id), .string(run.taskID), .string(run.project), .string(run.module), opt(run.resourceID, JSONValue.string),
+                .int(run.attempt), .string(run.status.rawValue), .string(run.trigger.rawValue), opt(run.performedBy, JSONValue.string),
+                opt(run.slot) { .int($0.microseconds) }, .int(run.scheduledAt.microseconds), .int(run.updatedAt.microseconds),
+                .int(run.priority), opt(run.finishedAt) { .int($0.microseconds) }, opt(run.result) { .string($0.jsonText) },
+                .string(run.queue),
+            ])
+        })
+        try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO runs (id, task_id, project, module, resource_id, attempt, status, trigger, performed_by,
+                slot, scheduled_at, updated_at, priority, finished_at, result, queue)
+            SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'),
+                json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]'), json_extract(value, '$[7]'),
+                json_extract(value, '$[8]'), json_extract(value, '$[9]'), json_extract(value, '$[10]'), json_extract(value, '$[11]'),
+                json_extract(value, '$[12]'), json_extract(value, '$[13]'), json_extract(value, '$[14]'), json_extract(value, '$[15]')
+            FROM json_each(?)
+            """).execute(arguments: [rows.jsonText])
+    }
+
+    /// The claim's query plan (`EXPLAIN QUERY PLAN` of the statements `claimDue` runs), for
+    /// the burst benchmark: the claim must reach due rows without walking future ones.
+    public func explainClaim(limit: Int, now: Timestamp) async throws -> String {
+        try await read { db in
+            var lines: [String] = []
+            func explain(_ label: String, _ sql: String, _ arguments: StatementArguments = []) throws {
+                for row in try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments) {
+                    lines.append(label + ": " + (row["detail"] as String))
+                }
+            }
+            try explain("top level", Self.topLevelSQL)
+            try explain("due at a level", Self.dueAtLevelSQL, [0, now, "[]", "[]", nil, nil, nil, nil, limit])
+            try explain("tasks", Self.claimTasksSQL, ["[]"])
+            return lines.joined(separator: "\n")
+        }
+    }
+}
