@@ -97,6 +97,12 @@ def main():
     token = made["token"]
 
     # 1. Throughput: create the runs (due together, later), then let the workers loose.
+    if args.runs > 0:
+        throughput(args, admin, token)
+    latency(args, client, token)
+
+
+def throughput(args, admin, token):
     creators = 4
     per = args.runs // creators
     # Due at a fixed instant after creation ends: estimate creation at >= 800 tasks/s.
@@ -119,6 +125,9 @@ def main():
     print("throughput: %d no-op runs through the worker API by %d workers (batches of %d) in %.2f s: %.0f runs/s"
           % (expected, args.workers, args.batch, elapsed, expected / elapsed), flush=True)
 
+
+
+def latency(args, client, token):
     # 2. Latency: one long-polling worker; a run becomes due 300 ms after it is created.
     worker = Client(args.url, token)
     lateness = []

@@ -68,6 +68,21 @@ struct WorkerAPITests {
             #expect(again.status == 200 && again.json == done.json, "a repeated complete answers the same")
             #expect(try await worker.post("/v1/runs/\(id)/fail", #"{"lease_token":"\#(lease)","error":{"code":"x","message":"y"}}"#).status == 409)
 
+            // Every answer conforms to the OpenAPI document.
+            let validator = SchemaValidator(document: try await admin.get("/openapi.json").json)
+            let conforming: [(String, String, APIResponse)] = [
+                ("POST", "/v1/runs/\(id)/heartbeat", beat), ("POST", "/v1/runs/\(id)/heartbeat", wrong),
+                ("POST", "/v1/runs/\(id)/complete", done), ("POST", "/v1/runs/\(id)/complete", again),
+                ("POST", "/v1/workers/claim", try await worker.post("/v1/workers/claim", #"{"worker":"w1"}"#)),
+                ("POST", "/v1/runs/\(id)/logs", try await worker.post("/v1/runs/\(id)/logs", #"{"lease_token":"\#(lease)","entries":[{"msg":"x"}]}"#)),
+            ]
+            for (method, path, answer) in conforming {
+                let problems = validator.check(method: method, path: path, status: answer.status, contentType: answer.contentType, body: answer.json)
+                #expect(problems.isEmpty, "\(method) \(path) \(answer.status): \(problems)")
+            }
+            let claimedAnswer = APIResponse(status: 200, contentType: "application/json", json: .object(["runs": .array(runs)]))
+            #expect(validator.check(method: "POST", path: "/v1/workers/claim", status: 200, contentType: claimedAnswer.contentType, body: claimedAnswer.json).isEmpty)
+
             let stored = try await admin.get("/v1/runs/\(id)")
             #expect(stored["status"] == .string("complete") && stored["result"] == .object(["ok": .bool(true)]))
             #expect(stored["progress"]?["message"] == .string("half"))
