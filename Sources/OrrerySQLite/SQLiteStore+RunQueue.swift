@@ -6,6 +6,7 @@ extension SQLiteStore: RunQueue {
     public func nextDueTime(limits: ClaimLimits) async throws -> Timestamp? {
         let fullQueues = JSONValue.array(limits.fullQueues.map(JSONValue.string)).jsonText
         let fullModules = JSONValue.array(limits.fullModules.map(JSONValue.string)).jsonText
+        let onlyModules = limits.onlyModules.map { JSONValue.array($0.map(JSONValue.string)).jsonText }
         return try await read { db in
             // The earliest of each priority level's earliest: one index seek per level.
             try Timestamp.fetchOne(db.cachedStatement(sql: """
@@ -18,9 +19,11 @@ extension SQLiteStore: RunQueue {
                     FROM levels WHERE levels.p IS NOT NULL)
                 SELECT min((SELECT scheduled_at FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND held = 0
                             AND priority = levels.p AND queue NOT IN (SELECT value FROM json_each(?1))
-                            AND module NOT IN (SELECT value FROM json_each(?2)) ORDER BY scheduled_at LIMIT 1))
+                            AND module NOT IN (SELECT value FROM json_each(?2))
+                            AND (?3 IS NULL OR module IN (SELECT value FROM json_each(?3))) AND (?4 IS NULL OR project = ?4)
+                            ORDER BY scheduled_at LIMIT 1))
                 FROM levels WHERE levels.p IS NOT NULL
-                """), arguments: [fullQueues, fullModules])
+                """), arguments: [fullQueues, fullModules, onlyModules, limits.onlyProject])
         }
     }
 
