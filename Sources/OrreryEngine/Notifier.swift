@@ -37,6 +37,11 @@ public final class Notifier: Service, Sendable {
         public var retry = NotificationRetry()
         /// The dashboard's public base URL, for links in e-mails (nil: no link).
         public var publicURL: String?
+        /// Delivered and failed deliveries are deleted this long after their last attempt
+        /// (default 7 days, as finished runs); nil keeps them.
+        public var retention: Duration? = .seconds(7 * 86_400)
+        /// How often old deliveries are pruned.
+        public var pruneInterval: Duration = .seconds(3600)
         public init(node: String) { self.node = node }
     }
 
@@ -64,7 +69,16 @@ public final class Notifier: Service, Sendable {
     }
 
     private func deliverForever() async {
+        var nextPrune = clock.now()
         while !Task.isCancelled {
+            if clock.now() >= nextPrune {
+                nextPrune = clock.now().adding(configuration.pruneInterval)
+                do {
+                    try await prune()
+                } catch {
+                    logger.error("pruning notifications failed", metadata: ["error": "\(error)"])
+                }
+            }
             var sent = 0
             do {
                 sent = try await deliverDue()
@@ -77,6 +91,21 @@ public final class Notifier: Service, Sendable {
             if let next = try? await store.nextNotificationTime(), next < wake { wake = max(next, now) }
             try? await clock.sleep(until: wake)
         }
+    }
+
+    /// Deletes delivered and failed deliveries older than the retention, in batches of 500;
+    /// returns how many went.
+    @discardableResult
+    public func prune() async throws -> Int {
+        guard let retention = configuration.retention else { return 0 }
+        let cutoff = clock.now().adding(microseconds: -retention.microseconds)
+        var total = 0
+        while !Task.isCancelled {
+            let deleted = try await store.pruneNotifications(before: cutoff, limit: 500)
+            total += deleted
+            if deleted < 500 { break }
+        }
+        return total
     }
 
     /// One pass: claims the due deliveries, sends them at once, records each attempt.

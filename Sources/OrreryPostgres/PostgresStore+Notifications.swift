@@ -116,4 +116,16 @@ extension PostgresStore: NotificationStore {
                 """, logger: self.logger)[0][0])
         }
     }
+
+    public func pruneNotifications(before: Timestamp, limit: Int) async throws -> Int {
+        try await withConnection { connection in
+            try await connection.execute("""
+                DELETE FROM notification_deliveries WHERE id IN (
+                    SELECT id FROM notification_deliveries
+                    WHERE created_at < \(before.microseconds) AND status <> 'pending' AND updated_at < \(before.microseconds)
+                    ORDER BY created_at LIMIT \(Int64(limit)))
+                RETURNING 1
+                """, logger: self.logger)
+        }
+    }
 }

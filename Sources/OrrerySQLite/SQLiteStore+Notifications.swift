@@ -107,4 +107,15 @@ extension SQLiteStore: NotificationStore {
                 """))
         }
     }
+
+    public func pruneNotifications(before: Timestamp, limit: Int) async throws -> Int {
+        try await write { db in
+            try db.cachedStatement(sql: """
+                DELETE FROM notification_deliveries WHERE id IN (
+                    SELECT id FROM notification_deliveries INDEXED BY notification_deliveries_created
+                    WHERE created_at < ? AND status != 'pending' AND updated_at < ? LIMIT ?)
+                """).execute(arguments: [before, before, limit])
+            return db.changesCount
+        }
+    }
 }

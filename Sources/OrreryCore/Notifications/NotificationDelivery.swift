@@ -166,4 +166,7 @@ public protocol NotificationStore: Sendable {
     func listNotifications(_ filter: NotificationFilter) async throws -> [NotificationDelivery]
     /// When the earliest pending delivery is due (for the notifier's sleep).
     func nextNotificationTime() async throws -> Timestamp?
+    /// Deletes up to `limit` delivered or failed deliveries last changed before `before`
+    /// (pending ones stay until sent or given up); returns how many went.
+    func pruneNotifications(before: Timestamp, limit: Int) async throws -> Int
 }

@@ -241,4 +241,22 @@ struct NotifierTests {
                     "a lapsed lease (a node that died mid-send) lets another node send")
         }
     }
+
+    @Test("delivered and failed deliveries are pruned after the retention; pending ones stay", arguments: StoreKind.enabled)
+    func pruning(kind: StoreKind) async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let standIn = try SendmailStandIn(in: dir)
+        try await EngineHarness.with(store: kind) { h in
+            let (_, sent) = try await runOnce(h, name: "sent", command: "exit 1", notify: #"{"email":[{"address":"a@example.com"}]}"#)
+            let notifier = notifier(h, transports: [SendmailTransport(path: standIn.path)])
+            #expect(try await notifier.deliverDue() == 1)
+            h.clock.advance(by: .seconds(8 * 86_400))
+            let (_, waiting) = try await runOnce(h, name: "waiting", command: "exit 1", notify: #"{"email":[{"address":"b@example.com"}]}"#)
+            #expect(try await notifier.prune() == 1)
+            #expect(try await deliveries(h, run: sent.id).isEmpty, "delivered 8 days ago: gone")
+            #expect(try await deliveries(h, run: waiting.id).count == 1, "pending: kept")
+        }
+    }
 }
+
