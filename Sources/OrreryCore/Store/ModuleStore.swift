@@ -6,7 +6,7 @@ public protocol ModuleStore: Sendable {
     func insertExternalModule(_ module: ModuleDescriptor, at: Timestamp) async throws
     /// Every external module, by name.
     func externalModules() async throws -> [ModuleDescriptor]
-    /// Removes an external module; an unknown name is `.notFound`. Its tasks and runs stay
-    /// (their runs wait, unclaimed, until a module of that name is registered again).
+    /// Removes an external module; an unknown name is `.notFound`. Its tasks and finished runs
+    /// stay; its pending runs are then claimed by the engine and fail `unknown_module`.
     func deleteExternalModule(name: String) async throws
 }
