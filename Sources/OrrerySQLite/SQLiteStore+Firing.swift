@@ -126,9 +126,11 @@ extension SQLiteStore {
     /// Writes a claim plan's decisions about its runs in one statement: `run` → active under
     /// `node`, `skip` → skipped with its reason, `hold` → held, `spread` → due later.
     static func apply(_ plan: ClaimPlan, now: Timestamp, node: String, leaseUntil: Timestamp, _ db: Database) throws {
-        let changes = try plan.runChanges().map { c -> JSONValue in
-            .array([.int(c.run.seq), .string(c.change.rawValue), c.result.map { .string($0.jsonText) } ?? .null,
-                    c.at.map { .int($0.microseconds) } ?? .null])
+        // Spelled by hand: seqs, kinds and instants need no escaping, and going through
+        // JSONValue for every claimed run cost more than the statement itself.
+        let changes = try plan.runChanges().map { c in
+            "[\(c.run.seq),\"\(c.change.rawValue)\",\(c.result.map { JSONValue.string($0.jsonText).jsonText } ?? "null"),"
+                + "\(c.at.map { String($0.microseconds) } ?? "null")]"
         }
         guard !changes.isEmpty else { return }
         // `+runs.status`: the planner must reach each run by its seq, never by walking the
@@ -147,7 +149,7 @@ extension SQLiteStore {
             FROM (SELECT json_extract(value, '$[0]') AS seq, json_extract(value, '$[1]') AS kind,
                     json_extract(value, '$[2]') AS result, json_extract(value, '$[3]') AS at FROM json_each(?4)) AS c
             WHERE runs.seq = c.seq AND +runs.status = 'scheduled'
-            """).execute(arguments: [now, node, leaseUntil, JSONValue.array(changes).jsonText])
+            """).execute(arguments: [now, node, leaseUntil, "[" + changes.joined(separator: ",") + "]"])
     }
 
     /// Inserts what follows `run`'s slot under the task's misfire policy: the next run, and
