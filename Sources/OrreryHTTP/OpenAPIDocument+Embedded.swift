@@ -6164,7 +6164,7 @@ extension OpenAPIDocument {
                   "type": "string",
                   "minLength": 16,
                   "maxLength": 500,
-                  "description": "Standard Webhooks signing secret: whsec_<base64> (key: the decoded bytes, at least 16) or any string of at least 16 bytes (key: its UTF-8 bytes)"
+                  "description": "Standard Webhooks signing secret: whsec_<base64> (key: the decoded bytes, at least 16) or any string of at least 16 bytes (key: its UTF-8 bytes). Write-only: a task is shown with the placeholder whsec_**************** instead; sending the placeholder back keeps the stored secret of the webhook with the same url, and anywhere else it is a 400."
                 }
               }
             }

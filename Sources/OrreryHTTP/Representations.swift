@@ -10,7 +10,7 @@ extension ScheduledTask {
             "resource_id": resourceID.map(JSONValue.string) ?? .null,
             "labels": .object(labels.mapValues(JSONValue.string)), "schedule": schedule.json, "enabled": .bool(enabled),
             "queue": .string(queue), "priority": .int(priority), "timeout_sec": timeoutSec.map(JSONValue.int) ?? .null,
-            "retry": retry.json, "overlap": .string(overlap.rawValue), "misfire": misfire.json, "notify": notify ?? .null,
+            "retry": retry.json, "overlap": .string(overlap.rawValue), "misfire": misfire.json, "notify": notify.map(NotifyPolicy.redacted) ?? .null,
             "owner": owner.map(JSONValue.string) ?? .null, "created_at": .time(createdAt), "updated_at": .time(updatedAt),
             "version": .int(version), "next_run_at": .time(nextRunAt), "last_run_at": .time(lastRunAt),
             "last_status": lastStatus.map { .string($0.rawValue) } ?? .null,

@@ -159,7 +159,10 @@ public struct TaskInput: Sendable, Hashable {
         if r.has("misfire") { task.misfire = try r.value("misfire").map { try MisfirePolicy.parse($0, path: "misfire") } ?? MisfirePolicy() }
         if r.has("notify") {
             // Checked as a `NotifyPolicy` (a 400 naming the field) and stored in its normal form.
-            task.notify = try r.value("notify").map { try NotifyPolicy.parse($0, path: "notify").json }
+            // A webhook sent back as the API showed it keeps its stored secret.
+            task.notify = try r.value("notify").map {
+                try NotifyPolicy.parse(NotifyPolicy.restoringSecrets(in: $0, from: task.notify), path: "notify").json
+            }
         }
         // Params are checked against the module the task ends up with.
         if let descriptor = modules[task.module] {

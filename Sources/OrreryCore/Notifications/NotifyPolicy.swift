@@ -66,6 +66,11 @@ public struct NotifyPolicy: Sendable, Hashable {
                     throw OrreryError(.invalidField, "must be an http:// or https:// URL with a host", field: w.fieldPath("url"))
                 }
                 let secret = try w.requiredString("secret", maxLength: 500)
+                guard secret != redactedSecret else {
+                    throw OrreryError(
+                        .invalidField, "is the placeholder the API shows instead of a secret; send the secret itself (the placeholder keeps the stored one only for a webhook whose url is unchanged)",
+                        field: w.fieldPath("secret"))
+                }
                 guard let key = signingKey(secret), key.count >= minSecretBytes else {
                     throw OrreryError(
                         .invalidField, "must be at least \(minSecretBytes) bytes (a whsec_ secret: at least \(minSecretBytes) bytes of base64 after the prefix)",
@@ -102,6 +107,49 @@ public struct NotifyPolicy: Sendable, Hashable {
     }
 
     public var isEmpty: Bool { email.isEmpty && webhooks.isEmpty }
+
+    /// What the API shows instead of a webhook's secret: secrets are write-only, readable by
+    /// nobody (a viewer of the task could otherwise forge its signatures). Not a valid secret
+    /// itself (`whsec_` then no base64), so it can never become one by mistake.
+    public static let redactedSecret = "whsec_****************"
+
+    /// A `notify` block as the API shows it: every webhook secret replaced by `redactedSecret`.
+    public static func redacted(_ notify: JSONValue) -> JSONValue {
+        mapWebhooks(notify) { webhook in
+            var webhook = webhook
+            if webhook["secret"] != nil { webhook["secret"] = .string(redactedSecret) }
+            return webhook
+        }
+    }
+
+    /// A `notify` block sent in an update, with each `redactedSecret` (a client that read the
+    /// task and sent its block back) replaced by the stored secret of the webhook with the same
+    /// url. A placeholder with no such webhook stays, and `parse` refuses it by name.
+    public static func restoringSecrets(in notify: JSONValue, from stored: JSONValue?) -> JSONValue {
+        var secrets: [String: JSONValue] = [:]
+        if let stored {
+            _ = mapWebhooks(stored) { webhook in
+                if case .string(let url)? = webhook["url"], let secret = webhook["secret"] { secrets[url] = secret }
+                return webhook
+            }
+        }
+        return mapWebhooks(notify) { webhook in
+            var webhook = webhook
+            if case .string(redactedSecret)? = webhook["secret"], case .string(let url)? = webhook["url"], let secret = secrets[url] {
+                webhook["secret"] = secret
+            }
+            return webhook
+        }
+    }
+
+    private static func mapWebhooks(_ notify: JSONValue, _ transform: ([String: JSONValue]) -> [String: JSONValue]) -> JSONValue {
+        guard case .object(var block) = notify, case .array(let webhooks)? = block["webhooks"] else { return notify }
+        block["webhooks"] = .array(webhooks.map { item in
+            guard case .object(let webhook) = item else { return item }
+            return .object(transform(webhook))
+        })
+        return .object(block)
+    }
 
     /// The `notify` block as stored and shown (events always listed).
     public var json: JSONValue {

@@ -23,6 +23,36 @@ struct NotificationAPITests {
         }
     }
 
+    @Test("a webhook secret is write-only: the task shows a placeholder, a PATCH sending the block back keeps the stored secret, a placeholder for a new url is a 400", arguments: StoreKind.enabled)
+    func secretIsWriteOnly(store: StoreKind) async throws {
+        try await InProcessServer.with(store: store) { api, stored in
+            let secret = "0123456789abcdef-the-real-secret"
+            let created = try await api.post("/v1/tasks", """
+                {"name":"hooked","module":"noop","schedule":{"type":"cron","expression":"0 3 * * *"},
+                 "notify":{"webhooks":[{"url":"https://hooks.example.com/a","secret":"\(secret)"}]}}
+                """)
+            #expect(created.status == 201)
+            let id = try require(created["id"]?.stringValue)
+            let shown = try await api.get("/v1/tasks/\(id)")
+            #expect(!String(describing: shown.json).contains(secret) && !String(describing: created.json).contains(secret), "never shown")
+            let notify = try require(shown["notify"])
+            #expect(notify["webhooks"]?.arrayValue?.first?["secret"] == .string(NotifyPolicy.redactedSecret))
+
+            // A client that edits the task as it read it (the dashboard's JSON editor does) keeps the secret.
+            let renamed = try await api.call(.PATCH, "/v1/tasks/\(id)", body: #"{"name":"hooked-2","notify":\#(notify.jsonText)}"#)
+            #expect(renamed.status == 200, "\(renamed.json)")
+            let kept = try await stored.task(id: id, project: nil).notify
+            #expect(kept?["webhooks"]?.arrayValue?.first?["secret"] == .string(secret), "the stored secret is unchanged")
+
+            // The placeholder cannot move to another url (nor become a secret of its own).
+            let moved = try await api.call(.PATCH, "/v1/tasks/\(id)", body: """
+                {"notify":{"webhooks":[{"url":"https://elsewhere.example.com/b","secret":"\(NotifyPolicy.redactedSecret)"}]}}
+                """)
+            #expect(moved.status == 400 && moved["field"] == .string("notify.webhooks[0].secret"), "\(moved.json)")
+            #expect(try await stored.task(id: id, project: nil).name == "hooked-2", "nothing changed by the refused PATCH")
+        }
+    }
+
     @Test("GET /v1/runs/{id}/notifications lists a run's deliveries without secrets; another project's run is a 404", arguments: StoreKind.enabled)
     func deliveriesByRun(store: StoreKind) async throws {
         try await InProcessServer.with(store: store) { admin, _ in
