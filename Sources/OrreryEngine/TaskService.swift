@@ -75,6 +75,31 @@ public struct TaskService: Sendable {
         return result
     }
 
+    /// Creates several tasks all or nothing: every input is checked (fields, project, the
+    /// module's right, a followed task) before any is stored, then all go in one transaction.
+    /// An error names the failing input's index (`[2].module`).
+    public func createTasks(_ inputs: [TaskInput], by caller: Caller) async throws -> [ScheduledTask] {
+        try caller.require(.operator, to: "create tasks")
+        let now = clock.now()
+        var made: [(task: ScheduledTask, firstRun: TaskRun?)] = []
+        for (i, input) in inputs.enumerated() {
+            do {
+                let project = try project(named: input.project, for: caller)
+                let task = try input.task(id: ids.make(at: now), now: now, project: project, owner: caller.name, modules: modules.descriptors)
+                try requireRight(for: task.module, caller)
+                try await validateFollowedTask(task)
+                made.append((task, task.firstRun(now: now, id: ids.make(at: now))))
+            } catch var error as OrreryError {
+                error.field = "[\(i)]" + (error.field.map { "." + $0 } ?? "")
+                throw error
+            }
+        }
+        guard !made.isEmpty else { return [] }
+        let stored = try await store.createTasks(made)
+        engine.wake()
+        return stored
+    }
+
     /// The project a new task goes to: the one named when an admin names one, otherwise the
     /// caller's own. Others may name only their own project.
     func project(named name: String?, for caller: Caller) throws -> String {

@@ -110,6 +110,15 @@ struct NotificationAPITests {
             #expect(bad.status == 400 && bad["error"]?["message"] != nil, "\(bad.json)")
             #expect(try await api.get("/api/tasks").json.arrayValue?.count == 2, "the good first task was not stored either")
             #expect(try await api.post("/api/tasks", #"{"task_module":"noop"}"#).status == 400, "the body is an array")
+
+            // An operator without the shell right: the shell task refuses the whole request.
+            var op = api
+            op.token = try require(try await api.post("/v1/tokens", #"{"role":"operator","name":"op"}"#)["token"]?.stringValue)
+            let mixed = try await op.post("/api/tasks", """
+                [{"task_module":"noop","description":"harmless"},{"task_module":"shell","task_params":{"command":["/bin/true"]}}]
+                """)
+            #expect(mixed.status == 403, "\(mixed.json)")
+            #expect(try await api.get("/api/tasks").json.arrayValue?.count == 2, "the harmless first task was not stored either")
         }
     }
 }

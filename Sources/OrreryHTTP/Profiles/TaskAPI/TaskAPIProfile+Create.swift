@@ -37,7 +37,15 @@ extension TaskAPIProfile {
                     throw error
                 }
             }
-            for input in inputs { _ = try await service.createTask(input, by: caller) }
+            // All or nothing: a task needing a right the caller lacks stops the whole request.
+            do {
+                _ = try await service.createTasks(inputs, by: caller)
+            } catch var error as OrreryError {
+                if let field = error.field, let dot = field.firstIndex(of: ".") {
+                    error.field = String(field[..<dot]) + "." + Self.seedField(String(field[field.index(after: dot)...]))
+                }
+                throw error
+            }
             return Response(status: .ok)
         }
     }
