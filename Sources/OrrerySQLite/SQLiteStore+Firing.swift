@@ -50,6 +50,10 @@ extension SQLiteStore {
 
             let followUp = ClaimFollowUp(plan: plan, tasks: tasks.filter { $0.value.deletedAt == nil }, now: now) { self.ids.make(at: now) }
             try Self.insertRuns(followUp.successors, db)
+            // Slots missed under `misfire: skip` are run ends too: notified and followed like any skip.
+            let missed = followUp.successors.filter { $0.status == .skipped }.map(\.id)
+            try self.enqueueNotifications(runIDs: missed, now: now, db)
+            for id in missed { try self.emitRunEnd(runID: id, status: .skipped, error: nil, now: now, db) }
             if !followUp.lastSkipped.isEmpty {
                 try db.cachedStatement(sql: """
                     UPDATE tasks SET last_status = 'skipped', last_run_at = u.at

@@ -54,6 +54,26 @@ struct NotifierTests {
         }
     }
 
+    @Test("slots missed under misfire skip are problems too: the overdue run and every missed slot get a delivery, and run.skipped followers fire", arguments: StoreKind.enabled)
+    func missedSlots(kind: StoreKind) async throws {
+        try await EngineHarness.with(store: kind) { h in
+            let task = try await h.create("""
+                {"name":"minutely","module":"noop","schedule":{"type":"interval","every_sec":60},"misfire":{"policy":"skip","grace_sec":5},
+                 "notify":{"email":[{"address":"ops@example.com","problems_only":true}]}}
+                """)
+            let follower = try await h.create("""
+                {"name":"after-skips","module":"noop","schedule":{"type":"trigger","event":"run.skipped","task_id":"\(task.id)"}}
+                """)
+            try await h.settle()
+            h.clock.advance(by: .seconds(600))  // the engine was stuck for ten minutes
+            try await eventually("missed slots recorded") { try await h.runs(of: task, [.skipped]).count >= 5 }
+            try await h.settle()
+            let skipped = try await h.runs(of: task, [.skipped])
+            #expect(Set(try await deliveries(h, task: task.id).map(\.runID)) == Set(skipped.map(\.id)), "one delivery per skipped run")
+            try await eventually("the follower ran once per skip") { try await h.runs(of: follower).count == skipped.count }
+        }
+    }
+
     @Test("e-mail goes through sendmail as an RFC 5322 message: encoded subject, no header injection, the last log lines", arguments: StoreKind.enabled)
     func sendmail(kind: StoreKind) async throws {
         let dir = try TemporaryDirectory()
