@@ -86,10 +86,13 @@ struct EngineServiceTests {
             try await Fixtures.create([task], in: store, now: t0)
             let claimed = try #require(try await store.claimDue(limit: 1, now: t0, node: "n", leaseUntil: t0.adding(seconds: 300)).first)
             let release = Gate()
+            // Waits on the gate, deaf to cancellation (a loop of sleeps that throw at once when
+            // canceled would spin a core and starve the whole suite).
             let stubborn = ClosureModule(ModuleDescriptor(name: "stubborn", description: ["en-US": "ignores cancellation"])) { _ in
-                while await !release.isOpen { try? await Task.sleep(for: .milliseconds(2)) }
+                await release.wait()
                 return nil
             }
+            defer { Task { await release.open() } }  // whatever the test's outcome, the work ends
             let clock = ManualClock(now: t0)
             let bell = Doorbell()
             let slots = RunSlots(.init(concurrency: 10))

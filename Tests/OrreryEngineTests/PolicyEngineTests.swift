@@ -205,12 +205,13 @@ struct StubbornTimeoutTests {
         let stubborn = ClosureModule(ModuleDescriptor(name: "stubborn", description: ["en-US": "ignores cancellation"])) { ctx in
             ctx.log(.info, "before")
             await started.open()
-            while await !release.isOpen { try? await Task.sleep(for: .milliseconds(2)) }  // swallows cancellation
+            await release.wait()  // deaf to cancellation (without spinning: a canceled sleep throws at once)
             ctx.log(.info, "after")
             ctx.progress(percent: 100, message: "late")
             await done.open()
             return .object(["late": .bool(true)])
         }
+        defer { Task { await release.open() } }  // whatever the test's outcome, the work ends
         try await EngineHarness.with(store: store, modules: [stubborn], configure: { $0.cancelGrace = .seconds(5) }) { h in
             let task = try await h.create(#"{"name":"s","module":"stubborn","schedule":{"type":"once"},"timeout_sec":30}"#)
             await started.wait()
