@@ -226,6 +226,10 @@ struct Serve: AsyncParsableCommand {
         // too), rarely on SQLite, where every write is this node's and rings the feed at once.
         var streaming = RunFeed.Configuration()
         if case .sqlite = opened { streaming.pollInterval = .seconds(2) }
+        // Other nodes' writes: a row's updated_at is taken before its transaction commits (and
+        // on another machine's clock), so reads look 5 s back, not 1 s (a loaded test run missed
+        // changes that became visible more than 1 s after their updated_at).
+        if case .postgres = opened { streaming.lookback = .seconds(5) }
         let feed = RunFeed(configuration: streaming, store: opened.feedStore, engine: engine, logger: logger)
         let app = Application(
             router: BasePathRouter(

@@ -111,7 +111,9 @@ struct WorkerAPITests {
 
     @Test("a failure follows the retry policy; a lapsed lease is rescued and retried, and the old token gets 409 and changes nothing", arguments: StoreKind.enabled)
     func failureAndFencing(kind: StoreKind) async throws {
-        try await InProcessServer.with(store: kind, engine: { $0.leaseDuration = .seconds(1); $0.rescueInterval = .milliseconds(200) }) { admin, _ in
+        // A lease long enough for a claim and a fail on a loaded machine (a CI run lost a 1 s
+        // lease between the two), short enough for the rescue below.
+        try await InProcessServer.with(store: kind, engine: { $0.leaseDuration = .seconds(5); $0.rescueInterval = .milliseconds(200) }) { admin, _ in
             let worker = try await Self.setUp(admin)
             let task = try await admin.post("/v1/tasks", #"{"name":"t","module":"ext","params":{"n":1},"schedule":{"type":"once"},"retry":{"max_attempts":3,"backoff_base_sec":0}}"#)
             #expect(task.status == 201, "\(task.json.jsonText)")
@@ -128,7 +130,7 @@ struct WorkerAPITests {
             let second = try require(try await Self.claim(worker, wait: 10).first)
             #expect(second["attempt"] == .int(2) && second["trigger"] == .string("retry"))
             let id2 = try require(second["id"]?.stringValue), lease2 = try require(second["lease_token"]?.stringValue)
-            try await eventually(timeout: .seconds(20), "the lapsed lease rescued") {
+            try await eventually(timeout: .seconds(40), "the lapsed lease rescued") {
                 try await admin.get("/v1/runs/\(id2)")["status"] == .string("failed")
             }
             #expect(try await admin.get("/v1/runs/\(id2)")["error"]?["code"] == .string("lease_expired"))
