@@ -172,7 +172,9 @@ struct WorkerAPITests {
             let slow = try require(try await Self.claim(worker, wait: 5).first)
             #expect(slow["timeout_sec"] == .int(1))
             let slowID = try require(slow["id"]?.stringValue), slowLease = try require(slow["lease_token"]?.stringValue)
-            #expect(try await worker.post("/v1/runs/\(slowID)/heartbeat", #"{"lease_token":"\#(slowLease)"}"#)["cancel_requested"] == .bool(false))
+            // Heartbeats answer cancel_requested false until timeout_sec has passed since the start,
+            // then (once) true. Not asserted before the timeout: on a loaded machine the first
+            // heartbeat may already come after it (a CI run).
             try await eventually(timeout: .seconds(10), "the timeout seen at a heartbeat") {
                 try await worker.post("/v1/runs/\(slowID)/heartbeat", #"{"lease_token":"\#(slowLease)"}"#)["cancel_requested"] == .bool(true)
             }
