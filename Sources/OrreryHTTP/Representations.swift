@@ -49,19 +49,8 @@ extension LogEntry {
 }
 
 extension ModuleDescriptor {
-    public var json: JSONValue {
-        .object([
-            "name": .string(name), "description": .object(description.mapValues(JSONValue.string)),
-            "params": .array(params.sorted { $0.position < $1.position }.map { p in
-                .object([
-                    "name": .string(p.name), "type": .string(p.type.rawValue), "required": .bool(p.required),
-                    "default": p.defaultValue ?? .null, "description": .object(p.description.mapValues(JSONValue.string)),
-                    "group": p.group.map(JSONValue.string) ?? .null, "position": .int(Int64(p.position)),
-                ])
-            }),
-            "required_right": requiredRight.map(JSONValue.string) ?? .null,
-        ])
-    }
+    /// The catalogue's shape, the same for built-in and external modules.
+    public var json: JSONValue { catalogueJSON }
 }
 
 extension Page {

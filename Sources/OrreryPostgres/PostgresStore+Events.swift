@@ -148,13 +148,7 @@ extension PostgresStore: EventStore {
                 id: try row[1].decode(String.self), type: try row[2].decode(String.self), resourceID: try row[3].decode(String?.self),
                 payload: try row[4].decode(String?.self).map(JSONValue.fromStored))
         }
-        return claimed.map { claim in
-            guard let event = events[claim.run.id] else { return claim }
-            var claim = claim
-            claim.event = event
-            claim.run.eventID = event.id
-            return claim
-        }
+        return ClaimedRun.attaching(events, to: claimed)
     }
 
     public func listEvents(_ filter: EventFilter) async throws -> Page<StoredEvent> {

@@ -128,13 +128,7 @@ extension SQLiteStore: EventStore {
             let payload: String? = row[4]
             events[row[0]] = RunEvent(id: row[1], type: row[2], resourceID: row[3], payload: try payload.map(JSONValue.fromStored))
         }
-        return claimed.map { claim in
-            guard let event = events[claim.run.id] else { return claim }
-            var claim = claim
-            claim.event = event
-            claim.run.eventID = event.id
-            return claim
-        }
+        return ClaimedRun.attaching(events, to: claimed)
     }
 
     public func listEvents(_ filter: EventFilter) async throws -> Page<StoredEvent> {

@@ -175,3 +175,16 @@ extension Schedule {
         throw OrreryError(.invalidSchedule, "a trigger cannot follow its own task", field: "schedule.task_id")
     }
 }
+
+extension ClaimedRun {
+    /// The claimed runs with the events that fired them (by run id), as modules and workers see them.
+    public static func attaching(_ events: [String: RunEvent], to claimed: [ClaimedRun]) -> [ClaimedRun] {
+        claimed.map { claim in
+            guard let event = events[claim.run.id] else { return claim }
+            var claim = claim
+            claim.event = event
+            claim.run.eventID = event.id
+            return claim
+        }
+    }
+}
