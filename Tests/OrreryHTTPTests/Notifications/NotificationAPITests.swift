@@ -88,9 +88,9 @@ struct NotificationAPITests {
         }
     }
 
-    @Test("seed 001: POST /api/tasks creates an array of tasks in that API's shape (200, no content); email.recipients round-trips; a bad one stores nothing")
-    func seedCreate() async throws {
-        try await InProcessServer.with { api, _ in
+    @Test("seed 001: POST /api/tasks creates an array of tasks in that API's shape (200, no content); email.recipients round-trips; a bad one stores nothing", arguments: StoreKind.enabled)
+    func seedCreate(store: StoreKind) async throws {
+        try await InProcessServer.with(store: store) { api, _ in
             let created = try await api.post("/api/tasks", """
                 [{"task_module":"noop","description":"nightly report","task_params":{},"task_timeout_sec":120,
                   "schedules":[{"days_of_month":[],"hours":[2],"minutes":[30],"timezone":"Europe/Berlin","weekdays":["monday"]}],
