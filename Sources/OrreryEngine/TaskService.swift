@@ -234,7 +234,7 @@ public struct TaskService: Sendable {
     }
 
     /// Cancels a scheduled run at once; asks an active one to stop (it ends `canceled`),
-    /// wherever it runs. Waits briefly (at most 2 s) for the end to be written, so the
+    /// wherever it runs. Waits briefly (at most 5 s) for the end to be written, so the
     /// caller usually gets the run back `canceled` rather than still `active`.
     public func cancelRun(_ id: String, by caller: Caller) async throws -> TaskRun {
         try caller.require(.operator, to: "cancel runs")
@@ -243,10 +243,13 @@ public struct TaskService: Sendable {
         guard run.status == .active else { return run }
         // Here directly; on another node through the store's notice (and its next lease renewal).
         let local = engine.requestCancel(runID: id)
-        let deadline = ContinuousClock.now.advanced(by: .seconds(2))
+        let deadline = ContinuousClock.now.advanced(by: .seconds(5))
         while ContinuousClock.now < deadline {
             // A real-time wait for an answer, not a schedule: short here, longer for another node.
-            try await Task.sleep(for: local ? .microseconds(200) : .milliseconds(20))
+            // Not shorter than 5 ms: a 200 µs poll was thousands of store reads per second
+            // competing with the very group commit that writes the end (PostgreSQL under load
+            // took over 2 s to answer).
+            try await Task.sleep(for: local ? .milliseconds(5) : .milliseconds(20))
             let current = try await store.run(id: id, project: caller.scope)
             if current.status.isFinished { return current }
         }
