@@ -92,7 +92,7 @@ extension PostgresStore: EventStore {
     /// the transaction that ends the runs. Runs whose project has no trigger task waiting for
     /// their end cost nothing beyond one statement for the whole batch (an index seek each).
     /// Returns how many runs were fired.
-    func emitRunEnds(_ ended: [(id: String, status: RunStatus)], outcomes: [RunOutcome], now: Timestamp, _ connection: PostgresConnection) async throws -> Int {
+    func emitRunEnds(_ ended: [(id: String, status: RunStatus)], errors: [String: RunError], now: Timestamp, _ connection: PostgresConnection) async throws -> Int {
         guard !ended.isEmpty else { return 0 }
         let rows = try await connection.rows("""
             SELECT r.id, r.task_id, r.project, r.resource_id, r.status, coalesce(t.name, ''),
@@ -103,10 +103,6 @@ extension PostgresStore: EventStore {
                     AND f.schedule_type = 'trigger' AND f.deleted_at IS NULL)
             """, logger: logger)
         guard !rows.isEmpty else { return 0 }
-        var errors: [String: RunError] = [:]
-        for outcome in outcomes {
-            if let resolved = try? outcome.end.resolved(), let error = resolved.2 { errors[outcome.runID] = error }
-        }
         var fired = 0
         for row in rows {
             let runID = try row[0].decode(String.self), taskID = try row[1].decode(String.self)

@@ -75,14 +75,14 @@ extension PostgresStore {
             }
             try await self.apply(plan, now: now, node: node, leaseUntil: leaseUntil, connection)
             try await self.enqueueNotifications(runIDs: plan.skipped.map(\.run.id), now: now, connection)
-            _ = try await self.emitRunEnds(plan.skipped.map { ($0.run.id, RunStatus.skipped) }, outcomes: [], now: now, connection)
+            _ = try await self.emitRunEnds(plan.skipped.map { ($0.run.id, RunStatus.skipped) }, errors: [:], now: now, connection)
 
             let followUp = ClaimFollowUp(plan: plan, tasks: tasks.filter { $0.value.deletedAt == nil }, now: now) { self.ids.make(at: now) }
             try await self.insert(followUp.successors, connection)
             // Slots missed under `misfire: skip` are run ends too: notified and followed like any skip.
             let missed = followUp.successors.filter { $0.status == .skipped }.map(\.id)
             try await self.enqueueNotifications(runIDs: missed, now: now, connection)
-            _ = try await self.emitRunEnds(missed.map { ($0, RunStatus.skipped) }, outcomes: [], now: now, connection)
+            _ = try await self.emitRunEnds(missed.map { ($0, RunStatus.skipped) }, errors: [:], now: now, connection)
             if !followUp.lastSkipped.isEmpty {
                 // The tasks are locked by this claim already.
                 let rows = JSONValue.array(followUp.lastSkipped.map { .object(["id": .string($0.key), "at": .int($0.value.microseconds)]) })

@@ -87,19 +87,14 @@ extension PostgresStore: RunQueue {
     /// a fixed number of statements however many runs end: the cost of a group commit is
     /// its round trips, not its rows.
     func end(_ outcomes: [RunOutcome], heldBy node: String?, now: Timestamp, _ connection: PostgresConnection) async throws -> RecordSummary {
-        var handedBack: [String] = []
-        var endings: [JSONValue] = []
-        for outcome in outcomes {
-            let (status, result, error) = try outcome.end.resolved()
-            if status == .scheduled {
-                handedBack.append(outcome.runID)
-                continue
-            }
-            endings.append(.object([
-                "id": .string(outcome.runID), "status": .string(status.rawValue), "at": .int(outcome.at.microseconds),
-                "result": result.map { .string($0.jsonText) } ?? .null,
-                "error_code": error.map { .string($0.code) } ?? .null, "error_message": error.map { .string($0.message) } ?? .null,
-            ]))
+        let resolved = try ResolvedOutcomes(outcomes)
+        let handedBack = resolved.handedBack
+        let endings = resolved.endings.map { e -> JSONValue in
+            .object([
+                "id": .string(e.runID), "status": .string(e.status.rawValue), "at": .int(e.at.microseconds),
+                "result": e.result.map { .string($0.jsonText) } ?? .null,
+                "error_code": e.error.map { .string($0.code) } ?? .null, "error_message": e.error.map { .string($0.message) } ?? .null,
+            ])
         }
         var summary = RecordSummary()
         var wake = false
@@ -123,11 +118,13 @@ extension PostgresStore: RunQueue {
                 WHERE runs.id = o.id AND runs.status = 'active' AND (\(node)::text IS NULL OR runs.node = \(node))
                 RETURNING runs.id, runs.task_id, runs.status, coalesce(runs.started_at, o.at)
                 """, logger: logger).map { row in
-                    (id: try row[0].decode(String.self), taskID: try row[1].decode(String.self),
-                     status: RunStatus(rawValue: try row[2].decode(String.self)) ?? .failed, startedAt: try row[3].decode(Int64.self))
+                    EndedRun(
+                        id: try row[0].decode(String.self), taskID: try row[1].decode(String.self),
+                        status: RunStatus(rawValue: try row[2].decode(String.self)) ?? .failed,
+                        startedAt: Timestamp(microseconds: try row[3].decode(Int64.self)))
                 }
             summary.ended += ended.count
-            if try await emitRunEnds(ended.map { ($0.id, $0.status) }, outcomes: outcomes, now: now, connection) > 0 { wake = true }
+            if try await emitRunEnds(ended.map { ($0.id, $0.status) }, errors: resolved.errors, now: now, connection) > 0 { wake = true }
             let taskIDs = Array(Set(ended.map(\.taskID))).sorted()
             // Runs held behind these (`overlap: queue`, `run_all` catch-ups) may start now. The
             // tasks are locked first (in id order): a claim deciding to hold a run of one of
@@ -152,14 +149,10 @@ extension PostgresStore: RunQueue {
             try await enqueueNotifications(runIDs: ended.map(\.id).filter { retries[$0] == nil }, now: now, connection)
             // A task's last_status is its newest finished run's (by start) status; a run
             // retried leaves it to its next attempt.
-            var newest: [String: (status: RunStatus, startedAt: Int64)] = [:]
-            for run in ended where retries[run.id] == nil {
-                if let seen = newest[run.taskID], seen.startedAt > run.startedAt { continue }
-                newest[run.taskID] = (run.status, run.startedAt)
-            }
+            let newest = EndedRun.lastStatuses(of: ended, retried: Set(retries.keys))
             if !newest.isEmpty {
                 let rows = JSONValue.array(newest.map { taskID, last in
-                    .object(["id": .string(taskID), "status": .string(last.status.rawValue), "started_at": .int(last.startedAt)])
+                    .object(["id": .string(taskID), "status": .string(last.status.rawValue), "started_at": .int(last.at.microseconds)])
                 })
                 // Tasks are locked in id order (the CTE sorts before it locks): two nodes
                 // ending runs of the same tasks never wait on each other in a cycle.

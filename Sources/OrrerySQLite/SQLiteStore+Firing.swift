@@ -46,23 +46,15 @@ extension SQLiteStore {
             try Self.apply(plan, now: now, node: node, leaseUntil: leaseUntil, db)
             let skippedIDs = plan.skipped.map(\.run.id)
             try self.enqueueNotifications(runIDs: skippedIDs, now: now, db)
-            for (run, _) in plan.skipped { try self.emitRunEnd(runID: run.id, status: .skipped, error: nil, now: now, db) }
+            try self.emitRunEnds(skippedIDs.map { ($0, .skipped, nil) }, now: now, db)
 
             let followUp = ClaimFollowUp(plan: plan, tasks: tasks.filter { $0.value.deletedAt == nil }, now: now) { self.ids.make(at: now) }
             try Self.insertRuns(followUp.successors, db)
             // Slots missed under `misfire: skip` are run ends too: notified and followed like any skip.
             let missed = followUp.successors.filter { $0.status == .skipped }.map(\.id)
             try self.enqueueNotifications(runIDs: missed, now: now, db)
-            for id in missed { try self.emitRunEnd(runID: id, status: .skipped, error: nil, now: now, db) }
-            if !followUp.lastSkipped.isEmpty {
-                try db.cachedStatement(sql: """
-                    UPDATE tasks SET last_status = 'skipped', last_run_at = u.at
-                    FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS at FROM json_each(?)) AS u
-                    WHERE tasks.id = u.id AND (tasks.last_run_at IS NULL OR tasks.last_run_at <= u.at)
-                    """).execute(arguments: [
-                        JSONValue.array(followUp.lastSkipped.map { .array([.string($0.key), .int($0.value.microseconds)]) }).jsonText,
-                    ])
-            }
+            try self.emitRunEnds(missed.map { ($0, .skipped, nil) }, now: now, db)
+            try Self.recordLastStatuses(followUp.lastSkipped.mapValues { (.skipped, $0) }, db)
             let claimed = plan.toRun.compactMap { run -> ClaimedRun? in
                 guard let task = tasks[run.taskID] else { return nil }
                 return ClaimedRun(

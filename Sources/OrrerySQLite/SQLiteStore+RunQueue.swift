@@ -50,52 +50,79 @@ extension SQLiteStore: RunQueue {
                     try setProgress.execute(arguments: [progress.percent, progress.message, now, runID, node])
                 }
             }
-            var summary = RecordSummary()
-            for outcome in batch.outcomes {
-                summary = summary + (try self.end(outcome, heldBy: node, now: now, db))
-            }
-            return summary
+            return try self.end(batch.outcomes, heldBy: node, now: now, db)
         }
     }
 
-    /// Ends one active run (fenced by `node`, nil for the rescuer) and applies retry policy.
-    func end(_ outcome: RunOutcome, heldBy node: String?, now: Timestamp, _ db: Database) throws -> RecordSummary {
-        let (status, result, error) = try outcome.end.resolved()
-        if status == .scheduled {
+    /// Ends active runs (fenced by `node`, nil for the rescuer) and applies retry policy, in
+    /// a fixed number of statements however many runs end (a failed run that is retried
+    /// adds its own): a group commit's cost is its rows, not a round of statements per run.
+    func end(_ outcomes: [RunOutcome], heldBy node: String?, now: Timestamp, _ db: Database) throws -> RecordSummary {
+        let resolved = try ResolvedOutcomes(outcomes)
+        var summary = RecordSummary()
+        if !resolved.handedBack.isEmpty {
             try db.cachedStatement(sql: """
-                UPDATE runs SET status = 'scheduled', started_at = NULL, node = NULL, lease_expires_at = NULL, updated_at = ?
-                WHERE id = ? AND status = 'active' AND (? IS NULL OR node = ?)
-                """).execute(arguments: [now, outcome.runID, node, node])
-            return RecordSummary(ended: db.changesCount, retriesScheduled: 0)
+                UPDATE runs SET status = 'scheduled', started_at = NULL, node = NULL, lease_expires_at = NULL, updated_at = ?1
+                WHERE id IN (SELECT value FROM json_each(?2)) AND status = 'active' AND (?3 IS NULL OR node = ?3)
+                """).execute(arguments: [now, JSONValue.array(resolved.handedBack.map(JSONValue.string)).jsonText, node])
+            summary.ended += db.changesCount
         }
-        try db.cachedStatement(sql: """
-            UPDATE runs SET status = ?, finished_at = ?, canceled_at = ?, updated_at = ?, result = ?,
-                error_code = ?, error_message = ?, lease_expires_at = NULL
-            WHERE id = ? AND status = 'active' AND (? IS NULL OR node = ?)
-            """).execute(arguments: [
-                status.rawValue, outcome.at, status == .canceled ? outcome.at : nil, now, result?.jsonText,
-                error?.code, error?.message, outcome.runID, node, node,
+        guard !resolved.endings.isEmpty else { return summary }
+        let rows = JSONValue.array(resolved.endings.map { e in
+            .array([
+                .string(e.runID), .string(e.status.rawValue), .int(e.at.microseconds), e.result.map { .string($0.jsonText) } ?? .null,
+                e.error.map { .string($0.code) } ?? .null, e.error.map { .string($0.message) } ?? .null,
             ])
-        guard db.changesCount > 0 else { return RecordSummary() }  // no longer ours: fenced off
-        try emitRunEnd(runID: outcome.runID, status: status, error: error, now: now, db)
-        // A run held behind this one (`overlap: queue`) may start now.
-        try db.cachedStatement(sql: """
-            UPDATE runs SET held = 0 WHERE held = 1 AND task_id = (SELECT task_id FROM runs WHERE id = ?)
-            """).execute(arguments: [outcome.runID])
-        if status == .failed, let retried = try retryRun(after: outcome.runID, now: now, db) {
-            try Records.insert(retried, db)
-            try carryEvent(from: outcome.runID, to: retried.id, db)
-            return RecordSummary(ended: 1, retriesScheduled: 1)
+        })
+        // Rows no longer ours (rescued, or another node's) are fenced off by the WHERE. The
+        // RETURNING clause sees the row as updated: a run that never started reports its end.
+        let ended = try Row.fetchAll(
+            db.cachedStatement(sql: """
+                UPDATE runs SET status = o.status, finished_at = o.at, canceled_at = CASE WHEN o.status = 'canceled' THEN o.at END,
+                    updated_at = ?1, result = o.result, error_code = o.error_code, error_message = o.error_message, lease_expires_at = NULL
+                FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS status, json_extract(value, '$[2]') AS at,
+                        json_extract(value, '$[3]') AS result, json_extract(value, '$[4]') AS error_code,
+                        json_extract(value, '$[5]') AS error_message FROM json_each(?2)) AS o
+                WHERE runs.id = o.id AND +runs.status = 'active' AND (?3 IS NULL OR runs.node = ?3)
+                RETURNING runs.id, runs.task_id, runs.status, coalesce(runs.started_at, runs.finished_at)
+                """),
+            arguments: [now, rows.jsonText, node]
+        ).map { row in
+            EndedRun(id: row[0], taskID: row[1], status: RunStatus(rawValue: row[2]) ?? .failed, startedAt: row[3])
         }
-        // Notifications go out for the run's last attempt only (a retried failure is not the end).
-        try enqueueNotifications(runIDs: [outcome.runID], now: now, db)
-        // A task's last_status is its newest finished run's (by start) status.
+        guard !ended.isEmpty else { return summary }
+        summary.ended += ended.count
+        let errors = resolved.errors
+        try emitRunEnds(ended.map { ($0.id, $0.status, errors[$0.id]) }, now: now, db)
+        // Runs held behind these (`overlap: queue`, `run_all` catch-ups) may start now.
         try db.cachedStatement(sql: """
-            UPDATE tasks SET last_status = ?1, last_run_at = r.started_at
-            FROM (SELECT task_id, coalesce(started_at, ?2) AS started_at FROM runs WHERE id = ?3) AS r
-            WHERE tasks.id = r.task_id AND (tasks.last_run_at IS NULL OR tasks.last_run_at <= r.started_at)
-            """).execute(arguments: [status.rawValue, outcome.at, outcome.runID])
-        return RecordSummary(ended: 1, retriesScheduled: 0)
+            UPDATE runs INDEXED BY runs_held SET held = 0 WHERE held = 1 AND task_id IN (SELECT value FROM json_each(?))
+            """).execute(arguments: [JSONValue.array(Set(ended.map(\.taskID)).map(JSONValue.string)).jsonText])
+        var retried = Set<String>()
+        for run in ended where run.status == .failed {
+            guard let retry = try retryRun(after: run.id, now: now, db) else { continue }
+            try Records.insert(retry, db)
+            try carryEvent(from: run.id, to: retry.id, db)
+            retried.insert(run.id)
+        }
+        summary.retriesScheduled = retried.count
+        // Notifications go out for a run's last attempt only (a retried failure is not the end).
+        try enqueueNotifications(runIDs: ended.map(\.id).filter { !retried.contains($0) }, now: now, db)
+        try Self.recordLastStatuses(EndedRun.lastStatuses(of: ended, retried: retried), db)
+        return summary
+    }
+
+    /// Sets tasks' `last_status` and `last_run_at` in one statement, unless a task already
+    /// shows a newer run's.
+    static func recordLastStatuses(_ statuses: [String: (status: RunStatus, at: Timestamp)], _ db: Database) throws {
+        guard !statuses.isEmpty else { return }
+        let rows = JSONValue.array(statuses.map { .array([.string($0.key), .string($0.value.status.rawValue), .int($0.value.at.microseconds)]) })
+        try db.cachedStatement(sql: """
+            UPDATE tasks SET last_status = u.status, last_run_at = u.at
+            FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS status, json_extract(value, '$[2]') AS at
+                  FROM json_each(?)) AS u
+            WHERE tasks.id = u.id AND (tasks.last_run_at IS NULL OR tasks.last_run_at <= u.at)
+            """).execute(arguments: [rows.jsonText])
     }
 
     /// The next attempt after the failed run `runID`, when its task's retry policy allows one.
@@ -133,12 +160,10 @@ extension SQLiteStore: RunQueue {
                     WHERE status = 'active' AND lease_expires_at < ? AND (? IS NULL OR node IS NOT ?)
                     """),
                 arguments: [expiredBefore, exceptNode, exceptNode])
-            var summary = RecordSummary()
-            for row in rows {
-                let end = RunOutcome.End.leaseLapsed(cancelRequested: (row["cancel_requested_at"] as Timestamp?) != nil)
-                summary = summary + (try self.end(RunOutcome(runID: row["id"], end: end, at: now), heldBy: nil, now: now, db))
+            let outcomes = rows.map { row in
+                RunOutcome(runID: row["id"], end: .leaseLapsed(cancelRequested: (row["cancel_requested_at"] as Timestamp?) != nil), at: now)
             }
-            return summary
+            return try self.end(outcomes, heldBy: nil, now: now, db)
         }
     }
 }

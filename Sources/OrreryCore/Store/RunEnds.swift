@@ -1,0 +1,60 @@
+/// A batch of run outcomes as a store writes them, decided once for both stores: the runs
+/// handed back (scheduled again) and the runs that end, each with its status, result and
+/// error. Every end is checked against the status model before anything is written.
+public struct ResolvedOutcomes: Sendable {
+    public struct Ending: Sendable {
+        public var runID: String
+        public var status: RunStatus
+        public var at: Timestamp
+        public var result: JSONValue?
+        public var error: RunError?
+    }
+
+    public private(set) var handedBack: [String] = []
+    public private(set) var endings: [Ending] = []
+
+    public init(_ outcomes: [RunOutcome]) throws {
+        for outcome in outcomes {
+            let (status, result, error) = try outcome.end.resolved()
+            if status == .scheduled {
+                handedBack.append(outcome.runID)
+            } else {
+                endings.append(Ending(runID: outcome.runID, status: status, at: outcome.at, result: result, error: error))
+            }
+        }
+    }
+
+    /// The errors the failed runs ended with, by run id (a run end's event carries its error).
+    public var errors: [String: RunError] {
+        endings.reduce(into: [:]) { errors, ending in
+            if let error = ending.error { errors[ending.runID] = error }
+        }
+    }
+}
+
+/// A run a store ended (its row was still ours), as the ending statement returns it.
+public struct EndedRun: Sendable, Equatable {
+    public var id: String
+    public var taskID: String
+    public var status: RunStatus
+    /// When it started (when it never did: when it ended).
+    public var startedAt: Timestamp
+
+    public init(id: String, taskID: String, status: RunStatus, startedAt: Timestamp) {
+        self.id = id
+        self.taskID = taskID
+        self.status = status
+        self.startedAt = startedAt
+    }
+
+    /// Each task's `last_status` after these ends: its newest ended run's (by start) status
+    /// and start. A run that is retried leaves its task's status to its next attempt.
+    public static func lastStatuses(of ended: [EndedRun], retried: Set<String>) -> [String: (status: RunStatus, at: Timestamp)] {
+        var newest: [String: (status: RunStatus, at: Timestamp)] = [:]
+        for run in ended where !retried.contains(run.id) {
+            if let seen = newest[run.taskID], seen.at > run.startedAt { continue }
+            newest[run.taskID] = (run.status, run.startedAt)
+        }
+        return newest
+    }
+}
