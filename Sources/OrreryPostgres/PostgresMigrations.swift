@@ -239,6 +239,14 @@ enum PostgresMigrations {
             "CREATE INDEX notification_deliveries_task ON notification_deliveries(task_id, created_at)",
             "CREATE INDEX notification_deliveries_created ON notification_deliveries(created_at)",
         ]),
+        // Listing finished runs newest first (issue 16): every recurring task's next run is
+        // scheduled and newer than all the history, so walking `runs_pkey` (the plan chosen for
+        // a common module or project, whose rows lie in seq order) starts with the whole backlog.
+        // This holds finished runs only, in seq order: one entry written when a run ends. A rare
+        // module or project is still reached by `runs_module` / `runs_project`.
+        Migration(name: "v9-finished-run-listing", statements: [
+            "CREATE INDEX runs_finished_seq ON runs(seq) WHERE finished_at IS NOT NULL",
+        ]),
     ]
 }
 

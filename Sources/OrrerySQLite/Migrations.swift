@@ -232,6 +232,16 @@ enum Migrations {
                 CREATE INDEX notification_deliveries_created ON notification_deliveries(created_at);
                 """)
         }
+        migrator.registerMigration("v11-finished-run-listing") { db in
+            // Listing finished runs by module or project, newest first (issue 16): every
+            // recurring task's next run is scheduled and newer than all the history, so
+            // `runs_module` and `runs_project` start with the whole backlog. These hold
+            // finished runs only: one entry each written when a run ends.
+            try db.execute(sql: """
+                CREATE INDEX runs_module_finished ON runs(module, seq) WHERE finished_at IS NOT NULL;
+                CREATE INDEX runs_project_finished ON runs(project, seq) WHERE finished_at IS NOT NULL;
+                """)
+        }
         return migrator
     }
 }

@@ -108,6 +108,33 @@ extension SQLiteStore: TaskStore {
             offset: filter.offset, count: filter.countTotal, decode: Records.run, seq: \.seq)
     }
 
+    /// The plan of a run listing's page query (`EXPLAIN QUERY PLAN`, a line per step), so
+    /// tests can check which index a listing walks whatever the store's size.
+    package func explainListRuns(_ filter: RunFilter) async throws -> String {
+        var w = Where()
+        w.add(filter)
+        let query = Self.pageQuery(
+            table: "runs", columns: Records.runColumns, filter: w,
+            after: try filter.cursor.map { ("seq < ?", try PageCursor.decode($0)) }, order: "seq DESC", limit: filter.limit,
+            offset: filter.offset)
+        return try await read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + query.sql, arguments: query.arguments)
+                .map { $0["detail"] as String }.joined(separator: "\n")
+        }
+    }
+
+    /// A listing's page query: the filters, then past the cursor's row, one more row than
+    /// asked (is there a next page?).
+    private static func pageQuery(
+        table: String, columns: String, filter: Where, after cursor: (clause: String, seq: Int64)?, order: String,
+        limit: Int, offset: Int
+    ) -> (sql: String, arguments: StatementArguments) {
+        var pageFilter = filter
+        if let cursor { pageFilter.add(cursor.clause, [cursor.seq.databaseValue]) }
+        return ("SELECT \(columns) FROM \(table) WHERE \(pageFilter.sql) ORDER BY \(order) LIMIT ? OFFSET ?",
+                StatementArguments(pageFilter.arguments + [(limit + 1).databaseValue, offset.databaseValue]))
+    }
+
     /// One page of a keyset-paginated listing (`after` positions it past the cursor's row)
     /// and, when `count`, the exact count of everything the filters match.
     private func page<Item: Sendable>(
@@ -116,12 +143,9 @@ extension SQLiteStore: TaskStore {
         seq: @escaping @Sendable (Item) -> Int64
     ) async throws -> Page<Item> {
         let countSQL = "SELECT count(*) FROM \(table) WHERE \(filter.sql)"
-        var pageFilter = filter
-        if let cursor { pageFilter.add(cursor.clause, [cursor.seq.databaseValue]) }
-        // One more than asked: is there a next page?
-        let pageSQL = "SELECT \(columns) FROM \(table) WHERE \(pageFilter.sql) ORDER BY \(order) LIMIT ? OFFSET ?"
+        let (pageSQL, fetchArgs) = Self.pageQuery(
+            table: table, columns: columns, filter: filter, after: cursor, order: order, limit: limit, offset: offset)
         let countArgs = StatementArguments(filter.arguments)
-        let fetchArgs = StatementArguments(pageFilter.arguments + [(limit + 1).databaseValue, offset.databaseValue])
         return try await read { db in
             let rows = try Row.fetchAll(db, sql: pageSQL, arguments: fetchArgs).map(decode)
             let total = count ? try Int.fetchOne(db, sql: countSQL, arguments: countArgs) ?? 0 : nil
