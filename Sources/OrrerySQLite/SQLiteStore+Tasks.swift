@@ -23,7 +23,7 @@ extension SQLiteStore: TaskStore {
     }
 
     public func task(id: String, project: String?) async throws -> ScheduledTask {
-        try await read { db in try Self.fetchTask(id: id, project: project, db) }
+        try pointRead { db in try Self.fetchTask(id: id, project: project, db) }
     }
 
     static func fetchTask(id: String, project: String?, _ db: Database) throws -> ScheduledTask {
@@ -88,7 +88,7 @@ extension SQLiteStore: TaskStore {
     }
 
     public func run(id: String, project: String?) async throws -> TaskRun {
-        try await read { db in try Self.fetchRun(id: id, project: project, db) }
+        try pointRead { db in try Self.fetchRun(id: id, project: project, db) }
     }
 
     static func fetchRun(id: String, project: String?, _ db: Database) throws -> TaskRun {

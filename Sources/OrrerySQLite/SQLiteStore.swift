@@ -104,6 +104,20 @@ public final class SQLiteStore: Sendable {
         }
     }
 
+    /// A point read (one row by its primary key) on the calling thread. GRDB's synchronous
+    /// read runs through `DispatchQueue.sync`, which usually stays on this thread, where
+    /// `read` hops to a reader's queue and back: two thread switches that cost more than the
+    /// read itself on a loaded 2-core machine (issue 16, GET by id). It briefly holds the
+    /// caller's thread (a pool thread or an HTTP event loop), so only reads bounded by a key
+    /// come here; listings, counts and scans take `read`.
+    func pointRead<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.read(body)
+        } catch {
+            throw translate(error)
+        }
+    }
+
     /// Database errors become Orrery's; no SQLite text reaches a client.
     func translate(_ error: any Error) -> any Error {
         guard let dbError = error as? DatabaseError else { return error }
