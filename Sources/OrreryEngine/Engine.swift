@@ -85,7 +85,8 @@ public final class Engine: Service, Sendable {
         let slots = RunSlots(RunSlots.Limits(
             concurrency: configuration.concurrency, queueLimits: configuration.queueLimits, moduleLimits: configuration.moduleLimits),
             external: externalModules)
-        let recorder = RunRecorder(store: store, node: configuration.node, clock: clock, logger: logger) { summary, endsWritten in
+        let pressure = ClaimPressure()
+        let recorder = RunRecorder(store: store, node: configuration.node, clock: clock, logger: logger, pressure: pressure) { summary, endsWritten in
             counters.withLock { $0.recorded += summary.ended; $0.recordTransactions += 1 }
             slots.endsWritten(endsWritten)
             bell.ring()
@@ -102,7 +103,7 @@ public final class Engine: Service, Sendable {
             configuration: Dispatcher.Configuration(
                 node: configuration.node, claimBatch: configuration.claimBatch, leaseDuration: configuration.leaseDuration,
                 maxIdleSleep: configuration.maxIdleSleep),
-            store: store, slots: slots, clock: clock, logger: logger, bell: bell, health: health
+            store: store, slots: slots, clock: clock, logger: logger, bell: bell, health: health, pressure: pressure
         ) { count in
             counters.withLock { $0.claimed += count; $0.claimTransactions += 1 }
             if count > 0 { changeBell.ring() }

@@ -17,9 +17,15 @@ final class RunRecorder: Sendable {
     /// Called after each write with what it did and how many ends it wrote (the engine
     /// frees that many slots and wakes its dispatcher).
     private let onRecorded: @Sendable (RecordSummary, _ endsWritten: Int) -> Void
+    /// While the dispatcher claims back to back, writes wait for it (a bounded time).
+    private let pressure: ClaimPressure?
 
-    init(store: any RunQueue, node: String, clock: any EngineClock, logger: Logger, onRecorded: @escaping @Sendable (RecordSummary, Int) -> Void) {
+    init(
+        store: any RunQueue, node: String, clock: any EngineClock, logger: Logger, pressure: ClaimPressure? = nil,
+        onRecorded: @escaping @Sendable (RecordSummary, Int) -> Void
+    ) {
         self.store = store
+        self.pressure = pressure
         self.node = node
         self.clock = clock
         self.logger = logger
@@ -54,18 +60,35 @@ final class RunRecorder: Sendable {
             // every second even if nothing else happens: no run is left active for ever.
             let unwritten = pending.withLock { !$0.isEmpty }
             await doorbell.wait(until: unwritten ? clock.now().adding(.seconds(1)) : nil, clock: clock)
+            // Due work starts before ended work is recorded: during a burst the ends wait
+            // (their leases stay renewed) and then go in a few large group commits.
+            await pressure?.wait(clock: clock)
             await flush()
         }
         await Task { await self.flush() }.value
     }
 
+    /// At most this many ends per transaction: a long backlog of ends (after a burst)
+    /// goes in several commits, and a claim waiting for the writer gets in between them.
+    static let maxEndsPerWrite = 1_000
+
     /// Writes everything pending now; on a database error keeps it and tries again.
     func flush() async {
         var attempt = 0
         while true {
+            // Log lines and progress go with (or before) their run's end: all of them, and
+            // the oldest ends up to the bound.
             let batch = pending.withLock { p -> RecordBatch in
-                defer { p = RecordBatch() }
-                return p
+                guard p.outcomes.count > Self.maxEndsPerWrite else {
+                    defer { p = RecordBatch() }
+                    return p
+                }
+                defer {
+                    p.logs = []
+                    p.progress = [:]
+                    p.outcomes.removeFirst(Self.maxEndsPerWrite)
+                }
+                return RecordBatch(logs: p.logs, progress: p.progress, outcomes: Array(p.outcomes.prefix(Self.maxEndsPerWrite)))
             }
             if batch.isEmpty { return }
             writing.withLock { $0 = batch.outcomes.map(\.runID) }
@@ -73,7 +96,8 @@ final class RunRecorder: Sendable {
             do {
                 let summary = try await store.record(batch, node: node, now: clock.now())
                 onRecorded(summary, batch.outcomes.count)
-                return
+                attempt = 0
+                continue  // the rest of a backlog, if any
             } catch {
                 let canceled = Task.isCancelled
                 attempt += 1

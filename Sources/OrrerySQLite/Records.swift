@@ -79,22 +79,46 @@ enum Records {
             dismissedBy: row[24], dismissedAt: row[25])
     }
 
-    static let insertRunSQL = """
+    static let insertRunColumns = """
         INSERT OR IGNORE INTO runs (id, task_id, project, module, resource_id, attempt, status, trigger, performed_by,
             slot, scheduled_at, updated_at, priority, finished_at, result, queue)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        VALUES
         """
+    static let insertRunSQL = insertRunColumns + " " + runPlaceholders
+
+    /// One row's placeholders for `insertRunColumns`, and the values that fill them.
+    static let runPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    static func insertValues(_ run: TaskRun) -> [(any DatabaseValueConvertible)?] {
+        [
+            run.id, run.taskID, run.project, run.module, run.resourceID, run.attempt, run.status.rawValue,
+            run.trigger.rawValue, run.performedBy, run.slot, run.scheduledAt, run.updatedAt, run.priority,
+            run.finishedAt, run.result?.jsonText, run.queue,
+        ]
+    }
 
     /// Inserts a scheduled run; returns false when its slot already exists (it never fires twice).
     @discardableResult
     static func insert(_ run: TaskRun, _ db: Database) throws -> Bool {
-        let statement = try db.cachedStatement(sql: insertRunSQL)
-        try statement.execute(arguments: [
-            run.id, run.taskID, run.project, run.module, run.resourceID, run.attempt, run.status.rawValue,
-            run.trigger.rawValue, run.performedBy, run.slot, run.scheduledAt, run.updatedAt, run.priority,
-            run.finishedAt, run.result?.jsonText, run.queue,
-        ])
+        try db.cachedStatement(sql: insertRunSQL).execute(arguments: StatementArguments(insertValues(run)))
         return db.changesCount > 0
+    }
+
+    /// Inserts runs with multi-row statements of up to `rowsPerStatement` rows, their values
+    /// bound as they are (no JSON to write and parse again per column); a slot that already
+    /// has a run keeps it.
+    static func insert(_ runs: some Collection<TaskRun>, _ db: Database) throws {
+        let rowsPerStatement = 100
+        var rest = runs[...]
+        while !rest.isEmpty {
+            let chunk = rest.prefix(rowsPerStatement)
+            rest = rest.dropFirst(chunk.count)
+            // One cached statement per chunk size: the full size and at most one remainder.
+            let sql = insertRunColumns + " " + repeatElement(runPlaceholders, count: chunk.count).joined(separator: ", ")
+            var values: [(any DatabaseValueConvertible)?] = []
+            values.reserveCapacity(chunk.count * 16)
+            for run in chunk { values += insertValues(run) }
+            try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(values))
+        }
     }
 
     static func logEntry(_ row: Row) -> LogEntry {

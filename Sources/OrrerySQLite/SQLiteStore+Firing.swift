@@ -49,7 +49,7 @@ extension SQLiteStore {
             try self.emitRunEnds(skippedIDs.map { ($0, .skipped, nil) }, now: now, db)
 
             let followUp = ClaimFollowUp(plan: plan, tasks: tasks.filter { $0.value.deletedAt == nil }, now: now) { self.ids.make(at: now) }
-            try Self.insertRuns(followUp.successors, db)
+            try Records.insert(followUp.successors, db)
             // Slots missed under `misfire: skip` are run ends too: notified and followed like any skip.
             let missed = followUp.successors.filter { $0.status == .skipped }.map(\.id)
             try self.enqueueNotifications(runIDs: missed, now: now, db)
@@ -161,31 +161,6 @@ extension SQLiteStore {
         for skipped in missed { try Records.insert(skipped, db) }
         if let last = missed.last { try Self.recordLastStatus(taskID: task.id, status: .skipped, at: last.finishedAt ?? now, db) }
         if let next { try Records.insert(next, db) }
-    }
-
-    /// Inserts runs in one statement (the rows travel as one bound JSON parameter); a slot
-    /// that already has a run keeps it.
-    static func insertRuns(_ runs: [TaskRun], _ db: Database) throws {
-        guard !runs.isEmpty else { return }
-        func opt<T>(_ value: T?, _ wrap: (T) -> JSONValue) -> JSONValue { value.map(wrap) ?? .null }
-        let rows = JSONValue.array(runs.map { run in
-            .array([
-                .string(run.id), .string(run.taskID), .string(run.project), .string(run.module), opt(run.resourceID, JSONValue.string),
-                .int(run.attempt), .string(run.status.rawValue), .string(run.trigger.rawValue), opt(run.performedBy, JSONValue.string),
-                opt(run.slot) { .int($0.microseconds) }, .int(run.scheduledAt.microseconds), .int(run.updatedAt.microseconds),
-                .int(run.priority), opt(run.finishedAt) { .int($0.microseconds) }, opt(run.result) { .string($0.jsonText) },
-                .string(run.queue),
-            ])
-        })
-        try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO runs (id, task_id, project, module, resource_id, attempt, status, trigger, performed_by,
-                slot, scheduled_at, updated_at, priority, finished_at, result, queue)
-            SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'),
-                json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]'), json_extract(value, '$[7]'),
-                json_extract(value, '$[8]'), json_extract(value, '$[9]'), json_extract(value, '$[10]'), json_extract(value, '$[11]'),
-                json_extract(value, '$[12]'), json_extract(value, '$[13]'), json_extract(value, '$[14]'), json_extract(value, '$[15]')
-            FROM json_each(?)
-            """).execute(arguments: [rows.jsonText])
     }
 
     /// The claim's query plan (`EXPLAIN QUERY PLAN` of the statements `claimDue` runs), for

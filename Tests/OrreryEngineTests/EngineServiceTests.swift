@@ -119,4 +119,47 @@ struct EngineServiceTests {
             await executing.value
         }
     }
+
+    @Test("while the dispatcher claims back to back the recorder holds ends back (at most maxDefer), then writes a backlog in bounded commits", arguments: StoreKind.enabled)
+    func recorderYieldsToClaims(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let n = RunRecorder.maxEndsPerWrite * 2 + 500
+            let tasks = (0..<n).map { Fixtures.task("t\($0)", schedule: Schedule(.once(at: t0)), at: t0) }
+            try await Fixtures.create(tasks, in: store, now: t0)
+            let claimed = try await store.claimDue(limit: n, now: t0, node: "n", leaseUntil: t0.adding(seconds: 300))
+            #expect(claimed.count == n)
+            let clock = ManualClock(now: t0)
+            let pressure = ClaimPressure(maxDefer: .seconds(2))
+            let writes = Mutex<[Int]>([])
+            let recorder = RunRecorder(store: store, node: "n", clock: clock, logger: logger, pressure: pressure) { _, written in
+                writes.withLock { $0.append(written) }
+            }
+            pressure.set(true)  // a burst: the dispatcher is claiming again at once
+            let recording = Task { await recorder.run() }
+            defer { recording.cancel() }
+            for run in claimed { recorder.end(RunOutcome(runID: run.run.id, end: .complete(result: nil), at: t0)) }
+
+            // Held back while claims go first: nothing is written, the leases stay held.
+            try await eventually("waiting for the claims, until maxDefer") { clock.sleeperCount >= 1 }
+            #expect(writes.withLock { $0.isEmpty })
+            #expect(recorder.unwrittenEnds().count == n)
+            // Past maxDefer the backlog goes anyway, in commits of at most maxEndsPerWrite ends.
+            clock.advance(by: .seconds(2))
+            try await eventually("every end written") { writes.withLock { $0.reduce(0, +) } == n }
+            #expect(writes.withLock { $0 } == [RunRecorder.maxEndsPerWrite, RunRecorder.maxEndsPerWrite, 500])
+            #expect(try await store.run(id: claimed[n - 1].run.id, project: nil).status == .complete)
+
+            // When the dispatcher stops claiming back to back, held ends go at once.
+            let more = Fixtures.task("late", schedule: Schedule(.once(at: t0)), at: t0)
+            try await Fixtures.create([more], in: store, now: t0)
+            let late = try #require(try await store.claimDue(limit: 1, now: t0, node: "n", leaseUntil: t0.adding(seconds: 300)).first)
+            pressure.set(true)
+            recorder.end(RunOutcome(runID: late.run.id, end: .complete(result: nil), at: t0))
+            try await eventually("held back again") { clock.sleeperCount >= 1 }
+            #expect(writes.withLock { $0.count } == 3)
+            pressure.set(false)
+            try await eventually("written once the claims stop") { try await store.run(id: late.run.id, project: nil).status == .complete }
+        }
+    }
+
 }

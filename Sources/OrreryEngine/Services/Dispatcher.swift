@@ -25,10 +25,12 @@ final class Dispatcher: Sendable {
     let health: StoreHealth
     /// Called after every claim transaction with how many runs it claimed.
     let claimed: @Sendable (Int) -> Void
+    /// Set while claiming back to back, so the recorder lets claims go first.
+    let pressure: ClaimPressure
 
     init(
         configuration: Configuration, store: any RunQueue, slots: RunSlots, clock: any EngineClock, logger: Logger,
-        bell: Doorbell, health: StoreHealth, claimed: @escaping @Sendable (Int) -> Void
+        bell: Doorbell, health: StoreHealth, pressure: ClaimPressure = ClaimPressure(), claimed: @escaping @Sendable (Int) -> Void
     ) {
         self.configuration = configuration
         self.store = store
@@ -38,15 +40,18 @@ final class Dispatcher: Sendable {
         self.bell = bell
         self.health = health
         self.claimed = claimed
+        self.pressure = pressure
     }
 
     /// Claims and starts runs until `isStopping` says so; store failures back off
     /// 50 ms × failures (at most 5 s) on the engine's clock.
     func dispatch(to executor: Executor, in runs: inout DiscardingTaskGroup, isStopping: () -> Bool) async {
         var failures = 0
+        defer { pressure.set(false) }
         while !isStopping() {
             let free = slots.free
             if free <= 0 {
+                pressure.set(false)
                 await bell.wait(until: nil, clock: clock)
                 continue
             }
@@ -60,12 +65,16 @@ final class Dispatcher: Sendable {
                 slots.claimed(batch.count)
                 claimed(batch.count)
                 for run in batch { executor.start(run, in: &runs) }
+                // A full batch with slots still free: more are due, claim again at once.
+                let backToBack = batch.count == limit && slots.free > 0
+                pressure.set(backToBack)
                 if batch.count == limit { continue }
                 var next = try await store.nextDueTime(limits: slots.claimLimits())
                 if let next, next <= clock.now() { continue }
                 if let cap = configuration.maxIdleSleep { next = min(next ?? Timestamp(microseconds: .max), clock.now().adding(cap)) }
                 await bell.wait(until: next, clock: clock)
             } catch {
+                pressure.set(false)
                 if isStopping() { break }
                 health.failed(at: clock.now())
                 failures += 1
