@@ -70,9 +70,10 @@ struct AuthorizationMatrixTests {
         .init(name: "disable user", method: .DELETE, request: { t in ("/v1/users/\(t.taskID)-user", nil) }, role: .admin, projectScoped: false, ok: 404, writes: true),
     ]
 
-    @Test("every endpoint answers each credential and project as its role allows, conforms to the document, and leaks nothing")
-    func matrix() async throws {
-        try await InProcessServer.with { admin, store in
+    @Test("every endpoint answers each credential and project as its role allows, conforms to the document, and leaks nothing",
+          arguments: StoreKind.enabled)
+    func matrix(_ kind: StoreKind) async throws {
+        try await InProcessServer.with(store: kind) { admin, store in
             let validator = SchemaValidator(document: try await admin.get("/openapi.json").json)
             let now = Timestamp(secondsSinceEpoch: Date().timeIntervalSince1970)
             // Credentials, all acting in project "alpha".
