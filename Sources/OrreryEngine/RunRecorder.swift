@@ -79,16 +79,9 @@ final class RunRecorder: Sendable {
             // Log lines and progress go with (or before) their run's end: all of them, and
             // the oldest ends up to the bound.
             let batch = pending.withLock { p -> RecordBatch in
-                guard p.outcomes.count > Self.maxEndsPerWrite else {
-                    defer { p = RecordBatch() }
-                    return p
-                }
-                defer {
-                    p.logs = []
-                    p.progress = [:]
-                    p.outcomes.removeFirst(Self.maxEndsPerWrite)
-                }
-                return RecordBatch(logs: p.logs, progress: p.progress, outcomes: Array(p.outcomes.prefix(Self.maxEndsPerWrite)))
+                let ends = p.outcomes.prefix(Self.maxEndsPerWrite)
+                defer { p = RecordBatch(outcomes: Array(p.outcomes.dropFirst(ends.count))) }
+                return RecordBatch(logs: p.logs, progress: p.progress, outcomes: Array(ends))
             }
             if batch.isEmpty { return }
             writing.withLock { $0 = batch.outcomes.map(\.runID) }

@@ -84,7 +84,6 @@ enum Records {
             slot, scheduled_at, updated_at, priority, finished_at, result, queue)
         VALUES
         """
-    static let insertRunSQL = insertRunColumns + " " + runPlaceholders
 
     /// One row's placeholders for `insertRunColumns`, and the values that fill them.
     static let runPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -99,7 +98,7 @@ enum Records {
     /// Inserts a scheduled run; returns false when its slot already exists (it never fires twice).
     @discardableResult
     static func insert(_ run: TaskRun, _ db: Database) throws -> Bool {
-        try db.cachedStatement(sql: insertRunSQL).execute(arguments: StatementArguments(insertValues(run)))
+        try insert(CollectionOfOne(run), db)
         return db.changesCount > 0
     }
 

@@ -100,27 +100,30 @@ extension SQLiteStore: TaskStore {
     }
 
     public func listRuns(_ filter: RunFilter) async throws -> Page<TaskRun> {
-        var w = Where()
-        w.add(filter)
+        let (w, after) = try Self.runListing(filter)
         return try await page(
-            table: "runs", columns: Records.runColumns, filter: w,
-            after: try filter.cursor.map { ("seq < ?", try PageCursor.decode($0)) }, order: "seq DESC", limit: filter.limit,
+            table: "runs", columns: Records.runColumns, filter: w, after: after, order: "seq DESC", limit: filter.limit,
             offset: filter.offset, count: filter.countTotal, decode: Records.run, seq: \.seq)
     }
 
     /// The plan of a run listing's page query (`EXPLAIN QUERY PLAN`, a line per step), so
     /// tests can check which index a listing walks whatever the store's size.
     package func explainListRuns(_ filter: RunFilter) async throws -> String {
-        var w = Where()
-        w.add(filter)
+        let (w, after) = try Self.runListing(filter)
         let query = Self.pageQuery(
-            table: "runs", columns: Records.runColumns, filter: w,
-            after: try filter.cursor.map { ("seq < ?", try PageCursor.decode($0)) }, order: "seq DESC", limit: filter.limit,
+            table: "runs", columns: Records.runColumns, filter: w, after: after, order: "seq DESC", limit: filter.limit,
             offset: filter.offset)
         return try await read { db in
             try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + query.sql, arguments: query.arguments)
                 .map { $0["detail"] as String }.joined(separator: "\n")
         }
+    }
+
+    /// A run listing's filters, and the position its cursor gives (newest first, by seq).
+    private static func runListing(_ filter: RunFilter) throws -> (filter: Where, after: (clause: String, seq: Int64)?) {
+        var w = Where()
+        w.add(filter)
+        return (w, try filter.cursor.map { ("seq < ?", try PageCursor.decode($0)) })
     }
 
     /// A listing's page query: the filters, then past the cursor's row, one more row than

@@ -3,9 +3,10 @@ import Synchronization
 
 /// Whether the `Dispatcher` is claiming due runs back to back (a burst: more are due than
 /// one claim takes, and slots are free). While it is, the `RunRecorder` holds its group
-/// commits back — at most `maxDefer`, longer than a claim of 20,000 due runs takes — so that on a store with one writer (SQLite) starting
-/// due work goes before recording ended work: at the top of the hour, 20,000 runs start
-/// within a second instead of waiting behind the ends of the first ones.
+/// commits back — at most `maxDefer`, longer than claiming 20,000 due runs takes — so that
+/// on a store with one writer (SQLite) starting due work goes before recording ended work:
+/// at the top of the hour 20,000 runs start within a second instead of waiting behind the
+/// ends of the first ones.
 final class ClaimPressure: Sendable {
     /// How long the recorder may hold ends back; past it, it writes anyway.
     let maxDefer: Duration
