@@ -28,9 +28,12 @@ public final class PostgresStore: Sendable {
 
     /// Connects to `url` (`postgres://user[:password]@host[:port]/database`, optional
     /// `?sslmode=disable|prefer|require` and `?host=/socket/dir`) and applies pending migrations.
-    public static func connect(url: String, logger: Logger = Logger(label: "orrery.postgres"), maxConnections: Int = 20) async throws -> PostgresStore {
+    /// `connectWait`: how long a call may wait for a connection before it is `.unavailable`.
+    public static func connect(
+        url: String, logger: Logger = Logger(label: "orrery.postgres"), maxConnections: Int = 20, connectWait: Duration = .seconds(5)
+    ) async throws -> PostgresStore {
         let location = try PostgresLocation(url: url)
-        let store = PostgresStore(location: location, logger: logger, maxConnections: maxConnections)
+        let store = PostgresStore(location: location, logger: logger, maxConnections: maxConnections, connectWait: connectWait)
         await store.client.runStarted(store.runStarted)
         do {
             try await store.migrate()

@@ -42,7 +42,7 @@ public enum StoreKind: String, Sendable, CaseIterable, CustomStringConvertible {
             try await Self.withFreshDatabase { url in
                 var stores: [PostgresStore] = []
                 defer { stores.forEach { $0.close() } }
-                for _ in 0..<count { stores.append(try await PostgresStore.connect(url: url)) }
+                for _ in 0..<count { stores.append(try await PostgresStore.connect(url: url, connectWait: StoreKind.testConnectWait)) }
                 try await body(stores)
             }
         }
@@ -100,7 +100,7 @@ public enum StoreLocation: Sendable {
     public func open(exclusive: Bool = false) async throws -> any ConformingStore {
         switch self {
         case .sqlite(let dir): try SQLiteStore(path: dir.file("orrery.sqlite"), options: .init(exclusive: exclusive))
-        case .postgres(let url): try await PostgresStore.connect(url: url)
+        case .postgres(let url): try await PostgresStore.connect(url: url, connectWait: StoreKind.testConnectWait)
         }
     }
 
@@ -115,4 +115,12 @@ public enum StoreLocation: Sendable {
         defer { close(store) }
         return try await body(store)
     }
+}
+
+extension StoreKind {
+    /// How long a test's PostgreSQL store waits for a connection (a served store waits 5 s).
+    /// The suite opens about a hundred stores on fresh databases at once on 2 cores; a CI
+    /// run saw a few of them wait past 5 s for their first connection and fail as
+    /// "unreachable" before any test step ran. Tests of unavailability connect on their own.
+    static let testConnectWait: Duration = .seconds(30)
 }
