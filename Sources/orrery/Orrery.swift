@@ -239,8 +239,7 @@ struct Serve: AsyncParsableCommand {
                     failedAuthLimit: authFailuresPerMinute > 0 ? FailedAuthLimiter.Configuration(failures: authFailuresPerMinute) : nil)),
             // A connection that sends and receives nothing for a minute is closed: idle and
             // slowloris clients cannot pile up for ever (live streams send heartbeats).
-            // Requests are answered on their connection's event loop (no thread switch per request).
-            server: .http1OnEventLoop(configuration: .init(idleTimeout: .seconds(60))),
+            server: .http1(configuration: .init(idleTimeout: .seconds(60))),
             configuration: .init(address: .hostname(host, port: port), serverName: "Orrery"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port

@@ -90,7 +90,6 @@ enum InProcessServer {
         let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
             router: BasePathRouter(basePath: basePath, router: OrreryRoutes.build(service: service, dashboard: DashboardConfiguration(basePath: basePath))),
-            server: .http1OnEventLoop(),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
             logger: logger)
