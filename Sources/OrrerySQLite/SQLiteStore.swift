@@ -25,6 +25,8 @@ public final class SQLiteStore: Sendable {
     }
 
     let pool: DatabasePool
+    /// One read-only connection of its own for `pointRead`, used only synchronously.
+    private let pointReader: DatabaseQueue
     let ids = IDGenerator()
     private let lockFD: Int32?
     private let checkpointer: Task<Void, Never>?
@@ -58,6 +60,9 @@ public final class SQLiteStore: Sendable {
         do {
             pool = try DatabasePool(path: path, configuration: config)
             try Migrations.migrator.migrate(pool)
+            var readOnly = config
+            readOnly.readonly = true
+            pointReader = try DatabaseQueue(path: path, configuration: readOnly)
             if options.exclusive {
                 var checkpointConfig = Configuration()
                 checkpointConfig.busyMode = .timeout(options.busyTimeout)
@@ -83,7 +88,7 @@ public final class SQLiteStore: Sendable {
 
     /// The schema version names applied, oldest first (for `orrery migrate`).
     public func appliedMigrations() throws -> [String] {
-        try pool.read { db in try Migrations.migrator.appliedMigrations(db) }
+        try pointRead { db in try Migrations.migrator.appliedMigrations(db) }
     }
 
     // MARK: - Running statements
@@ -104,15 +109,20 @@ public final class SQLiteStore: Sendable {
         }
     }
 
-    /// A point read (one row by its primary key) on the calling thread. GRDB's synchronous
-    /// read runs through `DispatchQueue.sync`, which usually stays on this thread, where
-    /// `read` hops to a reader's queue and back: two thread switches that cost more than the
-    /// read itself on a loaded 2-core machine (issue 16, GET by id). It briefly holds the
-    /// caller's thread (a pool thread or an HTTP event loop), so only reads bounded by a key
-    /// come here; listings, counts and scans take `read`.
+    /// A point read (one row by its primary key) on the calling thread, from a read-only
+    /// connection of its own: `read` hops to a reader's queue and back, two thread switches
+    /// that cost more than the read itself on a loaded 2-core machine (issue 16, GET by id).
+    ///
+    /// Not from the pool's readers: an async `read` gives its reader back only when its task
+    /// resumes on the concurrency pool, so a synchronous wait for one of the pool's readers on
+    /// a pool thread can wait for itself. With 2 cores the concurrency pool has 2 threads, and
+    /// two GETs waiting so while five listings held the readers stopped every task in the
+    /// process (the CI hangs of 2026-12-02). This connection is only ever used synchronously,
+    /// so whoever holds it gives it back without waiting for anything. Only reads bounded by
+    /// a key come here; listings, counts and scans take `read`.
     func pointRead<T>(_ body: (Database) throws -> T) throws -> T {
         do {
-            return try pool.read(body)
+            return try pointReader.read(body)
         } catch {
             throw translate(error)
         }

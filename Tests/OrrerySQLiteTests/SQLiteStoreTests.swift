@@ -35,6 +35,35 @@ struct SQLiteStoreTests {
         #expect(try await store.listTasks(TaskFilter()).totalCount == 400)
     }
 
+    @Test("reads by id beside many concurrent listings never stop the process (they do not wait on the listings' readers)")
+    func pointReadsBesideListings() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try Fixtures.store(in: dir, exclusive: true)
+        let tasks = (0..<20).map { Fixtures.task("p\($0)", schedule: Schedule(.once(at: t0)), at: t0) }
+        try await Fixtures.create(tasks, in: store, now: t0)
+        // A deadlock here stops every task in the process, the time limit's included, so a
+        // thread outside the concurrency pool ends the process instead of letting CI hang.
+        let watchdog = Watchdog(seconds: 60, what: "point reads beside listings")
+        defer { watchdog.cancel() }
+        // Far more tasks than the pool's five readers and the concurrency pool's threads.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<64 {
+                group.addTask {
+                    for j in 0..<40 {
+                        if (i + j) % 2 == 0 {
+                            _ = try await store.listRuns(RunFilter())
+                        } else {
+                            let task = try await store.task(id: tasks[j % tasks.count].id, project: nil)
+                            #expect(task.id == tasks[j % tasks.count].id)
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
     @Test("only one process may serve a database file")
     func exclusiveLock() async throws {
         let dir = try TemporaryDirectory()
@@ -42,5 +71,34 @@ struct SQLiteStoreTests {
         let first = try Fixtures.store(in: dir, exclusive: true)
         #expect(throws: OrreryError.self) { try Fixtures.store(in: dir, exclusive: true) }
         _ = first
+    }
+}
+
+/// Ends the process when `cancel()` is not called within `seconds`, from a thread of its own
+/// (not the concurrency pool, which a deadlock may have stopped).
+final class Watchdog: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var cancelled = false
+
+    init(seconds: Double, what: String) {
+        let thread = Thread { [self] in
+            let deadline = Date().addingTimeInterval(seconds)
+            condition.lock()
+            while !cancelled && condition.wait(until: deadline) {}
+            let fired = !cancelled
+            condition.unlock()
+            if fired {
+                FileHandle.standardError.write(Data("Watchdog: \(what) did not finish within \(Int(seconds)) s; the process is stuck, ending it\n".utf8))
+                exit(86)
+            }
+        }
+        thread.start()
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.signal()
+        condition.unlock()
     }
 }
