@@ -36,6 +36,7 @@ func startNodes(_ count: Int, url: String, modules: [any TaskModule]) async thro
         var config = Engine.Configuration(node: "bench-\(i)")
         config.concurrency = options.concurrency
         config.maxIdleSleep = .seconds(1)
+        if let ms = options.claimAheadMs { config.claimAhead = .milliseconds(ms) }
         let engine = Engine(configuration: config, store: store, modules: ModuleRegistry(modules), clock: clock, logger: logger)
         engines.append(engine)
         stores.append(store)

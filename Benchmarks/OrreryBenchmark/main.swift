@@ -18,6 +18,8 @@ import OrrerySQLite
 struct Options {
     var runs = 100_000
     var latenessTasks = 10_000
+    /// The engine's `claimAhead` in ms (nil: its default).
+    var claimAheadMs: Int?
     var windowSec = 10
     var concurrency = 100
     var synchronousFull = false
@@ -50,6 +52,7 @@ struct Options {
             case "--window-sec": windowSec = next()
             case "--concurrency": concurrency = next()
             case "--sync-full": synchronousFull = true
+            case "--claim-ahead-ms": claimAheadMs = next()
             case "--store-only": storeOnly = true
             case "--cron": cron = true
             case "--events": events = true
@@ -104,6 +107,7 @@ func makeEngine(_ store: SQLiteStore, modules: [any TaskModule], configure: (ino
     var config = Engine.Configuration(node: "bench")
     config.concurrency = options.concurrency
     config.exclusiveStore = true
+    if let ms = options.claimAheadMs { config.claimAhead = .milliseconds(ms) }
     configure(&config)
     return Engine(configuration: config, store: store, modules: ModuleRegistry(modules), clock: clock, logger: logger)
 }

@@ -42,6 +42,10 @@ public final class Engine: Service, Sendable {
         /// When set, the dispatcher never sleeps longer than this: a safety net for a
         /// wake-up from another node that was lost (a dropped `LISTEN` connection).
         public var maxIdleSleep: Duration?
+        /// Runs due within this much of now are claimed ahead and started at their time, so
+        /// the claim's transaction does not make them late. A run so claimed shows `active`
+        /// (with `started_at` its `scheduled_at`) that much before its time, at most.
+        public var claimAhead: Duration = .milliseconds(50)
         /// Per-run metrics (ends, durations, lateness); nil: none.
         public var metrics: RunMetrics?
 
@@ -102,7 +106,7 @@ public final class Engine: Service, Sendable {
         self.dispatcher = Dispatcher(
             configuration: Dispatcher.Configuration(
                 node: configuration.node, claimBatch: configuration.claimBatch, leaseDuration: configuration.leaseDuration,
-                maxIdleSleep: configuration.maxIdleSleep),
+                maxIdleSleep: configuration.maxIdleSleep, claimAhead: configuration.claimAhead),
             store: store, slots: slots, clock: clock, logger: logger, bell: bell, health: health, pressure: pressure
         ) { count in
             counters.withLock { $0.claimed += count; $0.claimTransactions += 1 }

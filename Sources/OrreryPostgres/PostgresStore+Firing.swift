@@ -9,9 +9,9 @@ import PostgresNIO
 /// run whose task another node holds this instant is left for the next claim). The
 /// `ClaimPlan` and its `ClaimFollowUp` are decided in OrreryCore; this file only spells them.
 extension PostgresStore {
-    public func claimDue(limit: Int, now: Timestamp, node: String, leaseUntil: Timestamp, limits: ClaimLimits) async throws -> [ClaimedRun] {
+    public func claimDue(limit: Int, now: Timestamp, dueBy: Timestamp, node: String, leaseUntil: Timestamp, limits: ClaimLimits) async throws -> [ClaimedRun] {
         let claim = try await transaction { connection -> (claimed: [ClaimedRun], materialized: Bool) in
-            var due = limits.admit(try await connection.rows(Self.dueQuery(limit: limit, now: now, limits: limits), logger: self.logger)
+            var due = limits.admit(try await connection.rows(Self.dueQuery(limit: limit, now: dueBy, limits: limits), logger: self.logger)
                 .map { try Self.dueRun($0, now: now) })
             guard !due.isEmpty else { return ([], false) }
             let taskIDs = Array(Set(due.map(\.taskID))).sorted()
@@ -157,7 +157,7 @@ extension PostgresStore {
         try await connection.execute("""
             UPDATE runs SET
                 status = CASE c.kind WHEN 'run' THEN 'active' WHEN 'skip' THEN 'skipped' ELSE runs.status END,
-                started_at = CASE c.kind WHEN 'run' THEN \(now.microseconds) ELSE runs.started_at END,
+                started_at = CASE c.kind WHEN 'run' THEN greatest(\(now.microseconds), runs.scheduled_at) ELSE runs.started_at END,
                 node = CASE c.kind WHEN 'run' THEN \(node) ELSE runs.node END,
                 lease_expires_at = CASE c.kind WHEN 'run' THEN \(leaseUntil.microseconds) ELSE runs.lease_expires_at END,
                 finished_at = CASE c.kind WHEN 'skip' THEN \(now.microseconds) ELSE runs.finished_at END,

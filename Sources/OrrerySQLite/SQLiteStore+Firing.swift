@@ -7,9 +7,9 @@ public import OrreryCore
 /// successors and the tasks, whatever the batch's size (issue 20: a top-of-the-hour burst is
 /// a claim of ready rows, not a round of per-task statements).
 extension SQLiteStore {
-    public func claimDue(limit: Int, now: Timestamp, node: String, leaseUntil: Timestamp, limits: ClaimLimits) async throws -> [ClaimedRun] {
+    public func claimDue(limit: Int, now: Timestamp, dueBy: Timestamp, node: String, leaseUntil: Timestamp, limits: ClaimLimits) async throws -> [ClaimedRun] {
         try await write { db in
-            let due = limits.admit(try Self.dueRuns(limit: limit, now: now, limits: limits, db))
+            let due = limits.admit(try Self.dueRuns(limit: limit, now: dueBy, limits: limits, db))
             guard !due.isEmpty else { return [] }
             var tasks: [String: ScheduledTask] = [:]
             var params: [String: String] = [:]
@@ -134,7 +134,7 @@ extension SQLiteStore {
         try db.cachedStatement(sql: """
             UPDATE runs SET
                 status = CASE c.kind WHEN 'run' THEN 'active' WHEN 'skip' THEN 'skipped' ELSE runs.status END,
-                started_at = CASE c.kind WHEN 'run' THEN ?1 ELSE runs.started_at END,
+                started_at = CASE c.kind WHEN 'run' THEN max(?1, runs.scheduled_at) ELSE runs.started_at END,
                 node = CASE c.kind WHEN 'run' THEN ?2 ELSE runs.node END,
                 lease_expires_at = CASE c.kind WHEN 'run' THEN ?3 ELSE runs.lease_expires_at END,
                 finished_at = CASE c.kind WHEN 'skip' THEN ?1 ELSE runs.finished_at END,

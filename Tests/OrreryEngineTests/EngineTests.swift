@@ -31,6 +31,36 @@ struct EngineTests {
         }
     }
 
+    @Test("runs due within claimAhead are claimed early and start at their time (started_at is their time); a cancel meanwhile ends one before its work starts",
+          arguments: StoreKind.enabled)
+    func claimedAhead(store: StoreKind) async throws {
+        let clock = ManualClock()
+        let starts = Locked<[String: Timestamp]>([:])
+        let probe = ClosureModule(ModuleDescriptor(name: "probe", description: ["en-US": "test"])) { context in
+            starts.withLock { $0[context.run.taskID] = clock.now() }
+            return nil
+        }
+        try await EngineHarness.with(store: store, modules: [probe], clock: clock, configure: { $0.claimAhead = .milliseconds(50) }) { h in
+            let now = clock.now()
+            let due = now.adding(microseconds: 30_000)
+            let tasks = ["kept", "dropped"].map { ScheduledTask(id: $0, name: $0, module: "probe", schedule: Schedule(.once(at: due)), createdAt: now) }
+            try await Fixtures.create(tasks, in: h.store, now: now)
+            h.engine.wake()
+            try await eventually("both claimed ahead") {
+                try await h.store.listRuns(RunFilter()).items.filter { $0.status == .active }.count == 2
+            }
+            let active = try await h.store.listRuns(RunFilter()).items
+            #expect(active.allSatisfy { $0.startedAt == due }, "started_at is the run's time, not the claim's")
+            #expect(starts.withLock { $0.isEmpty }, "no work starts before its time")
+            let dropped = try #require(active.first { $0.taskID == "dropped" })
+            #expect(h.engine.requestCancel(runID: dropped.id), "a run claimed ahead is the executor's already")
+            clock.advance(by: .milliseconds(30))
+            try await eventually("dropped canceled") { try await h.store.run(id: dropped.id, project: nil).status == .canceled }
+            try await eventually("kept complete") { try await h.store.run(id: active.first { $0.taskID == "kept" }!.id, project: nil).status == .complete }
+            #expect(starts.withLock { $0 } == ["kept": due], "kept started exactly at its time; dropped never started")
+        }
+    }
+
     @Test("a run with an unknown module or undecodable params fails alone; the others still run", arguments: StoreKind.enabled)
     func badRunsFailAlone(store: StoreKind) async throws {
         try await EngineHarness.with(store: store, modules: [NoopModule(), SleepModule()]) { h in

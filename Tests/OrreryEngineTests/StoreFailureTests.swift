@@ -62,10 +62,10 @@ final class OutageStore: RunQueue, Sendable {
         if state.withLock({ $0.down }) { throw OrreryError(.unavailable, "the database is unreachable") }
     }
 
-    func claimDue(limit: Int, now: Timestamp, node: String, leaseUntil: Timestamp, limits: ClaimLimits) async throws -> [ClaimedRun] {
+    func claimDue(limit: Int, now: Timestamp, dueBy: Timestamp, node: String, leaseUntil: Timestamp, limits: ClaimLimits) async throws -> [ClaimedRun] {
         state.withLock { $0.claims += 1 }
         try check()
-        return try await real.claimDue(limit: limit, now: now, node: node, leaseUntil: leaseUntil, limits: limits)
+        return try await real.claimDue(limit: limit, now: now, dueBy: dueBy, node: node, leaseUntil: leaseUntil, limits: limits)
     }
     func nextDueTime(limits: ClaimLimits) async throws -> Timestamp? { try check(); return try await real.nextDueTime(limits: limits) }
     func record(_ batch: RecordBatch, node: String, now: Timestamp) async throws -> RecordSummary {

@@ -44,13 +44,13 @@ struct SQLiteStoreTests {
         try await Fixtures.create(tasks, in: store, now: t0)
         // A deadlock here stops every task in the process, the time limit's included, so a
         // thread outside the concurrency pool ends the process instead of letting CI hang.
-        let watchdog = Watchdog(seconds: 60, what: "point reads beside listings")
+        let watchdog = Watchdog(seconds: 180, what: "point reads beside listings")
         defer { watchdog.cancel() }
         // Far more tasks than the pool's five readers and the concurrency pool's threads.
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<64 {
                 group.addTask {
-                    for j in 0..<40 {
+                    for j in 0..<20 {
                         if (i + j) % 2 == 0 {
                             _ = try await store.listRuns(RunFilter())
                         } else {
@@ -88,11 +88,23 @@ final class Watchdog: @unchecked Sendable {
             let fired = !cancelled
             condition.unlock()
             if fired {
-                FileHandle.standardError.write(Data("Watchdog: \(what) did not finish within \(Int(seconds)) s; the process is stuck, ending it\n".utf8))
+                FileHandle.standardError.write(Data("Watchdog: \(what) did not finish within \(Int(seconds)) s; every thread's stack follows, then the process ends\n".utf8))
+                Self.dumpThreads()
                 exit(86)
             }
         }
         thread.start()
+    }
+
+    /// Every thread's backtrace on stderr, from gdb when there is one (what was waiting on what).
+    private static func dumpThreads() {
+        guard let gdb = ["/usr/bin/gdb", "/bin/gdb"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { return }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: gdb)
+        process.arguments = ["-p", "\(getpid())", "-batch", "-ex", "thread apply all bt 30"]
+        process.standardOutput = FileHandle.standardError
+        try? process.run()
+        process.waitUntilExit()
     }
 
     func cancel() {

@@ -63,7 +63,7 @@ public struct ClaimPlan: Sendable {
     public static func activated(_ run: TaskRun, node: String, now: Timestamp, leaseUntil: Timestamp) -> TaskRun {
         var run = run
         run.status = .active
-        run.startedAt = now
+        run.startedAt = max(now, run.scheduledAt)  // claimed ahead: it starts at its time
         run.updatedAt = now
         run.node = node
         run.leaseExpiresAt = leaseUntil

@@ -90,9 +90,11 @@ public enum Reschedule: Sendable {
 
 /// What the engine does to runs (Oban's engine verbs): claim, finish, renew, rescue.
 public protocol RunQueue: Sendable {
-    /// Moves up to `limit` due runs to `active` under a lease held by `node`, highest
-    /// priority then earliest first, materializing each recurring task's next run.
-    func claimDue(limit: Int, now: Timestamp, node: String, leaseUntil: Timestamp, limits: ClaimLimits) async throws -> [ClaimedRun]
+    /// Moves up to `limit` runs due by `dueBy` to `active` under a lease held by `node`,
+    /// highest priority then earliest first, materializing each recurring task's next run.
+    /// `dueBy` may lie a little after `now` (the dispatcher claims ahead, then starts each run
+    /// at its time): a run's `started_at` is the later of `now` and its `scheduled_at`.
+    func claimDue(limit: Int, now: Timestamp, dueBy: Timestamp, node: String, leaseUntil: Timestamp, limits: ClaimLimits) async throws -> [ClaimedRun]
     /// The earliest `scheduled_at` among scheduled runs not in a full queue or module, for
     /// the dispatcher's sleep.
     func nextDueTime(limits: ClaimLimits) async throws -> Timestamp?
@@ -127,8 +129,9 @@ public protocol PruningStore: Sendable {
 public typealias OrreryStore = TaskStore & RunQueue & EventStore
 
 extension RunQueue {
-    public func claimDue(limit: Int, now: Timestamp, node: String, leaseUntil: Timestamp) async throws -> [ClaimedRun] {
-        try await claimDue(limit: limit, now: now, node: node, leaseUntil: leaseUntil, limits: .none)
+    /// The runs due by `now`.
+    public func claimDue(limit: Int, now: Timestamp, node: String, leaseUntil: Timestamp, limits: ClaimLimits = .none) async throws -> [ClaimedRun] {
+        try await claimDue(limit: limit, now: now, dueBy: now, node: node, leaseUntil: leaseUntil, limits: limits)
     }
 
     public func nextDueTime() async throws -> Timestamp? { try await nextDueTime(limits: .none) }

@@ -5,6 +5,11 @@ public import OrreryCore
 /// slots, up to `claimBatch` per transaction. It never polls on a fixed interval: it sleeps
 /// until the earliest due run or until its doorbell rings (a new run here, a NOTIFY from
 /// another node, a group commit that freed slots).
+///
+/// It claims `claimAhead` early: runs due within that much of now are claimed with the
+/// rest, and the executor starts each at its `scheduled_at`. So a run's start does not wait
+/// for the claim's transaction (nor for a group commit ahead of it on SQLite's one writer,
+/// nor for another node's claim on PostgreSQL): firing is as punctual as a timer.
 final class Dispatcher: Sendable {
     struct Configuration: Sendable {
         var node: String
@@ -14,6 +19,8 @@ final class Dispatcher: Sendable {
         var leaseDuration: Duration = .seconds(30)
         /// When set, never sleep longer: a safety net for a lost wake-up from another node.
         var maxIdleSleep: Duration?
+        /// Runs due within this much of now are claimed now and started at their time.
+        var claimAhead: Duration = .milliseconds(50)
     }
 
     let configuration: Configuration
@@ -59,8 +66,8 @@ final class Dispatcher: Sendable {
             do {
                 let now = clock.now()
                 let batch = try await store.claimDue(
-                    limit: limit, now: now, node: configuration.node, leaseUntil: now.adding(configuration.leaseDuration),
-                    limits: slots.claimLimits())
+                    limit: limit, now: now, dueBy: now.adding(configuration.claimAhead), node: configuration.node,
+                    leaseUntil: now.adding(configuration.leaseDuration), limits: slots.claimLimits())
                 failures = 0
                 slots.claimed(batch.count)
                 claimed(batch.count)
@@ -69,7 +76,8 @@ final class Dispatcher: Sendable {
                 let backToBack = batch.count == limit && slots.free > 0
                 pressure.set(backToBack)
                 if batch.count == limit { continue }
-                var next = try await store.nextDueTime(limits: slots.claimLimits())
+                // Woken `claimAhead` before the next run is due, to claim it ahead.
+                var next = try await store.nextDueTime(limits: slots.claimLimits()).map { $0.adding(microseconds: -configuration.claimAhead.microseconds) }
                 if let next, next <= clock.now() { continue }
                 if let cap = configuration.maxIdleSleep { next = min(next ?? Timestamp(microseconds: .max), clock.now().adding(cap)) }
                 await bell.wait(until: next, clock: clock)

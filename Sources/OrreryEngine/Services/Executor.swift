@@ -62,9 +62,14 @@ final class Executor: Sendable {
 
     private func execute(_ claimed: ClaimedRun, handle: ActiveRun) async {
         let run = claimed.run
+        // Claimed ahead (the dispatcher's `claimAhead`): its work starts at its time. A cancel
+        // or shutdown meanwhile ends it without starting it.
+        if run.scheduledAt > clock.now() { try? await clock.sleep(until: run.scheduledAt) }
         configuration.metrics?.started(run)
         let end: RunOutcome.End
-        if let module = registry[run.module] {
+        if let reason = handle.reason {
+            end = Self.end(for: reason)
+        } else if let module = registry[run.module] {
             let sink = RunSink(runID: run.id, recorder: recorder, clock: clock)
             let context = RunContext(run: run, paramsJSON: claimed.paramsJSON, sink: sink, event: claimed.event)
             let work = Task { try await module.run(context) }
