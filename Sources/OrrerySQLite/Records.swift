@@ -11,24 +11,26 @@ enum Records {
         (SELECT min(r.scheduled_at) FROM runs r WHERE r.task_id = tasks.id AND r.status = 'scheduled') AS next_run_at
         """
 
+    /// A task from a row of `taskColumns`, by position: by name, GRDB looks each column up
+    /// case-insensitively (a `lowercased()` per column), which was most of a GET task's decode.
     static func task(_ row: Row) throws -> ScheduledTask {
-        let labelsJSON = try JSONValue.fromStored(row["labels"])
+        let labelsJSON = try JSONValue.fromStored(row[8])
         var labels: [String: String] = [:]
         for (k, v) in labelsJSON.objectValue ?? [:] { labels[k] = v.stringValue }
-        let notifyText: String? = row["notify"]
+        let notifyText: String? = row[17]
         return ScheduledTask(
-            id: row["id"], seq: row["seq"], project: row["project"], name: row["name"],
-            description: row["description"], module: row["module"],
-            params: try JSONValue.fromStored(row["params"]), resourceID: row["resource_id"], labels: labels,
-            schedule: try Schedule.parse(try JSONValue.fromStored(row["schedule"]), now: .epoch),
-            enabled: row["enabled"], queue: row["queue"], priority: row["priority"], timeoutSec: row["timeout_sec"],
-            retry: try RetryPolicy.parse(try JSONValue.fromStored(row["retry"]), path: "retry"),
-            overlap: OverlapPolicy(rawValue: row["overlap"]) ?? .skip,
-            misfire: try MisfirePolicy.parse(try JSONValue.fromStored(row["misfire"]), path: "misfire"),
-            notify: try notifyText.map(JSONValue.fromStored), owner: row["owner"],
-            createdAt: row["created_at"], updatedAt: row["updated_at"], version: row["version"],
-            nextRunAt: row["next_run_at"], lastRunAt: row["last_run_at"],
-            lastStatus: (row["last_status"] as String?).flatMap(RunStatus.init(rawValue:)), deletedAt: row["deleted_at"])
+            id: row[1], seq: row[0], project: row[2], name: row[3],
+            description: row[4], module: row[5],
+            params: try JSONValue.fromStored(row[6]), resourceID: row[7], labels: labels,
+            schedule: try Schedule.parse(try JSONValue.fromStored(row[9]), now: .epoch),
+            enabled: row[10], queue: row[11], priority: row[12], timeoutSec: row[13],
+            retry: try RetryPolicy.parse(try JSONValue.fromStored(row[14]), path: "retry"),
+            overlap: OverlapPolicy(rawValue: row[15]) ?? .skip,
+            misfire: try MisfirePolicy.parse(try JSONValue.fromStored(row[16]), path: "misfire"),
+            notify: try notifyText.map(JSONValue.fromStored), owner: row[18],
+            createdAt: row[19], updatedAt: row[20], version: row[21],
+            nextRunAt: row[25], lastRunAt: row[22],
+            lastStatus: (row[23] as String?).flatMap(RunStatus.init(rawValue:)), deletedAt: row[24])
     }
 
     static func taskArguments(_ t: ScheduledTask) -> StatementArguments {
@@ -55,7 +57,7 @@ enum Records {
     /// Decodes a row selected with `runColumns`, by position (the hot path: claims and lists).
     static func run(_ row: Row) throws -> TaskRun {
         var run = try positionalRun(row)
-        run.eventID = row["event_id"]
+        run.eventID = row[27]  // event_id, the last of runColumns
         return run
     }
 

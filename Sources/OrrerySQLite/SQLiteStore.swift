@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 public import GRDB
 public import OrreryCore
 #if canImport(Glibc)
@@ -25,8 +26,10 @@ public final class SQLiteStore: Sendable {
     }
 
     let pool: DatabasePool
-    /// One read-only connection of its own for `pointRead`, used only synchronously.
-    private let pointReader: DatabaseQueue
+    /// Read-only connections of their own for `pointRead`, used only synchronously, taken
+    /// in turn (two pool threads rarely wait for the same one).
+    private let pointReaders: [DatabaseQueue]
+    private let nextPointReader = Atomic<Int>(0)
     let ids = IDGenerator()
     private let lockFD: Int32?
     private let checkpointer: Task<Void, Never>?
@@ -62,7 +65,7 @@ public final class SQLiteStore: Sendable {
             try Migrations.migrator.migrate(pool)
             var readOnly = config
             readOnly.readonly = true
-            pointReader = try DatabaseQueue(path: path, configuration: readOnly)
+            pointReaders = try (0..<3).map { _ in try DatabaseQueue(path: path, configuration: readOnly) }
             if options.exclusive {
                 var checkpointConfig = Configuration()
                 checkpointConfig.busyMode = .timeout(options.busyTimeout)
@@ -119,10 +122,12 @@ public final class SQLiteStore: Sendable {
     /// two GETs waiting so while five listings held the readers stopped every task in the
     /// process (the CI hangs of 2026-12-02). This connection is only ever used synchronously,
     /// so whoever holds it gives it back without waiting for anything. Only reads bounded by
-    /// a key come here; listings, counts and scans take `read`.
+    /// a key come here; listings, counts and scans take `read`. No transaction around it: one
+    /// statement sees one snapshot, and BEGIN and COMMIT cost as much as the read.
     func pointRead<T>(_ body: (Database) throws -> T) throws -> T {
+        let reader = pointReaders[nextPointReader.wrappingAdd(1, ordering: .relaxed).oldValue % pointReaders.count]
         do {
-            return try pointReader.read(body)
+            return try reader.inDatabase(body)
         } catch {
             throw translate(error)
         }
