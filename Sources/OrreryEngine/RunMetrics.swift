@@ -30,9 +30,8 @@ public struct RunMetrics: Sendable {
 
     public init(factory: any MetricsFactory) { self.factory = factory }
 
-    /// A run was claimed and its work begins (the claim set `started_at`).
-    func started(_ run: TaskRun) {
-        guard let started = run.startedAt else { return }
+    /// A run's work started `at` (the engine's clock): its lateness is that minus `scheduled_at`.
+    func started(_ run: TaskRun, at started: Timestamp) {
         Timer(label: Self.firingLateness, dimensions: [("trigger", run.trigger.rawValue)], factory: factory)
             .recordNanoseconds(max(0, started.microseconds - run.scheduledAt.microseconds) * 1_000)
     }

@@ -65,7 +65,7 @@ final class Executor: Sendable {
         // Claimed ahead (the dispatcher's `claimAhead`): its work starts at its time. A cancel
         // or shutdown meanwhile ends it without starting it.
         if run.scheduledAt > clock.now() { try? await clock.sleep(until: run.scheduledAt) }
-        configuration.metrics?.started(run)
+        configuration.metrics?.started(run, at: clock.now())
         let end: RunOutcome.End
         if let reason = handle.reason {
             end = Self.end(for: reason)
