@@ -168,6 +168,10 @@ struct Query {
         for (key, _) in uri.queryParameters where !names.contains(String(key)) {
             throw OrreryError(.unknownField, "unknown query parameter \"\(key)\" (known: \(names.sorted().joined(separator: ", ")))", field: String(key))
         }
+        // No stored text holds U+0000 (PostgreSQL's text cannot), so no filter can match it.
+        for (key, value) in uri.queryParameters where value.utf8.contains(0) {
+            throw OrreryError(.invalidField, "must not contain the NUL character (%00)", field: String(key))
+        }
     }
 
     /// The project a listing is confined to: `project=` (admins may name any; others only

@@ -187,6 +187,10 @@ public final class PostgresStore: Sendable {
             switch state {
             case "23505":
                 return OrreryError(.conflict, "a record with this key already exists")
+            case "22021", "22P05":
+                // character_not_in_repertoire, untranslatable_character: text or JSON holding
+                // U+0000, which PostgreSQL cannot store. The client's input, never a 500.
+                return OrreryError(.invalidField, "text must not contain the NUL character (U+0000)")
             case "40001", "40P01", "55P03":
                 return OrreryError(.unavailable, "the database is busy; try again")
             case _ where state.hasPrefix("08") || state.hasPrefix("57") || state.hasPrefix("53"):
