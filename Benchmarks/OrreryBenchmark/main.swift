@@ -96,14 +96,26 @@ func temporaryStore() throws -> (SQLiteStore, String) {
 
 /// Inserts once-tasks (with their first runs) in chunks, as a bulk import would.
 func insertOnceTasks(_ store: SQLiteStore, module: String, at times: [Timestamp]) async throws {
+    try await insertTasks(store, count: times.count, module: module) { Schedule(.once(at: times[$0])) }
+}
+
+/// Creates `count` tasks of `module`, the i-th with `schedule(i)`, in transactions of 5,000.
+func insertTasks(_ store: SQLiteStore, count: Int, module: String, schedule: (Int) throws -> Schedule) async throws {
     let now = clock.now()
-    for chunk in stride(from: 0, to: times.count, by: 5_000) {
-        let batch = times[chunk..<min(chunk + 5_000, times.count)].map { at -> (task: ScheduledTask, firstRun: TaskRun?) in
-            let task = ScheduledTask(id: ids.make(at: now), name: "bench", module: module, schedule: Schedule(.once(at: at)), createdAt: now)
+    for chunk in stride(from: 0, to: count, by: 5_000) {
+        let batch = try (chunk..<min(chunk + 5_000, count)).map { i -> (task: ScheduledTask, firstRun: TaskRun?) in
+            let task = ScheduledTask(id: ids.make(at: now), name: "bench", module: module, schedule: try schedule(i), createdAt: now)
             return (task, task.firstRun(now: now, id: ids.make(at: now)))
         }
         _ = try await store.createTasks(batch)
     }
+}
+
+/// A cron schedule parsed as the API would.
+func cronSchedule(_ expression: String, zone: String? = nil) throws -> Schedule {
+    var json: [String: JSONValue] = ["type": .string("cron"), "expression": .string(expression)]
+    if let zone { json["timezone"] = .string(zone) }
+    return try Schedule.parse(.object(json), now: clock.now())
 }
 
 func makeEngine(_ store: SQLiteStore, modules: [any TaskModule], configure: (inout Engine.Configuration) -> Void = { _ in }) -> Engine {
@@ -284,16 +296,7 @@ if options.cron {
     // 100,000 (--cron-tasks) active cron tasks in a real store with the engine running.
     let (store, dir) = try temporaryStore()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let now = clock.now()
-    for chunk in stride(from: 0, to: options.cronTasks, by: 5_000) {
-        let batch = try (chunk..<min(chunk + 5_000, options.cronTasks)).map { i -> (task: ScheduledTask, firstRun: TaskRun?) in
-            let (expr, zone) = mix[i % mix.count]
-            let schedule = try Schedule.parse(.object(["type": .string("cron"), "expression": .string(expr), "timezone": .string(zone)]), now: now)
-            let task = ScheduledTask(id: ids.make(at: now), name: "cron", module: "noop", schedule: schedule, createdAt: now)
-            return (task, task.firstRun(now: now, id: ids.make(at: now)))
-        }
-        _ = try await store.createTasks(batch)
-    }
+    try await insertTasks(store, count: options.cronTasks, module: "noop") { try cronSchedule(mix[$0 % mix.count].0, zone: mix[$0 % mix.count].1) }
     let beforeEngine = peakRSSMegabytes("VmRSS:")
     let engine = makeEngine(store, modules: [NoopModule()])
     let running = Task { try await engine.run() }
@@ -357,15 +360,7 @@ do {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     // Active daily cron tasks beside them (issue 16's goal holds with 100,000): `M H * * *`
     // spread over the day's 1,440 minutes, as a store of that many schedules would hold them.
-    let now = clock.now()
-    for chunk in stride(from: 0, to: options.latenessCronTasks, by: 5_000) {
-        let batch = try (chunk..<min(chunk + 5_000, options.latenessCronTasks)).map { i -> (task: ScheduledTask, firstRun: TaskRun?) in
-            let schedule = try Schedule.parse(.object(["type": .string("cron"), "expression": .string("\(i % 60) \((i / 60) % 24) * * *")]), now: now)
-            let task = ScheduledTask(id: ids.make(at: now), name: "cron", module: "noop", schedule: schedule, createdAt: now)
-            return (task, task.firstRun(now: now, id: ids.make(at: now)))
-        }
-        _ = try await store.createTasks(batch)
-    }
+    try await insertTasks(store, count: options.latenessCronTasks, module: "noop") { try cronSchedule("\($0 % 60) \(($0 / 60) % 24) * * *") }
     let base = clock.now().adding(seconds: 3)
     let window = Int64(options.windowSec) * 1_000_000
     let times = (0..<options.latenessTasks).map { _ in base.adding(microseconds: Int64.random(in: 0..<window)) }

@@ -162,8 +162,8 @@ struct Query {
         return text
     }
 
-    /// Refuses parameters the endpoint does not know: a misspelt filter would otherwise
-    /// silently list everything.
+    /// Refuses parameters the endpoint does not know (a misspelt filter would otherwise
+    /// silently list everything) and values holding U+0000.
     func allowOnly(_ names: Set<String>) throws {
         for (key, _) in uri.queryParameters where !names.contains(String(key)) {
             throw OrreryError(.unknownField, "unknown query parameter \"\(key)\" (known: \(names.sorted().joined(separator: ", ")))", field: String(key))

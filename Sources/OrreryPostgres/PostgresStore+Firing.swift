@@ -147,7 +147,7 @@ extension PostgresStore {
     /// Writes a claim plan's decisions about its runs in one statement: `run` → active under
     /// `node`, `skip` → skipped with its reason, `hold` → held, `spread` → due later.
     func apply(_ plan: ClaimPlan, now: Timestamp, node: String, leaseUntil: Timestamp, _ connection: PostgresConnection) async throws {
-        let changes = try plan.runChanges().map { c -> JSONValue in
+        let changes = try plan.runChanges(now: now).map { c -> JSONValue in
             .object([
                 "seq": .int(c.run.seq), "kind": .string(c.change.rawValue), "result": c.result.map { .string($0.jsonText) } ?? .null,
                 "at": c.at.map { .int($0.microseconds) } ?? .null,
@@ -157,7 +157,7 @@ extension PostgresStore {
         try await connection.execute("""
             UPDATE runs SET
                 status = CASE c.kind WHEN 'run' THEN 'active' WHEN 'skip' THEN 'skipped' ELSE runs.status END,
-                started_at = CASE c.kind WHEN 'run' THEN greatest(\(now.microseconds), runs.scheduled_at) ELSE runs.started_at END,
+                started_at = CASE c.kind WHEN 'run' THEN c.at ELSE runs.started_at END,
                 node = CASE c.kind WHEN 'run' THEN \(node) ELSE runs.node END,
                 lease_expires_at = CASE c.kind WHEN 'run' THEN \(leaseUntil.microseconds) ELSE runs.lease_expires_at END,
                 finished_at = CASE c.kind WHEN 'skip' THEN \(now.microseconds) ELSE runs.finished_at END,

@@ -124,7 +124,7 @@ extension SQLiteStore {
     static func apply(_ plan: ClaimPlan, now: Timestamp, node: String, leaseUntil: Timestamp, _ db: Database) throws {
         // Spelled by hand: seqs, kinds and instants need no escaping, and going through
         // JSONValue for every claimed run cost more than the statement itself.
-        let changes = try plan.runChanges().map { c in
+        let changes = try plan.runChanges(now: now).map { c in
             "[\(c.run.seq),\"\(c.change.rawValue)\",\(c.result.map { JSONValue.string($0.jsonText).jsonText } ?? "null"),"
                 + "\(c.at.map { String($0.microseconds) } ?? "null")]"
         }
@@ -134,7 +134,7 @@ extension SQLiteStore {
         try db.cachedStatement(sql: """
             UPDATE runs SET
                 status = CASE c.kind WHEN 'run' THEN 'active' WHEN 'skip' THEN 'skipped' ELSE runs.status END,
-                started_at = CASE c.kind WHEN 'run' THEN max(?1, runs.scheduled_at) ELSE runs.started_at END,
+                started_at = CASE c.kind WHEN 'run' THEN c.at ELSE runs.started_at END,
                 node = CASE c.kind WHEN 'run' THEN ?2 ELSE runs.node END,
                 lease_expires_at = CASE c.kind WHEN 'run' THEN ?3 ELSE runs.lease_expires_at END,
                 finished_at = CASE c.kind WHEN 'skip' THEN ?1 ELSE runs.finished_at END,

@@ -42,10 +42,8 @@ struct SQLiteStoreTests {
         let store = try Fixtures.store(in: dir, exclusive: true)
         let tasks = (0..<20).map { Fixtures.task("p\($0)", schedule: Schedule(.once(at: t0)), at: t0) }
         try await Fixtures.create(tasks, in: store, now: t0)
-        // A deadlock here stops every task in the process, the time limit's included, so a
-        // thread outside the concurrency pool ends the process instead of letting CI hang.
-        let watchdog = Watchdog(seconds: 180, what: "point reads beside listings")
-        defer { watchdog.cancel() }
+        // A deadlock here stops every task in the process, the time limit's included: in CI,
+        // scripts/with-deadline then prints every thread's stack and fails the run.
         // Far more tasks than the pool's five readers and the concurrency pool's threads.
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<64 {
@@ -71,46 +69,5 @@ struct SQLiteStoreTests {
         let first = try Fixtures.store(in: dir, exclusive: true)
         #expect(throws: OrreryError.self) { try Fixtures.store(in: dir, exclusive: true) }
         _ = first
-    }
-}
-
-/// Ends the process when `cancel()` is not called within `seconds`, from a thread of its own
-/// (not the concurrency pool, which a deadlock may have stopped).
-final class Watchdog: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var cancelled = false
-
-    init(seconds: Double, what: String) {
-        let thread = Thread { [self] in
-            let deadline = Date().addingTimeInterval(seconds)
-            condition.lock()
-            while !cancelled && condition.wait(until: deadline) {}
-            let fired = !cancelled
-            condition.unlock()
-            if fired {
-                FileHandle.standardError.write(Data("Watchdog: \(what) did not finish within \(Int(seconds)) s; every thread's stack follows, then the process ends\n".utf8))
-                Self.dumpThreads()
-                exit(86)
-            }
-        }
-        thread.start()
-    }
-
-    /// Every thread's backtrace on stderr, from gdb when there is one (what was waiting on what).
-    private static func dumpThreads() {
-        guard let gdb = ["/usr/bin/gdb", "/bin/gdb"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { return }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: gdb)
-        process.arguments = ["-p", "\(getpid())", "-batch", "-ex", "thread apply all bt 30"]
-        process.standardOutput = FileHandle.standardError
-        try? process.run()
-        process.waitUntilExit()
-    }
-
-    func cancel() {
-        condition.lock()
-        cancelled = true
-        condition.signal()
-        condition.unlock()
     }
 }

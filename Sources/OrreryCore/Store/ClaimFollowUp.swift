@@ -57,7 +57,7 @@ public struct ClaimTaskParser {
 extension ClaimPlan {
     /// What a store writes to one decided run.
     public enum RunChange: String, Sendable {
-        /// To `active` under the claiming node.
+        /// To `active` under the claiming node, started at `at`.
         case run
         /// To `skipped`, with the reason as its result.
         case skip
@@ -69,7 +69,7 @@ extension ClaimPlan {
 
     /// Every run this plan decides, with its change, in one list a store writes with one
     /// statement. Checks the status machine for the moves it makes.
-    public func runChanges() throws -> [(run: TaskRun, change: RunChange, result: JSONValue?, at: Timestamp?)] {
+    public func runChanges(now: Timestamp) throws -> [(run: TaskRun, change: RunChange, result: JSONValue?, at: Timestamp?)] {
         var changes: [(run: TaskRun, change: RunChange, result: JSONValue?, at: Timestamp?)] = []
         // A due run whose task row is gone can never run; leaving it scheduled would keep it
         // due for ever (and the dispatcher busy). It is recorded skipped, with why.
@@ -79,7 +79,7 @@ extension ClaimPlan {
         for run in held { changes.append((run, .hold, nil, nil)) }
         for (run, to) in spread { changes.append((run, .spread, nil, to)) }
         if !toRun.isEmpty { _ = try RunStatus.scheduled.transition(to: .active) }
-        for run in toRun { changes.append((run, .run, nil, nil)) }
+        for run in toRun { changes.append((run, .run, nil, Self.startedAt(of: run, now: now))) }
         return changes
     }
 }

@@ -60,10 +60,14 @@ public struct ClaimPlan: Sendable {
     public static func skippedResult(_ reason: String) -> JSONValue { .object(["skipped": .string(reason)]) }
 
     /// A claimed run as its module sees it.
+    /// When a run claimed at `now` starts: at once, or at its time when claimed ahead of it
+    /// (the dispatcher's `claimAhead`; the executor waits until then).
+    public static func startedAt(of run: TaskRun, now: Timestamp) -> Timestamp { max(now, run.scheduledAt) }
+
     public static func activated(_ run: TaskRun, node: String, now: Timestamp, leaseUntil: Timestamp) -> TaskRun {
         var run = run
         run.status = .active
-        run.startedAt = max(now, run.scheduledAt)  // claimed ahead: it starts at its time
+        run.startedAt = startedAt(of: run, now: now)
         run.updatedAt = now
         run.node = node
         run.leaseExpiresAt = leaseUntil

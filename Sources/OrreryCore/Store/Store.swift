@@ -93,7 +93,7 @@ public protocol RunQueue: Sendable {
     /// Moves up to `limit` runs due by `dueBy` to `active` under a lease held by `node`,
     /// highest priority then earliest first, materializing each recurring task's next run.
     /// `dueBy` may lie a little after `now` (the dispatcher claims ahead, then starts each run
-    /// at its time): a run's `started_at` is the later of `now` and its `scheduled_at`.
+    /// at its time): a run's `started_at` is `ClaimPlan.startedAt(of:now:)`.
     func claimDue(limit: Int, now: Timestamp, dueBy: Timestamp, node: String, leaseUntil: Timestamp, limits: ClaimLimits) async throws -> [ClaimedRun]
     /// The earliest `scheduled_at` among scheduled runs not in a full queue or module, for
     /// the dispatcher's sleep.

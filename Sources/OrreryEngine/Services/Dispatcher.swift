@@ -77,7 +77,7 @@ final class Dispatcher: Sendable {
                 pressure.set(backToBack)
                 if batch.count == limit { continue }
                 // Woken `claimAhead` before the next run is due, to claim it ahead.
-                var next = try await store.nextDueTime(limits: slots.claimLimits()).map { $0.adding(microseconds: -configuration.claimAhead.microseconds) }
+                var next = try await store.nextDueTime(limits: slots.claimLimits()).map { $0.adding(.zero - configuration.claimAhead) }
                 if let next, next <= clock.now() { continue }
                 if let cap = configuration.maxIdleSleep { next = min(next ?? Timestamp(microseconds: .max), clock.now().adding(cap)) }
                 await bell.wait(until: next, clock: clock)
