@@ -9,6 +9,11 @@ import PostgresNIO
 /// run whose task another node holds this instant is left for the next claim). The
 /// `ClaimPlan` and its `ClaimFollowUp` are decided in OrreryCore; this file only spells them.
 extension PostgresStore {
+    /// Two claims at once during a burst: each claim's statements keep one server backend
+    /// busy, so a second one puts the other core to work. The due runs and their tasks are
+    /// locked `SKIP LOCKED`, so the claims take different runs, as two nodes' claims do.
+    public var concurrentClaims: Int { 2 }
+
     public func claimDue(limit: Int, now: Timestamp, dueBy: Timestamp, node: String, leaseUntil: Timestamp, limits: ClaimLimits) async throws -> [ClaimedRun] {
         let claim = try await transaction { connection -> (claimed: [ClaimedRun], materialized: Bool) in
             var due = limits.admit(try await connection.rows(Self.dueQuery(limit: limit, now: dueBy, limits: limits), logger: self.logger)
@@ -147,13 +152,16 @@ extension PostgresStore {
     /// Writes a claim plan's decisions about its runs in one statement: `run` → active under
     /// `node`, `skip` → skipped with its reason, `hold` → held, `spread` → due later.
     func apply(_ plan: ClaimPlan, now: Timestamp, node: String, leaseUntil: Timestamp, _ connection: PostgresConnection) async throws {
-        let changes = try plan.runChanges(now: now).map { c -> JSONValue in
+        let planned = try plan.runChanges(now: now)
+        let changes = planned.map { c -> JSONValue in
             .object([
                 "seq": .int(c.run.seq), "kind": .string(c.change.rawValue), "result": c.result.map { .string($0.jsonText) } ?? .null,
                 "at": c.at.map { .int($0.microseconds) } ?? .null,
             ])
         }
         guard !changes.isEmpty else { return }
+        // `seq = ANY(…)` beside the join: the rows are reached by their keys, whatever the
+        // planner guesses of the JSON's size (a hash join over every scheduled run otherwise).
         try await connection.execute("""
             UPDATE runs SET
                 status = CASE c.kind WHEN 'run' THEN 'active' WHEN 'skip' THEN 'skipped' ELSE runs.status END,
@@ -166,7 +174,7 @@ extension PostgresStore {
                 scheduled_at = CASE c.kind WHEN 'spread' THEN c.at ELSE runs.scheduled_at END,
                 updated_at = \(now.microseconds)
             FROM jsonb_to_recordset(\(JSONValue.array(changes).jsonText)::jsonb) AS c(seq bigint, kind text, result text, at bigint)
-            WHERE runs.seq = c.seq AND runs.status = 'scheduled'
+            WHERE runs.seq = c.seq AND runs.seq = ANY(\(planned.map(\.run.seq))) AND runs.status = 'scheduled'
             """, logger: logger)
     }
 

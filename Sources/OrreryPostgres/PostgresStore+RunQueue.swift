@@ -108,14 +108,16 @@ extension PostgresStore: RunQueue {
             wake = wake || count > 0
         }
         if !endings.isEmpty {
-            // Rows no longer ours (rescued, or another node's) are fenced off by the WHERE.
+            // Rows no longer ours (rescued, or another node's) are fenced off by the WHERE;
+            // `id = ANY(…)` reaches them by key (a hash join over every active run otherwise).
             let ended = try await connection.rows("""
                 UPDATE runs SET status = o.status, finished_at = o.at,
                     canceled_at = CASE WHEN o.status = 'canceled' THEN o.at END, updated_at = \(now.microseconds),
                     result = o.result, error_code = o.error_code, error_message = o.error_message, lease_expires_at = NULL
                 FROM jsonb_to_recordset(\(JSONValue.array(endings).jsonText)::jsonb)
                     AS o(id text, status text, at bigint, result text, error_code text, error_message text)
-                WHERE runs.id = o.id AND runs.status = 'active' AND (\(node)::text IS NULL OR runs.node = \(node))
+                WHERE runs.id = o.id AND runs.id = ANY(\(resolved.endings.map(\.runID))) AND runs.status = 'active'
+                    AND (\(node)::text IS NULL OR runs.node = \(node))
                 RETURNING runs.id, runs.task_id, runs.status, coalesce(runs.started_at, o.at)
                 """, logger: logger).map { row in
                     EndedRun(
@@ -192,14 +194,19 @@ extension PostgresStore: RunQueue {
         return retries
     }
 
-    public func renewLeases(node: String, runIDs: [String], until: Timestamp) async throws -> [String] {
+    public func renewLeases(node: String, runIDs: [String], until: Timestamp, expiringBefore: Timestamp?) async throws -> [String] {
         guard !runIDs.isEmpty else { return [] }
         return try await withConnection { connection in
+            // The update's CTE runs whether or not it is read; the SELECT sees the rows as they
+            // were, which is all a cancel request needs.
             try await connection.rows("""
-                UPDATE runs SET lease_expires_at = \(until.microseconds)
-                WHERE status = 'active' AND node = \(node) AND id = ANY(\(runIDs))
-                RETURNING CASE WHEN cancel_requested_at IS NOT NULL THEN id END
-                """, logger: self.logger).compactMap { try $0[0].decode(String?.self) }
+                WITH renewed AS (
+                    UPDATE runs SET lease_expires_at = \(until.microseconds)
+                    WHERE status = 'active' AND node = \(node) AND id = ANY(\(runIDs))
+                        AND (\(expiringBefore?.microseconds)::bigint IS NULL OR lease_expires_at < \(expiringBefore?.microseconds)))
+                SELECT id FROM runs
+                WHERE status = 'active' AND node = \(node) AND id = ANY(\(runIDs)) AND cancel_requested_at IS NOT NULL
+                """, logger: self.logger).map { try $0[0].decode(String.self) }
         }
     }
 

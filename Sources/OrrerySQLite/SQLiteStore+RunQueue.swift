@@ -141,14 +141,18 @@ extension SQLiteStore: RunQueue {
         return policy.retryRun(after: failed, now: now, id: ids.make(at: now), jitterUnit: Double.random(in: 0..<1))
     }
 
-    public func renewLeases(node: String, runIDs: [String], until: Timestamp) async throws -> [String] {
+    public func renewLeases(node: String, runIDs: [String], until: Timestamp, expiringBefore: Timestamp?) async throws -> [String] {
         guard !runIDs.isEmpty else { return [] }
         let ids = JSONValue.array(runIDs.map(JSONValue.string)).jsonText
         return try await write { db in
-            try String?.fetchAll(db.cachedStatement(sql: """
-                UPDATE runs SET lease_expires_at = ? WHERE status = 'active' AND node = ? AND id IN (SELECT value FROM json_each(?))
-                RETURNING CASE WHEN cancel_requested_at IS NOT NULL THEN id END
-                """), arguments: [until, node, ids]).compactMap { $0 }
+            try db.cachedStatement(sql: """
+                UPDATE runs SET lease_expires_at = ?
+                WHERE status = 'active' AND node = ? AND id IN (SELECT value FROM json_each(?)) AND (? IS NULL OR lease_expires_at < ?)
+                """).execute(arguments: [until, node, ids, expiringBefore, expiringBefore])
+            return try String.fetchAll(db.cachedStatement(sql: """
+                SELECT id FROM runs
+                WHERE status = 'active' AND node = ? AND id IN (SELECT value FROM json_each(?)) AND cancel_requested_at IS NOT NULL
+                """), arguments: [node, ids])
         }
     }
 

@@ -42,6 +42,40 @@ struct EngineServiceTests {
         }
     }
 
+    @Test("the lease renewer leaves a lease taken moments ago alone, and still passes on its cancel", arguments: StoreKind.enabled)
+    func leaseRenewerSkipsFreshLeases(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let old = Fixtures.task("old", schedule: Schedule(.once(at: t0)), at: t0)
+            let fresh = Fixtures.task("fresh", schedule: Schedule(.once(at: t0.adding(seconds: 9))), at: t0)
+            try await Fixtures.create([old, fresh], in: store, now: t0)
+            let oldRun = try #require(try await store.claimDue(limit: 10, now: t0, node: "n", leaseUntil: t0.adding(seconds: 30)).first?.run)
+            let freshRun = try #require(try await store.claimDue(
+                limit: 10, now: t0.adding(seconds: 9), node: "n", leaseUntil: t0.adding(seconds: 39)).first?.run)
+            _ = try await store.cancel(runID: freshRun.id, project: nil, now: t0.adding(seconds: 9))
+            let clock = ManualClock(now: t0)
+            let cancels = Mutex<[String]>([])
+            let renewer = LeaseRenewer(
+                configuration: .init(node: "n", leaseDuration: .seconds(30), interval: .seconds(10)),
+                store: store, clock: clock, logger: logger, health: StoreHealth(),
+                held: { [oldRun.id, freshRun.id] }, cancelRequested: { id in cancels.withLock { $0.append(id) } })
+            let running = Task { await renewer.run() }
+            defer { running.cancel() }
+
+            try await eventually("asleep") { clock.sleeperCount == 1 }
+            clock.advance(by: .seconds(10))
+            try await eventually("the cancel reached the holder") { cancels.withLock { $0 == [freshRun.id] } }
+            #expect(try await store.run(id: oldRun.id, project: nil).leaseExpiresAt == t0.adding(seconds: 40), "30 s old: renewed")
+            #expect(try await store.run(id: freshRun.id, project: nil).leaseExpiresAt == t0.adding(seconds: 39),
+                    "29 s left, more than the 25 s a renewal tops up from: left alone")
+
+            try await eventually("asleep again") { clock.sleeperCount == 1 }
+            clock.advance(by: .seconds(10))
+            try await eventually("renewed at the next round") {
+                try await store.run(id: freshRun.id, project: nil).leaseExpiresAt == t0.adding(seconds: 50)
+            }
+        }
+    }
+
     @Test("the rescuer ends lapsed leases per retry policy, only while leading, and not right after a store failure", arguments: StoreKind.enabled)
     func rescuer(_ kind: StoreKind) async throws {
         try await kind.withStore { store in

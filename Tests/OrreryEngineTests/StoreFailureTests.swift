@@ -47,13 +47,55 @@ struct StoreFailureTests {
             }
         }
     }
+
+    @Test("a burst claimed two batches at a time: when one of the two claims fails, the other's runs start all the same")
+    func oneOfTwoClaimsFails() async throws {
+        try await StoreKind.sqlite.withLocation { location in
+            let clock = ManualClock()
+            let now = clock.now()
+            let tasks = (0..<600).map { Fixtures.task("t\($0)", schedule: Schedule(.once(at: now)), at: now) }
+            try await location.withStore { try await Fixtures.create(tasks, in: $0, now: now) }
+            try await location.withStore(exclusive: true) { real in
+                // The first claim takes one full batch; then two claims go at once, and the first
+                // of those two fails.
+                let store = OutageStore(real, concurrentClaims: 2, failingClaim: 2)
+                var config = Engine.Configuration(node: "n")
+                config.exclusiveStore = true
+                config.claimBatch = 100
+                config.concurrency = 1_000
+                let engine = Engine(configuration: config, store: store, modules: ModuleRegistry(BuiltinModules.all()), clock: clock, logger: Logger(label: "test"))
+                let running = Task { try await engine.run() }
+                defer { running.cancel() }
+                try await eventually("the failed pair of claims") { store.claims >= 3 }
+                var complete = RunFilter()
+                complete.statuses = [.complete]
+                complete.limit = 1
+                try await eventually("the first batch and the claim that did not fail run, during the back-off") {
+                    try await real.listRuns(complete).totalCount == 200
+                }
+                try await eventually("every run completes: none is left active under a lease nobody holds") {
+                    clock.advance(by: .milliseconds(50))  // the back-off, once the dispatcher sleeps in it
+                    return try await real.listRuns(complete).totalCount == tasks.count
+                }
+                #expect(engine.stats.claimed == tasks.count, "each run claimed once")
+            }
+        }
+    }
 }
 
 /// A run queue that fails while `down` (an outage), else forwards to a real store.
+/// `failingClaim`: that claim call (1 for the first) fails, as one of two claims made at
+/// once can (`concurrentClaims`).
 final class OutageStore: RunQueue, Sendable {
     let real: any RunQueue
+    let concurrentClaims: Int
+    let failingClaim: Int?
     private let state = Mutex((down: false, claims: 0))
-    init(_ real: any RunQueue) { self.real = real }
+    init(_ real: any RunQueue, concurrentClaims: Int = 1, failingClaim: Int? = nil) {
+        self.real = real
+        self.concurrentClaims = concurrentClaims
+        self.failingClaim = failingClaim
+    }
 
     func down(_ down: Bool) { state.withLock { $0.down = down } }
     var claims: Int { state.withLock { $0.claims } }
@@ -63,16 +105,17 @@ final class OutageStore: RunQueue, Sendable {
     }
 
     func claimDue(limit: Int, now: Timestamp, dueBy: Timestamp, node: String, leaseUntil: Timestamp, limits: ClaimLimits) async throws -> [ClaimedRun] {
-        state.withLock { $0.claims += 1 }
+        let number = state.withLock { $0.claims += 1; return $0.claims }
         try check()
+        if number == failingClaim { throw OrreryError(.unavailable, "the database is unreachable") }
         return try await real.claimDue(limit: limit, now: now, dueBy: dueBy, node: node, leaseUntil: leaseUntil, limits: limits)
     }
     func nextDueTime(limits: ClaimLimits) async throws -> Timestamp? { try check(); return try await real.nextDueTime(limits: limits) }
     func record(_ batch: RecordBatch, node: String, now: Timestamp) async throws -> RecordSummary {
         try check(); return try await real.record(batch, node: node, now: now)
     }
-    func renewLeases(node: String, runIDs: [String], until: Timestamp) async throws -> [String] {
-        try check(); return try await real.renewLeases(node: node, runIDs: runIDs, until: until)
+    func renewLeases(node: String, runIDs: [String], until: Timestamp, expiringBefore: Timestamp?) async throws -> [String] {
+        try check(); return try await real.renewLeases(node: node, runIDs: runIDs, until: until, expiringBefore: expiringBefore)
     }
     func rescueExpired(expiredBefore: Timestamp, exceptNode: String?, now: Timestamp) async throws -> RecordSummary {
         try check(); return try await real.rescueExpired(expiredBefore: expiredBefore, exceptNode: exceptNode, now: now)

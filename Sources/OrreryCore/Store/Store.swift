@@ -95,6 +95,9 @@ public protocol RunQueue: Sendable {
     /// `dueBy` may lie a little after `now` (the dispatcher claims ahead, then starts each run
     /// at its time): a run's `started_at` is `ClaimPlan.startedAt(of:now:)`.
     func claimDue(limit: Int, now: Timestamp, dueBy: Timestamp, node: String, leaseUntil: Timestamp, limits: ClaimLimits) async throws -> [ClaimedRun]
+    /// How many claims may usefully run at once (different due runs each, never one twice):
+    /// 1 for a store with one writer; more where claims lock rows and skip locked ones.
+    var concurrentClaims: Int { get }
     /// The earliest `scheduled_at` among scheduled runs not in a full queue or module, for
     /// the dispatcher's sleep.
     func nextDueTime(limits: ClaimLimits) async throws -> Timestamp?
@@ -105,8 +108,10 @@ public protocol RunQueue: Sendable {
     /// runs under its name that nothing executes; their leases lapse and they are rescued.
     /// Returns those of them whose cancellation was asked (through any node): the node
     /// executing them stops their work, even when the request's notice was lost.
+    /// `expiringBefore`: only leases ending before it are extended (a lease taken or renewed
+    /// moments ago is left as it is, and nothing is written for it); nil renews all.
     @discardableResult
-    func renewLeases(node: String, runIDs: [String], until: Timestamp) async throws -> [String]
+    func renewLeases(node: String, runIDs: [String], until: Timestamp, expiringBefore: Timestamp?) async throws -> [String]
     /// Ends runs whose lease lapsed before `expiredBefore` (not held by `exceptNode`):
     /// retried per policy or failed with `lease_expired`, canceled if a cancel was asked.
     func rescueExpired(expiredBefore: Timestamp, exceptNode: String?, now: Timestamp) async throws -> RecordSummary
@@ -135,6 +140,14 @@ extension RunQueue {
     }
 
     public func nextDueTime() async throws -> Timestamp? { try await nextDueTime(limits: .none) }
+
+    public var concurrentClaims: Int { 1 }
+
+    /// Renews every one of the leases.
+    @discardableResult
+    public func renewLeases(node: String, runIDs: [String], until: Timestamp) async throws -> [String] {
+        try await renewLeases(node: node, runIDs: runIDs, until: until, expiringBefore: nil)
+    }
 }
 
 /// Free slots in limited queues and modules at claim time (SPEC §4: per-queue and per-module

@@ -52,30 +52,46 @@ final class Dispatcher: Sendable {
 
     /// Claims and starts runs until `isStopping` says so; store failures back off
     /// 50 ms × failures (at most 5 s) on the engine's clock.
+    ///
+    /// While claiming back to back (a burst), a store that allows it (`concurrentClaims`,
+    /// PostgreSQL) is asked for several batches at once, each with its share of the free
+    /// slots; not when queue or module limits apply, whose room each claim would count again.
     func dispatch(to executor: Executor, in runs: inout DiscardingTaskGroup, isStopping: () -> Bool) async {
         var failures = 0
+        var backToBack = false
         defer { pressure.set(false) }
         while !isStopping() {
             let free = slots.free
             if free <= 0 {
                 pressure.set(false)
+                backToBack = false
                 await bell.wait(until: nil, clock: clock)
                 continue
             }
-            let limit = min(free, configuration.claimBatch)
+            let limits = slots.claimLimits()
+            let streams = backToBack && limits == .none ? max(1, min(store.concurrentClaims, free)) : 1
+            let limit = min(free / streams, configuration.claimBatch)
             do {
-                let now = clock.now()
-                let batch = try await store.claimDue(
-                    limit: limit, now: now, dueBy: now.adding(configuration.claimAhead), node: configuration.node,
-                    leaseUntil: now.adding(configuration.leaseDuration), limits: slots.claimLimits())
+                var full = false
+                var failure: (any Error)?
+                for result in await claim(streams, limit: limit, limits: limits) {
+                    switch result {
+                    case .success(let batch):
+                        slots.claimed(batch.count)
+                        claimed(batch.count)
+                        for run in batch { executor.start(run, in: &runs) }
+                        full = full || batch.count == limit
+                    case .failure(let error):
+                        // The other claims' runs are started all the same: they are ours now.
+                        failure = failure ?? error
+                    }
+                }
+                if let failure { throw failure }
                 failures = 0
-                slots.claimed(batch.count)
-                claimed(batch.count)
-                for run in batch { executor.start(run, in: &runs) }
                 // A full batch with slots still free: more are due, claim again at once.
-                let backToBack = batch.count == limit && slots.free > 0
+                backToBack = full && slots.free > 0
                 pressure.set(backToBack)
-                if batch.count == limit { continue }
+                if full { continue }
                 // Woken `claimAhead` before the next run is due, to claim it ahead.
                 var next = try await store.nextDueTime(limits: slots.claimLimits()).map { $0.adding(.zero - configuration.claimAhead) }
                 if let next, next <= clock.now() { continue }
@@ -83,12 +99,34 @@ final class Dispatcher: Sendable {
                 await bell.wait(until: next, clock: clock)
             } catch {
                 pressure.set(false)
+                backToBack = false
                 if isStopping() { break }
                 health.failed(at: clock.now())
                 failures += 1
                 logger.error("claiming due runs failed", metadata: ["error": "\(error)", "failures": "\(failures)"])
                 try? await clock.sleep(for: .milliseconds(min(50 * failures, 5_000)))
             }
+        }
+    }
+
+    /// `streams` claims of up to `limit` runs each, at once; each one's runs or error.
+    private func claim(_ streams: Int, limit: Int, limits: ClaimLimits) async -> [Result<[ClaimedRun], any Error>] {
+        let now = clock.now()
+        let claimOnce: @Sendable () async -> Result<[ClaimedRun], any Error> = { [store, configuration] in
+            do {
+                return .success(try await store.claimDue(
+                    limit: limit, now: now, dueBy: now.adding(configuration.claimAhead), node: configuration.node,
+                    leaseUntil: now.adding(configuration.leaseDuration), limits: limits))
+            } catch {
+                return .failure(error)
+            }
+        }
+        guard streams > 1 else { return [await claimOnce()] }
+        return await withTaskGroup(of: Result<[ClaimedRun], any Error>.self) { group in
+            for _ in 0..<streams { group.addTask(operation: claimOnce) }
+            var results: [Result<[ClaimedRun], any Error>] = []
+            for await result in group { results.append(result) }
+            return results
         }
     }
 }
