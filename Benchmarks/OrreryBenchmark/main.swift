@@ -22,6 +22,8 @@ struct Options {
     var latenessCronTasks = 0
     /// The engine's `claimAhead` in ms (nil: its default).
     var claimAheadMs: Int?
+    /// `--claim-batch N`: runs per claim transaction (the engine's `claimBatch`).
+    var claimBatch: Int?
     var windowSec = 10
     var concurrency = 100
     var synchronousFull = false
@@ -55,6 +57,7 @@ struct Options {
             case "--concurrency": concurrency = next()
             case "--sync-full": synchronousFull = true
             case "--claim-ahead-ms": claimAheadMs = next()
+            case "--claim-batch": claimBatch = next()
             case "--lateness-cron-tasks": latenessCronTasks = next()
             case "--store-only": storeOnly = true
             case "--cron": cron = true
@@ -123,6 +126,7 @@ func makeEngine(_ store: SQLiteStore, modules: [any TaskModule], configure: (ino
     config.concurrency = options.concurrency
     config.exclusiveStore = true
     if let ms = options.claimAheadMs { config.claimAhead = .milliseconds(ms) }
+    if let batch = options.claimBatch { config.claimBatch = batch }
     configure(&config)
     return Engine(configuration: config, store: store, modules: ModuleRegistry(modules), clock: clock, logger: logger)
 }

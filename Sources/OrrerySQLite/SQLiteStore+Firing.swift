@@ -17,16 +17,17 @@ extension SQLiteStore {
             let taskIDs = JSONValue.array(Set(due.map(\.taskID)).map(JSONValue.string)).jsonText
             var parser = ClaimTaskParser()
             for row in try Row.fetchAll(db.cachedStatement(sql: Self.claimTasksSQL), arguments: [taskIDs]) {
-                // Only what claiming and successors need, each distinct JSON text parsed once.
+                // Only what claiming and successors need, each distinct JSON text parsed once;
+                // by position (`claimTasksSQL`'s order): a lookup by name lowercases every name.
                 let task = ScheduledTask(
-                    id: row["id"], project: row["project"], name: "", module: row["module"], resourceID: row["resource_id"],
-                    schedule: try parser.schedule(row["schedule"]), enabled: row["enabled"], queue: row["queue"],
-                    priority: row["priority"], timeoutSec: row["timeout_sec"], overlap: OverlapPolicy(rawValue: row["overlap"]) ?? .skip,
-                    misfire: try parser.misfire(row["misfire"]), createdAt: row["created_at"], deletedAt: row["deleted_at"])
+                    id: row[0], project: row[1], name: "", module: row[2], resourceID: row[4],
+                    schedule: try parser.schedule(row[5]), enabled: row[6], queue: row[7],
+                    priority: row[8], timeoutSec: row[9], overlap: OverlapPolicy(rawValue: row[10]) ?? .skip,
+                    misfire: try parser.misfire(row[11]), createdAt: row[12], deletedAt: row[13])
                 tasks[task.id] = task
-                params[task.id] = row["params"]
-                if row["busy"] as Bool { busy.insert(task.id) }
-                if row["holding"] as Bool { holding.insert(task.id) }
+                params[task.id] = row[3]
+                if row[14] as Bool { busy.insert(task.id) }
+                if row[15] as Bool { holding.insert(task.id) }
             }
             let plan = ClaimPlan(due: due, policies: tasks.mapValues(\.claimPolicy), busy: busy, holding: holding, now: now)
 
