@@ -89,8 +89,7 @@ struct MigrationUpgradeTests {
         }
     }
 
-    @Test("a SQLite file at the first schema version opens with today's code, its data whole and the new columns working",
-          .timeLimit(.minutes(1)))
+    @Test("a SQLite file at the first schema version opens with today's code, its data whole and the new columns working")
     func sqlite() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -104,8 +103,7 @@ struct MigrationUpgradeTests {
     }
 
     @Test("a PostgreSQL database at the first schema version opens with today's code, its data whole and the new columns working",
-          .enabled(if: Prerequisite.postgresRuns, "needs ORRERY_TEST_POSTGRES_URL (./scripts/test sets it; CI=true fails without it)"),
-          .timeLimit(.minutes(1)))
+          .enabled(if: Prerequisite.postgresRuns, "needs ORRERY_TEST_POSTGRES_URL (./scripts/test sets it; CI=true fails without it)"))
     func postgres() async throws {
         try await StoreKind.withFreshDatabase { url in
             let fixture = Fixture()
