@@ -12,19 +12,25 @@ struct EngineServiceTests {
     let t0 = Timestamp(rfc3339: "2026-03-01T12:00:00Z")!
     let logger = Logger(label: "test")
 
+    /// A lease renewer of node "n" (lease 30 s, every 10 s) holding `held`, running on a manual
+    /// clock at t0; the cancels it passes on are collected.
+    private func startRenewer(_ store: any RunQueue, held: [String]) -> (ManualClock, Locked<[String]>, Task<Void, Never>) {
+        let clock = ManualClock(now: t0)
+        let cancels = Locked<[String]>([])
+        let renewer = LeaseRenewer(
+            configuration: .init(node: "n", leaseDuration: .seconds(30), interval: .seconds(10)),
+            store: store, clock: clock, logger: logger, health: StoreHealth(),
+            held: { held }, cancelRequested: { id in cancels.withLock { $0.append(id) } })
+        return (clock, cancels, Task { await renewer.run() })
+    }
+
     @Test("the lease renewer extends held leases every interval and passes on the cancels asked for them", arguments: StoreKind.enabled)
     func leaseRenewer(_ kind: StoreKind) async throws {
         try await kind.withStore { store in
             let tasks = (0..<2).map { Fixtures.task("t\($0)", schedule: Schedule(.once(at: t0)), at: t0) }
             try await Fixtures.create(tasks, in: store, now: t0)
             let held = try await store.claimDue(limit: 10, now: t0, node: "n", leaseUntil: t0.adding(seconds: 30)).map(\.run.id)
-            let clock = ManualClock(now: t0)
-            let cancels = Mutex<[String]>([])
-            let renewer = LeaseRenewer(
-                configuration: .init(node: "n", leaseDuration: .seconds(30), interval: .seconds(10)),
-                store: store, clock: clock, logger: logger, health: StoreHealth(),
-                held: { held }, cancelRequested: { id in cancels.withLock { $0.append(id) } })
-            let running = Task { await renewer.run() }
+            let (clock, cancels, running) = startRenewer(store, held: held)
             defer { running.cancel() }
 
             try await eventually("asleep") { clock.sleeperCount == 1 }
@@ -52,13 +58,7 @@ struct EngineServiceTests {
             let freshRun = try #require(try await store.claimDue(
                 limit: 10, now: t0.adding(seconds: 9), node: "n", leaseUntil: t0.adding(seconds: 39)).first?.run)
             _ = try await store.cancel(runID: freshRun.id, project: nil, now: t0.adding(seconds: 9))
-            let clock = ManualClock(now: t0)
-            let cancels = Mutex<[String]>([])
-            let renewer = LeaseRenewer(
-                configuration: .init(node: "n", leaseDuration: .seconds(30), interval: .seconds(10)),
-                store: store, clock: clock, logger: logger, health: StoreHealth(),
-                held: { [oldRun.id, freshRun.id] }, cancelRequested: { id in cancels.withLock { $0.append(id) } })
-            let running = Task { await renewer.run() }
+            let (clock, cancels, running) = startRenewer(store, held: [oldRun.id, freshRun.id])
             defer { running.cancel() }
 
             try await eventually("asleep") { clock.sleeperCount == 1 }
