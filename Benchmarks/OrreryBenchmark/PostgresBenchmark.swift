@@ -38,6 +38,7 @@ func startNodes(_ count: Int, url: String, modules: [any TaskModule]) async thro
         config.maxIdleSleep = .seconds(1)
         if let ms = options.claimAheadMs { config.claimAhead = .milliseconds(ms) }
         if let batch = options.claimBatch { config.claimBatch = batch }
+        if let ms = options.maxClaimAheadMs { config.maxClaimAhead = .milliseconds(ms) }
         let engine = Engine(configuration: config, store: store, modules: ModuleRegistry(modules), clock: clock, logger: logger)
         engines.append(engine)
         stores.append(store)

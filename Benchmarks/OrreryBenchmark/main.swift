@@ -3,7 +3,7 @@
 //   swift run -c release OrreryBenchmark --store-only [--runs N] [--concurrency C]
 //   swift run -c release OrreryBenchmark --postgres postgres://user@host:port/db [--runs N] [--concurrency C] [--no-history]
 //   swift run -c release OrreryBenchmark --cron [--cron-computations N] [--cron-tasks N]
-//   swift run -c release OrreryBenchmark --burst N --idle M [--history R] [--nodes 1|2] [--postgres URL] (BurstBenchmark.swift)
+//   swift run -c release OrreryBenchmark --burst N --idle M [--history R] [--nodes 1|2] [--postgres URL] [--claim-batch N] [--max-claim-ahead-ms MS] (BurstBenchmark.swift)
 // 1. no-op runs completed per second end to end through the SQLite store (engine included);
 // 2. firing lateness (module start minus scheduled_at) for once-tasks due within a window;
 // 3. peak resident memory.
@@ -24,6 +24,9 @@ struct Options {
     var claimAheadMs: Int?
     /// `--claim-batch N`: runs per claim transaction (the engine's `claimBatch`).
     var claimBatch: Int?
+    /// `--max-claim-ahead-ms MS`: how early a burst may be claimed (the engine's
+    /// `maxClaimAhead`; 0 claims bursts when due, as before it existed).
+    var maxClaimAheadMs: Int?
     var windowSec = 10
     var concurrency = 100
     var synchronousFull = false
@@ -58,6 +61,7 @@ struct Options {
             case "--sync-full": synchronousFull = true
             case "--claim-ahead-ms": claimAheadMs = next()
             case "--claim-batch": claimBatch = next()
+            case "--max-claim-ahead-ms": maxClaimAheadMs = next()
             case "--lateness-cron-tasks": latenessCronTasks = next()
             case "--store-only": storeOnly = true
             case "--cron": cron = true
@@ -127,6 +131,7 @@ func makeEngine(_ store: SQLiteStore, modules: [any TaskModule], configure: (ino
     config.exclusiveStore = true
     if let ms = options.claimAheadMs { config.claimAhead = .milliseconds(ms) }
     if let batch = options.claimBatch { config.claimBatch = batch }
+    if let ms = options.maxClaimAheadMs { config.maxClaimAhead = .milliseconds(ms) }
     configure(&config)
     return Engine(configuration: config, store: store, modules: ModuleRegistry(modules), clock: clock, logger: logger)
 }

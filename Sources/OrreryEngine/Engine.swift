@@ -46,6 +46,11 @@ public final class Engine: Service, Sendable {
         /// the claim's transaction does not make them late. A run so claimed shows `active`
         /// (with `started_at` its `scheduled_at`) that much before its time, at most.
         public var claimAhead: Duration = .milliseconds(50)
+        /// Before a burst (more runs due at one time than `claimBatch`), claiming starts as
+        /// long before their time as it is expected to take, so the last of them starts on
+        /// time too; at most this early. Such runs show `active` that much before their time.
+        /// `claimAhead` or less: bursts are claimed when due, like other runs.
+        public var maxClaimAhead: Duration = .seconds(5)
         /// Per-run metrics (ends, durations, lateness); nil: none.
         public var metrics: RunMetrics?
 
@@ -106,7 +111,8 @@ public final class Engine: Service, Sendable {
         self.dispatcher = Dispatcher(
             configuration: Dispatcher.Configuration(
                 node: configuration.node, claimBatch: configuration.claimBatch, leaseDuration: configuration.leaseDuration,
-                maxIdleSleep: configuration.maxIdleSleep, claimAhead: configuration.claimAhead),
+                maxIdleSleep: configuration.maxIdleSleep, claimAhead: configuration.claimAhead,
+                maxClaimAhead: configuration.maxClaimAhead),
             store: store, slots: slots, clock: clock, logger: logger, bell: bell, health: health, pressure: pressure
         ) { count in
             counters.withLock { $0.claimed += count; $0.claimTransactions += 1 }

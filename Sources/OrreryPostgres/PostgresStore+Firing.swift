@@ -109,6 +109,16 @@ extension PostgresStore {
         return claim.claimed
     }
 
+    /// The priority levels present among claimable runs (`levels(p)`), one seek of
+    /// `runs_claim` each: per-level queries then reach a level's due entries directly.
+    static let priorityLevels = """
+        WITH RECURSIVE levels(p) AS (
+            SELECT max(priority) FROM runs WHERE status = 'scheduled' AND NOT held
+            UNION ALL
+            SELECT (SELECT max(priority) FROM runs WHERE status = 'scheduled' AND NOT held AND priority < levels.p)
+            FROM levels WHERE levels.p IS NOT NULL)
+        """
+
     /// Locks up to `limit` due runs, highest priority first, then earliest (held runs are not
     /// due), skipping runs another node has locked.
     ///
@@ -121,11 +131,7 @@ extension PostgresStore {
     static func dueQuery(limit: Int, now: Timestamp, limits: ClaimLimits, explain: Bool = false) -> PostgresQuery {
         """
         \(unescaped: explain ? "EXPLAIN (ANALYZE, BUFFERS)" : "")
-        WITH RECURSIVE levels(p) AS (
-            SELECT max(priority) FROM runs WHERE status = 'scheduled' AND NOT held
-            UNION ALL
-            SELECT (SELECT max(priority) FROM runs WHERE status = 'scheduled' AND NOT held AND priority < levels.p)
-            FROM levels WHERE levels.p IS NOT NULL)
+        \(unescaped: Self.priorityLevels)
         SELECT d.* FROM levels CROSS JOIN LATERAL (
             SELECT seq, id, task_id, project, module, resource_id, attempt, trigger, performed_by, slot, scheduled_at, priority, queue
             FROM runs
@@ -183,11 +189,7 @@ extension PostgresStore {
             // The earliest of each priority level's earliest: one index seek per level (a
             // plain min(scheduled_at) reads every scheduled run, future ones included).
             try PostgresRecords.timestamp(try await connection.rows("""
-                WITH RECURSIVE levels(p) AS (
-                    SELECT max(priority) FROM runs WHERE status = 'scheduled' AND NOT held
-                    UNION ALL
-                    SELECT (SELECT max(priority) FROM runs WHERE status = 'scheduled' AND NOT held AND priority < levels.p)
-                    FROM levels WHERE levels.p IS NOT NULL)
+                \(unescaped: Self.priorityLevels)
                 SELECT min((SELECT scheduled_at FROM runs
                     WHERE status = 'scheduled' AND NOT held AND priority = levels.p
                         AND NOT (queue = ANY(\(limits.fullQueues))) AND NOT (module = ANY(\(limits.fullModules)))
@@ -196,6 +198,17 @@ extension PostgresStore {
                     ORDER BY scheduled_at LIMIT 1))
                 FROM levels WHERE levels.p IS NOT NULL
                 """, logger: self.logger)[0][0])
+        }
+    }
+
+    public func dueCount(by dueBy: Timestamp) async throws -> Int {
+        try await withConnection { connection in
+            Int(try await connection.rows("""
+                \(unescaped: Self.priorityLevels)
+                SELECT coalesce(sum((SELECT count(*) FROM runs
+                    WHERE status = 'scheduled' AND NOT held AND priority = levels.p AND scheduled_at <= \(dueBy.microseconds))), 0)::bigint
+                FROM levels WHERE levels.p IS NOT NULL
+                """, logger: self.logger)[0][0].decode(Int64.self))
         }
     }
 

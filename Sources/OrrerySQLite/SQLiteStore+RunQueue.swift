@@ -10,13 +10,7 @@ extension SQLiteStore: RunQueue {
         return try await read { db in
             // The earliest of each priority level's earliest: one index seek per level.
             try Timestamp.fetchOne(db.cachedStatement(sql: """
-                WITH RECURSIVE levels(p) AS (
-                    SELECT (SELECT priority FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND held = 0
-                            ORDER BY priority DESC LIMIT 1)
-                    UNION ALL
-                    SELECT (SELECT priority FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND held = 0
-                            AND priority < levels.p ORDER BY priority DESC LIMIT 1)
-                    FROM levels WHERE levels.p IS NOT NULL)
+                \(Self.priorityLevelsSQL)
                 SELECT min((SELECT scheduled_at FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND held = 0
                             AND priority = levels.p AND queue NOT IN (SELECT value FROM json_each(?1))
                             AND module NOT IN (SELECT value FROM json_each(?2))
@@ -24,6 +18,29 @@ extension SQLiteStore: RunQueue {
                             ORDER BY scheduled_at LIMIT 1))
                 FROM levels WHERE levels.p IS NOT NULL
                 """), arguments: [fullQueues, fullModules, onlyModules, limits.onlyProject])
+        }
+    }
+
+    /// The priority levels present among claimable runs (`levels(p)`), one seek of
+    /// `runs_claim` each: per-level queries then reach a level's due entries directly.
+    static let priorityLevelsSQL = """
+        WITH RECURSIVE levels(p) AS (
+            SELECT (SELECT priority FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND held = 0
+                    ORDER BY priority DESC LIMIT 1)
+            UNION ALL
+            SELECT (SELECT priority FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND held = 0
+                    AND priority < levels.p ORDER BY priority DESC LIMIT 1)
+            FROM levels WHERE levels.p IS NOT NULL)
+        """
+
+    public func dueCount(by dueBy: Timestamp) async throws -> Int {
+        try await read { db in
+            try Int.fetchOne(db.cachedStatement(sql: """
+                \(Self.priorityLevelsSQL)
+                SELECT coalesce(sum((SELECT count(*) FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND held = 0
+                            AND priority = levels.p AND scheduled_at <= ?)), 0)
+                FROM levels WHERE levels.p IS NOT NULL
+                """), arguments: [dueBy]) ?? 0
         }
     }
 

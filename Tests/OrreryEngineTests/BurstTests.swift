@@ -59,24 +59,76 @@ struct BurstTests {
         #expect(try await store.listRuns(complete).totalCount == tasks.count)
     }
 
-    @Test("1,200 cron tasks due at one second fire once each over several claims of 500, each with its next run made",
-          arguments: StoreKind.enabled)
-    func burstLargerThanOneClaim(_ kind: StoreKind) async throws {
+    /// One engine (claims of 500, 2,000 slots) on a fresh store holding `count` hourly tasks
+    /// due at `slot`, asleep on the manual clock at `created`; `body` moves the clock on.
+    static func withBurst(
+        _ kind: StoreKind, count: Int = count,
+        _ body: (EngineHarness, ManualClock, [ScheduledTask], Locked<[String: Int]>) async throws -> Void
+    ) async throws {
         let fires = Locked<[String: Int]>([:])
-        let clock = ManualClock(now: Self.created)
-        try await EngineHarness.with(store: kind, modules: [Self.counting(fires)], clock: clock,
+        let clock = ManualClock(now: created)
+        try await EngineHarness.with(store: kind, modules: [counting(fires)], clock: clock,
                                      configure: { $0.concurrency = 2_000; $0.claimBatch = 500 }) { harness in
-            let made = try Self.hourly(Self.count)
+            let made = try hourly(count)
             _ = try await harness.store.createTasks(made)
             harness.engine.wake()
             try await harness.settle()
-            clock.advance(to: Self.slot)
-            try await eventually("every slot fired") { fires.withLock { $0.count } >= Self.count }
-            try await eventually("every run recorded") { harness.engine.stats.recorded >= Self.count }
+            try await body(harness, clock, made.map(\.task), fires)
+        }
+    }
+
+    /// Moves the clock to `slot` and waits for every task's run there to fire and be recorded.
+    static func fireAll(_ harness: EngineHarness, _ clock: ManualClock, _ tasks: [ScheduledTask], _ fires: Locked<[String: Int]>) async throws {
+        clock.advance(to: slot)
+        try await eventually("every slot fired") { fires.withLock { $0.count } >= tasks.count }
+        try await eventually("every run recorded") { harness.engine.stats.recorded >= tasks.count }
+    }
+
+    @Test("1,200 cron tasks due at one second fire once each over several claims of 500, each with its next run made",
+          arguments: StoreKind.enabled)
+    func burstLargerThanOneClaim(_ kind: StoreKind) async throws {
+        try await Self.withBurst(kind) { harness, clock, tasks, fires in
+            try await Self.fireAll(harness, clock, tasks, fires)
             #expect(harness.engine.stats.claimTransactions >= 3, "claims: \(harness.engine.stats.claimTransactions)")
             // On PostgreSQL two of those claims run at once (`concurrentClaims`): none took a run twice.
             #expect(harness.engine.stats.claimed == Self.count)
-            try await Self.expectEachFiredOnce(made.map(\.task), fires, store: harness.store)
+            try await Self.expectEachFiredOnce(tasks, fires, store: harness.store)
+        }
+    }
+
+    @Test("a burst is claimed before its time (earlier than other runs) and each of its runs starts at its time, not before",
+          arguments: StoreKind.enabled)
+    func burstClaimedAhead(_ kind: StoreKind) async throws {
+        try await Self.withBurst(kind) { harness, clock, tasks, fires in
+            // A millisecond before a lone run would be claimed (`claimAhead`, 50 ms): the
+            // dispatcher, expecting the claims of 1,200 runs to take longer than that, is at it.
+            clock.advance(to: Self.slot.adding(microseconds: -51_000))
+            try await eventually("the burst claimed ahead") { harness.engine.stats.claimed >= Self.count }
+            #expect(harness.engine.stats.claimed == Self.count)
+            #expect(fires.withLock { $0.isEmpty }, "no run started before its time")
+            var active = RunFilter()
+            active.statuses = [.active]
+            active.limit = 1
+            #expect(try await harness.store.listRuns(active).totalCount == Self.count)
+            try await Self.fireAll(harness, clock, tasks, fires)
+            try await Self.expectEachFiredOnce(tasks, fires, store: harness.store)
+            var complete = RunFilter()
+            complete.statuses = [.complete]
+            complete.limit = 1_000
+            #expect(try await harness.store.listRuns(complete).items.allSatisfy { $0.startedAt == Self.slot })
+        }
+    }
+
+    @Test("fewer runs due together than one claim takes are claimed `claimAhead` early, not earlier", arguments: StoreKind.enabled)
+    func smallBatchNotClaimedEarly(_ kind: StoreKind) async throws {
+        try await Self.withBurst(kind, count: 400) { harness, clock, tasks, fires in
+            clock.advance(to: Self.slot.adding(microseconds: -51_000))
+            try await harness.settle()
+            #expect(harness.engine.stats.claimed == 0)
+            clock.advance(to: Self.slot.adding(microseconds: -50_000))
+            try await eventually("claimed ahead") { harness.engine.stats.claimed >= 400 }
+            try await Self.fireAll(harness, clock, tasks, fires)
+            try await Self.expectEachFiredOnce(tasks, fires, store: harness.store)
         }
     }
 

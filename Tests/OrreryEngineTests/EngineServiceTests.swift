@@ -137,7 +137,7 @@ struct EngineServiceTests {
                 slots: slots, clock: clock, roomBell: bell, counters: Locked(EngineCounters()))
             let recording = Task { await recorder.run() }
             defer { recording.cancel() }
-            let executing = Task { await withDiscardingTaskGroup { group in executor.start(claimed, in: &group) } }
+            let executing = Task { await withDiscardingTaskGroup { group in executor.start([claimed], in: &group) } }
 
             try await eventually("timer set") { clock.sleeperCount >= 1 }
             clock.advance(by: .seconds(20))

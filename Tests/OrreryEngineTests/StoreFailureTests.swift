@@ -111,6 +111,7 @@ final class OutageStore: RunQueue, Sendable {
         return try await real.claimDue(limit: limit, now: now, dueBy: dueBy, node: node, leaseUntil: leaseUntil, limits: limits)
     }
     func nextDueTime(limits: ClaimLimits) async throws -> Timestamp? { try check(); return try await real.nextDueTime(limits: limits) }
+    func dueCount(by dueBy: Timestamp) async throws -> Int { try check(); return try await real.dueCount(by: dueBy) }
     func record(_ batch: RecordBatch, node: String, now: Timestamp) async throws -> RecordSummary {
         try check(); return try await real.record(batch, node: node, now: now)
     }

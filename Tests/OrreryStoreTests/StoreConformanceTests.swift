@@ -32,11 +32,16 @@ struct StoreConformanceTests {
             let later = Fixtures.task("later", schedule: Schedule(.once(at: t0.adding(seconds: 100))), at: t0)
             try await Fixtures.create([every, low, high, later], in: store, now: t0)
             let now = t0.adding(seconds: 2)
+            // Counted over both priority levels, only up to the time given.
+            #expect(try await store.dueCount(by: now) == 3)
+            #expect(try await store.dueCount(by: t0.adding(seconds: 100)) == 4)
             let claimed = try await store.claimDue(limit: 10, now: now, node: "n1", leaseUntil: now.adding(seconds: 30))
             #expect(claimed.map(\.run.taskID) == [high.id, every.id, low.id], "priority first, then scheduled_at")
             #expect(claimed.allSatisfy { $0.run.status == .active && $0.run.node == "n1" && $0.run.startedAt == now })
             #expect(try await store.task(id: every.id, project: nil).nextRunAt == t0.adding(seconds: 10))
             #expect(try await store.nextDueTime() == t0.adding(seconds: 10))
+            #expect(try await store.dueCount(by: now) == 0)
+            #expect(try await store.dueCount(by: t0.adding(seconds: 10)) == 1)
             #expect(try await store.claimDue(limit: 10, now: now, node: "n1", leaseUntil: now).isEmpty)
         }
     }

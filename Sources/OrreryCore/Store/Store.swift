@@ -101,6 +101,10 @@ public protocol RunQueue: Sendable {
     /// The earliest `scheduled_at` among scheduled runs not in a full queue or module, for
     /// the dispatcher's sleep.
     func nextDueTime(limits: ClaimLimits) async throws -> Timestamp?
+    /// How many scheduled runs (not held) are due by `dueBy`: each priority level's range of
+    /// due entries in the claim's index, never the future runs behind them. The dispatcher
+    /// asks it for the runs due together at the next due time, to claim a burst early enough.
+    func dueCount(by dueBy: Timestamp) async throws -> Int
     /// Writes logs, progress and ends in one transaction (group commit).
     func record(_ batch: RecordBatch, node: String, now: Timestamp) async throws -> RecordSummary
     /// Extends the leases of the active runs `runIDs` that `node` holds. Only runs the node

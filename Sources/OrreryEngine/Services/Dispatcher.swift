@@ -1,5 +1,6 @@
 public import Logging
 public import OrreryCore
+import Synchronization
 
 /// Claims due runs and hands them to the `Executor` (SPEC §4): as many as there are free
 /// slots, up to `claimBatch` per transaction. It never polls on a fixed interval: it sleeps
@@ -10,6 +11,11 @@ public import OrreryCore
 /// rest, and the executor starts each at its `scheduled_at`. So a run's start does not wait
 /// for the claim's transaction (nor for a group commit ahead of it on SQLite's one writer,
 /// nor for another node's claim on PostgreSQL): firing is as punctual as a timer.
+///
+/// Before a burst — more runs due at the same time than one claim takes, as at the top of
+/// the hour — it starts claiming as long before their time as claiming them is expected to
+/// take (the runs due, times the recent claims' time per run; at most `maxClaimAhead`), so
+/// that the last of them too is claimed by its time and starts on it.
 final class Dispatcher: Sendable {
     struct Configuration: Sendable {
         var node: String
@@ -21,6 +27,8 @@ final class Dispatcher: Sendable {
         var maxIdleSleep: Duration?
         /// Runs due within this much of now are claimed now and started at their time.
         var claimAhead: Duration = .milliseconds(50)
+        /// How early a burst may be claimed at most.
+        var maxClaimAhead: Duration = .seconds(5)
     }
 
     let configuration: Configuration
@@ -34,6 +42,8 @@ final class Dispatcher: Sendable {
     let claimed: @Sendable (Int) -> Void
     /// Set while claiming back to back, so the recorder lets claims go first.
     let pressure: ClaimPressure
+    /// Recent full claims' time per run claimed (a moving average), to time a burst's claims.
+    private let claimCost = Mutex(Duration.microseconds(100))
 
     init(
         configuration: Configuration, store: any RunQueue, slots: RunSlots, clock: any EngineClock, logger: Logger,
@@ -59,6 +69,10 @@ final class Dispatcher: Sendable {
     func dispatch(to executor: Executor, in runs: inout DiscardingTaskGroup, isStopping: () -> Bool) async {
         var failures = 0
         var backToBack = false
+        // A burst due at `due`, to be claimed from `from` on (woken then, its runs are claimed
+        // with the rest); `claimingBurst` while its claims go on.
+        var burst: (due: Timestamp, from: Timestamp)?
+        var claimingBurst: Timestamp?
         defer { pressure.set(false) }
         while !isStopping() {
             let free = slots.free
@@ -71,15 +85,22 @@ final class Dispatcher: Sendable {
             let limits = slots.claimLimits()
             let streams = backToBack && limits == .none ? max(1, min(store.concurrentClaims, free)) : 1
             let limit = min(free / streams, configuration.claimBatch)
+            if let planned = burst, clock.now() >= planned.from { claimingBurst = planned.due }
+            burst = nil
             do {
                 var full = false
                 var failure: (any Error)?
-                for result in await claim(streams, limit: limit, limits: limits) {
+                // What a claim costs is the database's work, so it is timed on the real clock.
+                let started = ContinuousClock.now
+                let results = await claim(streams, limit: limit, limits: limits, dueAfter: claimingBurst)
+                let total = results.reduce(0) { $0 + ((try? $1.get().count) ?? 0) }
+                if total == streams * limit && total > 0 { measured(ContinuousClock.now - started, runs: total) }
+                for result in results {
                     switch result {
                     case .success(let batch):
                         slots.claimed(batch.count)
                         claimed(batch.count)
-                        for run in batch { executor.start(run, in: &runs) }
+                        executor.start(batch, in: &runs)
                         full = full || batch.count == limit
                     case .failure(let error):
                         // The other claims' runs are started all the same: they are ours now.
@@ -92,14 +113,24 @@ final class Dispatcher: Sendable {
                 backToBack = full && slots.free > 0
                 pressure.set(backToBack)
                 if full { continue }
-                // Woken `claimAhead` before the next run is due, to claim it ahead.
-                var next = try await store.nextDueTime(limits: slots.claimLimits()).map { $0.adding(.zero - configuration.claimAhead) }
+                claimingBurst = nil
+                // Woken `claimAhead` before the next run is due, to claim it ahead; earlier
+                // before a burst.
+                let nextLimits = slots.claimLimits()
+                let due = try await store.nextDueTime(limits: nextLimits)
+                var next = due.map { $0.adding(.zero - configuration.claimAhead) }
                 if let next, next <= clock.now() { continue }
+                if let due, nextLimits == .none, let lead = try await burstLead(due: due) {
+                    burst = (due, due.adding(.zero - lead))
+                    if due.adding(.zero - lead) <= clock.now() { continue }
+                    next = due.adding(.zero - lead)
+                }
                 if let cap = configuration.maxIdleSleep { next = min(next ?? Timestamp(microseconds: .max), clock.now().adding(cap)) }
                 await bell.wait(until: next, clock: clock)
             } catch {
                 pressure.set(false)
                 backToBack = false
+                claimingBurst = nil
                 if isStopping() { break }
                 health.failed(at: clock.now())
                 failures += 1
@@ -109,13 +140,30 @@ final class Dispatcher: Sendable {
         }
     }
 
-    /// `streams` claims of up to `limit` runs each, at once; each one's runs or error.
-    private func claim(_ streams: Int, limit: Int, limits: ClaimLimits) async -> [Result<[ClaimedRun], any Error>] {
+    /// How long before `due` to start claiming, when more runs are due by `due + claimAhead`
+    /// than one claim takes (and slots are free for them): as long as claiming as many of them
+    /// as there are free slots is expected to take, plus `claimAhead`; at most `maxClaimAhead`.
+    /// Nil for fewer runs: `claimAhead` is enough.
+    private func burstLead(due: Timestamp) async throws -> Duration? {
+        let count = min(try await store.dueCount(by: due.adding(configuration.claimAhead)), slots.free)
+        guard count > configuration.claimBatch, configuration.maxClaimAhead > configuration.claimAhead else { return nil }
+        return min(configuration.claimAhead + claimCost.withLock { $0 } * count, configuration.maxClaimAhead)
+    }
+
+    /// Folds a full claim's time into the time per run.
+    private func measured(_ elapsed: Duration, runs: Int) {
+        claimCost.withLock { $0 = ($0 * 4 + elapsed / runs) / 5 }
+    }
+
+    /// `streams` claims of up to `limit` runs each, at once; each one's runs or error. With
+    /// `dueAfter` (a burst claimed early), runs due by then are claimed too.
+    private func claim(_ streams: Int, limit: Int, limits: ClaimLimits, dueAfter burst: Timestamp?) async -> [Result<[ClaimedRun], any Error>] {
         let now = clock.now()
+        let dueBy = max(now, burst ?? now).adding(configuration.claimAhead)
         let claimOnce: @Sendable () async -> Result<[ClaimedRun], any Error> = { [store, configuration] in
             do {
                 return .success(try await store.claimDue(
-                    limit: limit, now: now, dueBy: now.adding(configuration.claimAhead), node: configuration.node,
+                    limit: limit, now: now, dueBy: dueBy, node: configuration.node,
                     leaseUntil: now.adding(configuration.leaseDuration), limits: limits))
             } catch {
                 return .failure(error)
