@@ -71,6 +71,11 @@ final class Executor: Sendable {
             return
         }
         group.addTask {
+            // Claimed ahead (a burst): the batch waits for its earliest run's time once, not
+            // each run on a timer of its own; a later run still waits for its own time.
+            if let earliest = started.map(\.0.run.scheduledAt).min(), earliest > self.clock.now() {
+                try? await self.clock.sleep(until: earliest)
+            }
             await withDiscardingTaskGroup { runs in
                 for (claimed, handle) in started { runs.addTask { await self.execute(claimed, handle: handle) } }
             }
