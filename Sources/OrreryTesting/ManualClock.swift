@@ -27,6 +27,9 @@ public final class ManualClock: EngineClock {
     /// How many tasks are sleeping on this clock right now.
     public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 
+    /// When the tasks sleeping on this clock now will wake, earliest first.
+    public var deadlines: [Timestamp] { state.withLock { $0.sleepers.map(\.deadline).sorted() } }
+
     public func sleep(for duration: Duration) async throws {
         try await sleep(until: now().adding(duration))
     }

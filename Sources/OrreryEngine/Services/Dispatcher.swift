@@ -69,10 +69,9 @@ final class Dispatcher: Sendable {
     func dispatch(to executor: Executor, in runs: inout DiscardingTaskGroup, isStopping: () -> Bool) async {
         var failures = 0
         var backToBack = false
-        // A burst due at `due`, to be claimed from `from` on (woken then, its runs are claimed
-        // with the rest); `claimingBurst` while its claims go on.
+        // A burst due at `due`, claimed from `from` on: from then until a claim comes back
+        // short, claims take the runs due by `due + claimAhead` too.
         var burst: (due: Timestamp, from: Timestamp)?
-        var claimingBurst: Timestamp?
         defer { pressure.set(false) }
         while !isStopping() {
             let free = slots.free
@@ -85,14 +84,13 @@ final class Dispatcher: Sendable {
             let limits = slots.claimLimits()
             let streams = backToBack && limits == .none ? max(1, min(store.concurrentClaims, free)) : 1
             let limit = min(free / streams, configuration.claimBatch)
-            if let planned = burst, clock.now() >= planned.from { claimingBurst = planned.due }
-            burst = nil
             do {
                 var full = false
                 var failure: (any Error)?
                 // What a claim costs is the database's work, so it is timed on the real clock.
                 let started = ContinuousClock.now
-                let results = await claim(streams, limit: limit, limits: limits, dueAfter: claimingBurst)
+                let dueAfter = burst.flatMap { clock.now() >= $0.from ? $0.due : nil }
+                let results = await claim(streams, limit: limit, limits: limits, dueAfter: dueAfter)
                 let total = results.reduce(0) { $0 + ((try? $1.get().count) ?? 0) }
                 if total == streams * limit && total > 0 { measured(ContinuousClock.now - started, runs: total) }
                 for result in results {
@@ -113,7 +111,7 @@ final class Dispatcher: Sendable {
                 backToBack = full && slots.free > 0
                 pressure.set(backToBack)
                 if full { continue }
-                claimingBurst = nil
+                burst = nil
                 // Woken `claimAhead` before the next run is due, to claim it ahead; earlier
                 // before a burst.
                 let nextLimits = slots.claimLimits()
@@ -121,16 +119,16 @@ final class Dispatcher: Sendable {
                 var next = due.map { $0.adding(.zero - configuration.claimAhead) }
                 if let next, next <= clock.now() { continue }
                 if let due, nextLimits == .none, let lead = try await burstLead(due: due) {
-                    burst = (due, due.adding(.zero - lead))
-                    if due.adding(.zero - lead) <= clock.now() { continue }
-                    next = due.adding(.zero - lead)
+                    let from = due.adding(.zero - lead)
+                    burst = (due, from)
+                    if from <= clock.now() { continue }
+                    next = from
                 }
                 if let cap = configuration.maxIdleSleep { next = min(next ?? Timestamp(microseconds: .max), clock.now().adding(cap)) }
                 await bell.wait(until: next, clock: clock)
             } catch {
                 pressure.set(false)
                 backToBack = false
-                claimingBurst = nil
                 if isStopping() { break }
                 health.failed(at: clock.now())
                 failures += 1
@@ -144,9 +142,13 @@ final class Dispatcher: Sendable {
     /// than one claim takes (and slots are free for them): as long as claiming as many of them
     /// as there are free slots is expected to take, plus `claimAhead`; at most `maxClaimAhead`.
     /// Nil for fewer runs: `claimAhead` is enough.
+    /// Counted only where it can matter: with fewer free slots than one claim takes (the
+    /// default concurrency of 100) no burst is possible, and no query is made.
     private func burstLead(due: Timestamp) async throws -> Duration? {
-        let count = min(try await store.dueCount(by: due.adding(configuration.claimAhead)), slots.free)
-        guard count > configuration.claimBatch, configuration.maxClaimAhead > configuration.claimAhead else { return nil }
+        let free = slots.free
+        guard free > configuration.claimBatch, configuration.maxClaimAhead > configuration.claimAhead else { return nil }
+        let count = min(try await store.dueCount(by: due.adding(configuration.claimAhead)), free)
+        guard count > configuration.claimBatch else { return nil }
         return min(configuration.claimAhead + claimCost.withLock { $0 } * count, configuration.maxClaimAhead)
     }
 
