@@ -29,11 +29,19 @@ public final class PostgresStore: Sendable {
     /// Connects to `url` (`postgres://user[:password]@host[:port]/database`, optional
     /// `?sslmode=disable|prefer|require` and `?host=/socket/dir`) and applies pending migrations.
     /// `connectWait`: how long a call may wait for a connection before it is `.unavailable`.
+    /// `transactionIdleLimit`: how long the server keeps a transaction of this node open while
+    /// the node sends nothing (PostgreSQL's `idle_in_transaction_session_timeout`), after which
+    /// it ends the session and frees its row locks. No transaction of Orrery waits on the node
+    /// between statements; a node frozen inside one (SIGSTOP, a suspended VM, a stalled
+    /// process) would otherwise hold its runs' rows, and the other nodes' rescue skips locked
+    /// rows, so its runs would stay stuck until it woke up.
     public static func connect(
-        url: String, logger: Logger = Logger(label: "orrery.postgres"), maxConnections: Int = 20, connectWait: Duration = .seconds(5)
+        url: String, logger: Logger = Logger(label: "orrery.postgres"), maxConnections: Int = 20, connectWait: Duration = .seconds(5),
+        transactionIdleLimit: Duration = .seconds(5)
     ) async throws -> PostgresStore {
         let location = try PostgresLocation(url: url)
-        let store = PostgresStore(location: location, logger: logger, maxConnections: maxConnections, connectWait: connectWait)
+        let store = PostgresStore(
+            location: location, logger: logger, maxConnections: maxConnections, connectWait: connectWait, transactionIdleLimit: transactionIdleLimit)
         await store.client.runStarted(store.runStarted)
         do {
             try await store.migrate()
@@ -44,10 +52,12 @@ public final class PostgresStore: Sendable {
         return store
     }
 
-    init(location: PostgresLocation, logger: Logger, maxConnections: Int, connectWait: Duration = .seconds(5)) {
+    init(location: PostgresLocation, logger: Logger, maxConnections: Int, connectWait: Duration = .seconds(5), transactionIdleLimit: Duration = .seconds(5)) {
         var configuration = location.clientConfiguration
         configuration.options.maximumConnections = maxConnections
         configuration.options.connectTimeout = connectWait
+        let idleMilliseconds = max(1, transactionIdleLimit.components.seconds * 1_000 + transactionIdleLimit.components.attoseconds / 1_000_000_000_000_000)
+        configuration.options.additionalStartupParameters.append(("idle_in_transaction_session_timeout", String(idleMilliseconds)))
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger

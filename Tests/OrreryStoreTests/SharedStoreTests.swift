@@ -191,6 +191,38 @@ struct SharedStoreTests {
         }
     }
 
+    /// A node frozen (SIGSTOP, a suspended VM) between two statements of a transaction holds
+    /// its rows; the rescue skips locked rows, so without the server's idle limit its runs
+    /// stayed stuck until it woke up (FrozenNodeTests failed so in CI, now and then).
+    @Test("a node frozen inside a transaction holds its run's row only until the server's idle limit; then another node rescues the run", arguments: StoreKind.shared)
+    func frozenInsideTransaction(_ kind: StoreKind) async throws {
+        try await StoreKind.withFreshDatabase { url in
+            let frozen = try await PostgresStore.connect(url: url, transactionIdleLimit: .seconds(1))
+            defer { frozen.close() }
+            let other = try await PostgresStore.connect(url: url)
+            defer { other.close() }
+            try await Fixtures.create([Fixtures.task("held", schedule: Schedule(.once(at: t0)), at: t0)], in: frozen, now: t0)
+            let run = try #require(try await frozen.claimDue(limit: 1, now: t0, node: "frozen", leaseUntil: t0.adding(seconds: 30)).first).run
+            let (locked, lockedNow) = AsyncStream.makeStream(of: Void.self)
+            let holder = Task { await frozen.holdRunLocked(run.id, for: .seconds(60)) { lockedNow.yield() } }
+            defer { holder.cancel() }
+            for await _ in locked { break }
+            // Past the lease, the other node's rescuer looks every 100 ms, for 10 s at most.
+            let lapsed = t0.adding(seconds: 31)
+            let started = ContinuousClock.now
+            var rescued = 0
+            while rescued == 0, ContinuousClock.now - started < .seconds(10) {
+                rescued = try await other.rescueExpired(expiredBefore: lapsed, exceptNode: nil, now: lapsed).ended
+                if rescued == 0 { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(rescued == 1, "rescued once the server ended the frozen node's transaction")
+            holder.cancel()
+            #expect(await holder.value == false, "the frozen node's transaction did not commit")
+            let after = try await frozen.run(id: run.id, project: nil)
+            #expect(after.status == .failed && after.error?.code == "lease_expired", "the frozen node reads on, on a new connection")
+        }
+    }
+
     @Test("an unreachable PostgreSQL server is `unavailable` within seconds, never a hang or a database message")
     func unreachable() async throws {
         let started = ContinuousClock.now
