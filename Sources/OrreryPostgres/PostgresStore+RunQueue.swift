@@ -75,7 +75,7 @@ extension PostgresStore: RunQueue {
                 try await connection.execute("""
                     UPDATE runs SET progress_percent = p.percent, progress_message = p.message, updated_at = \(now.microseconds)
                     FROM jsonb_to_recordset(\(progress.jsonText)::jsonb) AS p(id text, percent double precision, message text)
-                    WHERE runs.id = p.id AND runs.status = 'active' AND runs.node = \(node)
+                    WHERE runs.id = p.id AND runs.id = ANY(\(batch.progress.map(\.key))) AND runs.status = 'active' AND runs.node = \(node)
                     """, logger: self.logger)
             }
             return try await self.end(batch.outcomes, heldBy: node, now: now, connection)
