@@ -34,10 +34,12 @@ public final class PostgresStore: Sendable {
     /// it ends the session and frees its row locks. No transaction of Orrery waits on the node
     /// between statements; a node frozen inside one (SIGSTOP, a suspended VM, a stalled
     /// process) would otherwise hold its runs' rows, and the other nodes' rescue skips locked
-    /// rows, so its runs would stay stuck until it woke up.
+    /// rows, so its runs would stay stuck until it woke up. Below the lease (30 s by default)
+    /// it adds nothing to a rescue; set well above a loaded machine's stalls, since the
+    /// server ends a transaction that idles past it and the work is then retried.
     public static func connect(
         url: String, logger: Logger = Logger(label: "orrery.postgres"), maxConnections: Int = 20, connectWait: Duration = .seconds(5),
-        transactionIdleLimit: Duration = .seconds(5)
+        transactionIdleLimit: Duration = .seconds(10)
     ) async throws -> PostgresStore {
         let location = try PostgresLocation(url: url)
         let store = PostgresStore(
@@ -52,7 +54,7 @@ public final class PostgresStore: Sendable {
         return store
     }
 
-    init(location: PostgresLocation, logger: Logger, maxConnections: Int, connectWait: Duration = .seconds(5), transactionIdleLimit: Duration = .seconds(5)) {
+    init(location: PostgresLocation, logger: Logger, maxConnections: Int, connectWait: Duration = .seconds(5), transactionIdleLimit: Duration = .seconds(10)) {
         var configuration = location.clientConfiguration
         configuration.options.maximumConnections = maxConnections
         configuration.options.connectTimeout = connectWait

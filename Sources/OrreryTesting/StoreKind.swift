@@ -122,5 +122,5 @@ extension StoreKind {
     /// The suite opens about a hundred stores on fresh databases at once on 2 cores; a CI
     /// run saw a few of them wait past 5 s for their first connection and fail as
     /// "unreachable" before any test step ran. Tests of unavailability connect on their own.
-    static let testConnectWait: Duration = .seconds(30)
+    public static let testConnectWait: Duration = .seconds(30)
 }

@@ -197,14 +197,20 @@ struct SharedStoreTests {
     @Test("a node frozen inside a transaction holds its run's row only until the server's idle limit; then another node rescues the run", arguments: StoreKind.shared)
     func frozenInsideTransaction(_ kind: StoreKind) async throws {
         try await StoreKind.withFreshDatabase { url in
-            let frozen = try await PostgresStore.connect(url: url, transactionIdleLimit: .seconds(1))
+            // Only the frozen transaction runs on the store with the 1 s limit: on a loaded CI
+            // machine the set-up's own transactions can idle that long between statements.
+            let frozen = try await PostgresStore.connect(url: url, connectWait: StoreKind.testConnectWait, transactionIdleLimit: .seconds(1))
             defer { frozen.close() }
-            let other = try await PostgresStore.connect(url: url)
+            let other = try await PostgresStore.connect(url: url, connectWait: StoreKind.testConnectWait)
             defer { other.close() }
-            try await Fixtures.create([Fixtures.task("held", schedule: Schedule(.once(at: t0)), at: t0)], in: frozen, now: t0)
-            let run = try #require(try await frozen.claimDue(limit: 1, now: t0, node: "frozen", leaseUntil: t0.adding(seconds: 30)).first).run
+            try await Fixtures.create([Fixtures.task("held", schedule: Schedule(.once(at: t0)), at: t0)], in: other, now: t0)
+            let run = try #require(try await other.claimDue(limit: 1, now: t0, node: "frozen", leaseUntil: t0.adding(seconds: 30)).first).run
             let (locked, lockedNow) = AsyncStream.makeStream(of: Void.self)
-            let holder = Task { await frozen.holdRunLocked(run.id, for: .seconds(60)) { lockedNow.yield() } }
+            let holder = Task {
+                let committed = await frozen.holdRunLocked(run.id, for: .seconds(60)) { lockedNow.yield() }
+                lockedNow.finish()
+                return committed
+            }
             defer { holder.cancel() }
             for await _ in locked { break }
             // Past the lease, the other node's rescuer looks every 100 ms, for 10 s at most.
