@@ -1,6 +1,6 @@
 // The spine's benchmark (release mode, separate from the tests):
-//   swift run -c release OrreryBenchmark [--runs N] [--lateness-tasks N] [--window-sec S] [--lateness-cron-tasks N] [--claim-ahead-ms MS] [--concurrency C] [--sync-full]
-//   swift run -c release OrreryBenchmark --store-only [--runs N] [--concurrency C]
+//   swift run -c release OrreryBenchmark [--runs N] [--lateness-tasks N] [--window-sec S] [--lateness-cron-tasks N] [--claim-ahead-ms MS] [--concurrency C] [--sync-full] [--drop-index NAME]…
+//   swift run -c release OrreryBenchmark --store-only [--runs N] [--concurrency C] [--drop-index NAME]…
 //   swift run -c release OrreryBenchmark --postgres postgres://user@host:port/db [--runs N] [--concurrency C] [--no-history]
 //   swift run -c release OrreryBenchmark --cron [--cron-computations N] [--cron-tasks N]
 //   swift run -c release OrreryBenchmark --burst N --idle M [--history R] [--nodes 1|2] [--postgres URL] [--claim-batch N] [--max-claim-ahead-ms MS] (BurstBenchmark.swift)
@@ -44,6 +44,9 @@ struct Options {
     var noHistory = false
     var cronComputations = 2_000_000
     var cronTasks = 100_000
+    /// `--drop-index NAME` (repeatable): the SQLite stores of the throughput and lateness runs
+    /// are made without these indexes, to measure what each costs the hot path.
+    var dropIndexes: [String] = []
 
     init(_ args: [String]) {
         var i = 0
@@ -74,6 +77,10 @@ struct Options {
             case "--no-history": noHistory = true
             case "--cron-computations": cronComputations = next()
             case "--cron-tasks": cronTasks = next()
+            case "--drop-index":
+                i += 1
+                guard i < args.count else { print("--drop-index needs an index name"); exit(2) }
+                dropIndexes.append(args[i])
             case "--postgres":
                 i += 1
                 guard i < args.count else { print("--postgres needs a URL"); exit(2) }
@@ -321,6 +328,7 @@ if options.cron {
 if options.storeOnly {
     let (store, dir) = try temporaryStore()
     defer { try? FileManager.default.removeItem(atPath: dir) }
+    try await store.dropIndexes(options.dropIndexes)
     try await insertOnceTasks(store, module: "noop", at: Array(repeating: clock.now(), count: options.runs))
     var claimTime = Duration.zero, recordTime = Duration.zero, n = 0
     let c = ContinuousClock()
@@ -341,10 +349,13 @@ if options.storeOnly {
     exit(0)
 }
 
+if !options.dropIndexes.isEmpty { print("without the indexes \(options.dropIndexes.joined(separator: ", "))") }
+
 // 1. Throughput.
 do {
     let (store, dir) = try temporaryStore()
     defer { try? FileManager.default.removeItem(atPath: dir) }
+    try await store.dropIndexes(options.dropIndexes)
     try await insertOnceTasks(store, module: "noop", at: Array(repeating: clock.now(), count: options.runs))
     let engine = makeEngine(store, modules: [NoopModule()])
     let start = ContinuousClock.now
@@ -367,6 +378,7 @@ do {
 do {
     let (store, dir) = try temporaryStore()
     defer { try? FileManager.default.removeItem(atPath: dir) }
+    try await store.dropIndexes(options.dropIndexes)
     // Active daily cron tasks beside them (issue 16's goal holds with 100,000): `M H * * *`
     // spread over the day's 1,440 minutes, as a store of that many schedules would hold them.
     try await insertTasks(store, count: options.latenessCronTasks, module: "noop") { try cronSchedule("\($0 % 60) \(($0 / 60) % 24) * * *") }

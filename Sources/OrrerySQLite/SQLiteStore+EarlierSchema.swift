@@ -15,3 +15,13 @@ extension SQLiteStore {
     /// The names of every shipped migration, oldest first.
     package static var migrationNames: [String] { Migrations.migrator.migrations }
 }
+
+extension SQLiteStore {
+    /// Drops indexes by name, for the benchmark's measure of what an index costs the hot
+    /// path (`OrreryBenchmark --drop-index`); never part of a served store.
+    package func dropIndexes(_ names: [String]) async throws {
+        try await write { db in
+            for name in names { try db.execute(sql: "DROP INDEX \(name)") }
+        }
+    }
+}
