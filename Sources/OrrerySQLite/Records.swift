@@ -108,17 +108,26 @@ enum Records {
     /// bound as they are (no JSON to write and parse again per column); a slot that already
     /// has a run keeps it.
     static func insert(_ runs: some Collection<TaskRun>, _ db: Database) throws {
-        let rowsPerStatement = 100
-        var rest = runs[...]
-        while !rest.isEmpty {
-            let chunk = rest.prefix(rowsPerStatement)
-            rest = rest.dropFirst(chunk.count)
-            // One cached statement per chunk size: the full size and at most one remainder.
-            let sql = insertRunColumns + " " + repeatElement(runPlaceholders, count: chunk.count).joined(separator: ", ")
+        try forEachChunk(of: runs, rowPlaceholders: runPlaceholders) { placeholders, chunk in
             var values: [(any DatabaseValueConvertible)?] = []
             values.reserveCapacity(chunk.count * 16)
             for run in chunk { values += insertValues(run) }
-            try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(values))
+            try db.cachedStatement(sql: insertRunColumns + " " + placeholders).execute(arguments: StatementArguments(values))
+        }
+    }
+
+    /// Calls `body` with chunks of `items` of at most 100 rows, each with its rows'
+    /// placeholders for a multi-row `VALUES` (`rowPlaceholders` repeated, comma-separated):
+    /// rows bound as they are, never a JSON text that SQL must parse again per column. One
+    /// cached statement per chunk size: the full size and at most one remainder.
+    static func forEachChunk<C: Collection>(
+        of items: C, rowPlaceholders: String, _ body: (_ placeholders: String, _ chunk: C.SubSequence) throws -> Void
+    ) throws {
+        var rest = items[...]
+        while !rest.isEmpty {
+            let chunk = rest.prefix(100)
+            rest = rest.dropFirst(chunk.count)
+            try body(repeatElement(rowPlaceholders, count: chunk.count).joined(separator: ", "), chunk)
         }
     }
 

@@ -123,30 +123,46 @@ extension SQLiteStore {
     /// Writes a claim plan's decisions about its runs in one statement: `run` → active under
     /// `node`, `skip` → skipped with its reason, `hold` → held, `spread` → due later.
     static func apply(_ plan: ClaimPlan, now: Timestamp, node: String, leaseUntil: Timestamp, _ db: Database) throws {
-        // Spelled by hand: seqs, kinds and instants need no escaping, and going through
-        // JSONValue for every claimed run cost more than the statement itself.
-        let changes = try plan.runChanges(now: now).map { c in
-            "[\(c.run.seq),\"\(c.change.rawValue)\",\(c.result.map { JSONValue.string($0.jsonText).jsonText } ?? "null"),"
-                + "\(c.at.map { String($0.microseconds) } ?? "null")]"
+        let changes = try plan.runChanges(now: now)
+        // Runs that start, the common case, by a statement that sets only what starting
+        // changes: SQLite rewrites every index over a column named in SET (or in an index's
+        // WHERE), changed or not, and the general statement names nine of them.
+        let starting = changes.filter { $0.change == .run }
+        try Records.forEachChunk(of: starting, rowPlaceholders: "(?, ?)") { placeholders, chunk in
+            var values: [(any DatabaseValueConvertible)?] = []
+            values.reserveCapacity(chunk.count * 2 + 3)
+            for c in chunk { values += [c.run.seq, c.at] }
+            let constants = values.count  // the rows' placeholders come first in the text: ?1…?2n
+            values += [now, node, leaseUntil]
+            // `+runs.status`: the planner must reach each run by its seq, never by walking the
+            // status index's scheduled rows.
+            try db.cachedStatement(sql: """
+                WITH c(seq, at) AS (VALUES \(placeholders))
+                UPDATE runs SET status = 'active', started_at = c.at, node = ?\(constants + 2), lease_expires_at = ?\(constants + 3),
+                    updated_at = ?\(constants + 1)
+                FROM c WHERE runs.seq = c.seq AND +runs.status = 'scheduled'
+                """).execute(arguments: StatementArguments(values))
         }
-        guard !changes.isEmpty else { return }
-        // `+runs.status`: the planner must reach each run by its seq, never by walking the
-        // status index's scheduled rows.
-        try db.cachedStatement(sql: """
-            UPDATE runs SET
-                status = CASE c.kind WHEN 'run' THEN 'active' WHEN 'skip' THEN 'skipped' ELSE runs.status END,
-                started_at = CASE c.kind WHEN 'run' THEN c.at ELSE runs.started_at END,
-                node = CASE c.kind WHEN 'run' THEN ?2 ELSE runs.node END,
-                lease_expires_at = CASE c.kind WHEN 'run' THEN ?3 ELSE runs.lease_expires_at END,
-                finished_at = CASE c.kind WHEN 'skip' THEN ?1 ELSE runs.finished_at END,
-                result = CASE c.kind WHEN 'skip' THEN c.result ELSE runs.result END,
-                held = CASE c.kind WHEN 'hold' THEN 1 WHEN 'spread' THEN runs.held ELSE 0 END,
-                scheduled_at = CASE c.kind WHEN 'spread' THEN c.at ELSE runs.scheduled_at END,
-                updated_at = ?1
-            FROM (SELECT json_extract(value, '$[0]') AS seq, json_extract(value, '$[1]') AS kind,
-                    json_extract(value, '$[2]') AS result, json_extract(value, '$[3]') AS at FROM json_each(?4)) AS c
-            WHERE runs.seq = c.seq AND +runs.status = 'scheduled'
-            """).execute(arguments: [now, node, leaseUntil, "[" + changes.joined(separator: ",") + "]"])
+        // Skips, holds and spreads, each row bound as it is (a JSON parameter cost four
+        // json_extract parses per run).
+        try Records.forEachChunk(of: changes.filter { $0.change != .run }, rowPlaceholders: "(?, ?, ?, ?)") { placeholders, chunk in
+            var values: [(any DatabaseValueConvertible)?] = []
+            values.reserveCapacity(chunk.count * 4 + 1)
+            for c in chunk { values += [c.run.seq, c.change.rawValue, c.result?.jsonText, c.at] }
+            let nowPlaceholder = "?\(values.count + 1)"
+            values.append(now)
+            try db.cachedStatement(sql: """
+                WITH c(seq, kind, result, at) AS (VALUES \(placeholders))
+                UPDATE runs SET
+                    status = CASE c.kind WHEN 'skip' THEN 'skipped' ELSE runs.status END,
+                    finished_at = CASE c.kind WHEN 'skip' THEN \(nowPlaceholder) ELSE runs.finished_at END,
+                    result = CASE c.kind WHEN 'skip' THEN c.result ELSE runs.result END,
+                    held = CASE c.kind WHEN 'hold' THEN 1 WHEN 'spread' THEN runs.held ELSE 0 END,
+                    scheduled_at = CASE c.kind WHEN 'spread' THEN c.at ELSE runs.scheduled_at END,
+                    updated_at = \(nowPlaceholder)
+                FROM c WHERE runs.seq = c.seq AND +runs.status = 'scheduled'
+                """).execute(arguments: StatementArguments(values))
+        }
     }
 
     /// Inserts what follows `run`'s slot under the task's misfire policy: the next run, and
@@ -181,3 +197,4 @@ extension SQLiteStore {
         }
     }
 }
+
