@@ -197,12 +197,13 @@ struct SharedStoreTests {
     @Test("a node frozen inside a transaction holds its run's row only until the server's idle limit; then another node rescues the run", arguments: StoreKind.shared)
     func frozenInsideTransaction(_ kind: StoreKind) async throws {
         try await StoreKind.withFreshDatabase { url in
-            // Only the frozen transaction runs on the store with the 1 s limit: on a loaded CI
-            // machine the set-up's own transactions can idle that long between statements.
-            let frozen = try await PostgresStore.connect(url: url, connectWait: StoreKind.testConnectWait, transactionIdleLimit: .seconds(1))
-            defer { frozen.close() }
+            // Only the frozen transaction runs on the store with the short limit: on a loaded CI
+            // machine the set-up's own transactions (the migrations, made by the other store
+            // first) can idle that long between statements.
             let other = try await PostgresStore.connect(url: url, connectWait: StoreKind.testConnectWait)
             defer { other.close() }
+            let frozen = try await PostgresStore.connect(url: url, connectWait: StoreKind.testConnectWait, transactionIdleLimit: .seconds(2))
+            defer { frozen.close() }
             try await Fixtures.create([Fixtures.task("held", schedule: Schedule(.once(at: t0)), at: t0)], in: other, now: t0)
             let run = try #require(try await other.claimDue(limit: 1, now: t0, node: "frozen", leaseUntil: t0.adding(seconds: 30)).first).run
             let (locked, lockedNow) = AsyncStream.makeStream(of: Void.self)
@@ -213,11 +214,11 @@ struct SharedStoreTests {
             }
             defer { holder.cancel() }
             for await _ in locked { break }
-            // Past the lease, the other node's rescuer looks every 100 ms, for 10 s at most.
+            // Past the lease, the other node's rescuer looks every 100 ms, for 20 s at most.
             let lapsed = t0.adding(seconds: 31)
             let started = ContinuousClock.now
             var rescued = 0
-            while rescued == 0, ContinuousClock.now - started < .seconds(10) {
+            while rescued == 0, ContinuousClock.now - started < .seconds(20) {
                 rescued = try await other.rescueExpired(expiredBefore: lapsed, exceptNode: nil, now: lapsed).ended
                 if rescued == 0 { try await Task.sleep(for: .milliseconds(100)) }
             }
