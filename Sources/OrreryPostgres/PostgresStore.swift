@@ -39,7 +39,7 @@ public final class PostgresStore: Sendable {
     /// server ends a transaction that idles past it and the work is then retried.
     public static func connect(
         url: String, logger: Logger = Logger(label: "orrery.postgres"), maxConnections: Int = 20, connectWait: Duration = .seconds(5),
-        transactionIdleLimit: Duration = .seconds(10)
+        transactionIdleLimit: Duration = defaultTransactionIdleLimit
     ) async throws -> PostgresStore {
         let location = try PostgresLocation(url: url)
         let store = PostgresStore(
@@ -54,7 +54,9 @@ public final class PostgresStore: Sendable {
         return store
     }
 
-    init(location: PostgresLocation, logger: Logger, maxConnections: Int, connectWait: Duration = .seconds(5), transactionIdleLimit: Duration = .seconds(10)) {
+    public static let defaultTransactionIdleLimit: Duration = .seconds(10)
+
+    init(location: PostgresLocation, logger: Logger, maxConnections: Int, connectWait: Duration = .seconds(5), transactionIdleLimit: Duration = defaultTransactionIdleLimit) {
         var configuration = location.clientConfiguration
         configuration.options.maximumConnections = maxConnections
         configuration.options.connectTimeout = connectWait

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import OrreryCore
 
 /// Row ↔ model mapping for tasks, runs and log entries.
@@ -87,8 +88,7 @@ enum Records {
         VALUES
         """
 
-    /// One row's placeholders for `insertRunColumns`, and the values that fill them.
-    static let runPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    /// The values of one row of `insertRunColumns` (16 columns).
     static func insertValues(_ run: TaskRun) -> [(any DatabaseValueConvertible)?] {
         [
             run.id, run.taskID, run.project, run.module, run.resourceID, run.attempt, run.status.rawValue,
@@ -108,7 +108,7 @@ enum Records {
     /// bound as they are (no JSON to write and parse again per column); a slot that already
     /// has a run keeps it.
     static func insert(_ runs: some Collection<TaskRun>, _ db: Database) throws {
-        try forEachChunk(of: runs, rowPlaceholders: runPlaceholders) { placeholders, chunk in
+        try forEachChunk(of: runs, columns: 16) { placeholders, chunk in
             var values: [(any DatabaseValueConvertible)?] = []
             values.reserveCapacity(chunk.count * 16)
             for run in chunk { values += insertValues(run) }
@@ -117,19 +117,35 @@ enum Records {
     }
 
     /// Calls `body` with chunks of `items` of at most 100 rows, each with its rows'
-    /// placeholders for a multi-row `VALUES` (`rowPlaceholders` repeated, comma-separated):
-    /// rows bound as they are, never a JSON text that SQL must parse again per column. One
+    /// placeholders for a multi-row `VALUES`: `columns` numbered ones per row, after the
+    /// `constants` that the statement names itself as `?1…?constants` — for 2 columns after
+    /// 3 constants, `(?4, ?5), (?6, ?7), …`. The body binds the constants first, then the rows.
+    /// Rows bound as they are, never a JSON text that SQL must parse again per column. One
     /// cached statement per chunk size: the full size and at most one remainder.
     static func forEachChunk<C: Collection>(
-        of items: C, rowPlaceholders: String, _ body: (_ placeholders: String, _ chunk: C.SubSequence) throws -> Void
+        of items: C, columns: Int, constants: Int = 0, _ body: (_ placeholders: String, _ chunk: C.SubSequence) throws -> Void
     ) throws {
         var rest = items[...]
         while !rest.isEmpty {
             let chunk = rest.prefix(100)
             rest = rest.dropFirst(chunk.count)
-            try body(repeatElement(rowPlaceholders, count: chunk.count).joined(separator: ", "), chunk)
+            try body(placeholders(rows: chunk.count, columns: columns, constants: constants), chunk)
         }
     }
+
+    /// `forEachChunk`'s placeholder text, made once per shape (a claim or a record asks for
+    /// the same few on every call).
+    private static func placeholders(rows: Int, columns: Int, constants: Int) -> String {
+        let shape = [rows, columns, constants]
+        if let made = placeholderTexts.withLock({ $0[shape] }) { return made }
+        let made = (0..<rows).map { row in
+            "(" + (0..<columns).map { "?\(constants + row * columns + $0 + 1)" }.joined(separator: ", ") + ")"
+        }.joined(separator: ", ")
+        placeholderTexts.withLock { $0[shape] = made }
+        return made
+    }
+
+    private static let placeholderTexts = Mutex<[[Int]: String]>([:])
 
     static func logEntry(_ row: Row) -> LogEntry {
         LogEntry(

@@ -126,40 +126,34 @@ extension SQLiteStore {
         let changes = try plan.runChanges(now: now)
         // Runs that start, the common case, by a statement that sets only what starting
         // changes: SQLite rewrites every index over a column named in SET (or in an index's
-        // WHERE), changed or not, and the general statement names nine of them.
-        let starting = changes.filter { $0.change == .run }
-        try Records.forEachChunk(of: starting, rowPlaceholders: "(?, ?)") { placeholders, chunk in
-            var values: [(any DatabaseValueConvertible)?] = []
-            values.reserveCapacity(chunk.count * 2 + 3)
+        // WHERE), changed or not, and the general statement names nine of them. Rows are
+        // bound as they are (a JSON parameter cost four json_extract parses per run).
+        try Records.forEachChunk(of: changes.filter { $0.change == .run }, columns: 2, constants: 3) { placeholders, chunk in
+            var values: [(any DatabaseValueConvertible)?] = [now, node, leaseUntil]
+            values.reserveCapacity(3 + chunk.count * 2)
             for c in chunk { values += [c.run.seq, c.at] }
-            let constants = values.count  // the rows' placeholders come first in the text: ?1…?2n
-            values += [now, node, leaseUntil]
             // `+runs.status`: the planner must reach each run by its seq, never by walking the
             // status index's scheduled rows.
             try db.cachedStatement(sql: """
                 WITH c(seq, at) AS (VALUES \(placeholders))
-                UPDATE runs SET status = 'active', started_at = c.at, node = ?\(constants + 2), lease_expires_at = ?\(constants + 3),
-                    updated_at = ?\(constants + 1)
+                UPDATE runs SET status = 'active', started_at = c.at, node = ?2, lease_expires_at = ?3, updated_at = ?1
                 FROM c WHERE runs.seq = c.seq AND +runs.status = 'scheduled'
                 """).execute(arguments: StatementArguments(values))
         }
-        // Skips, holds and spreads, each row bound as it is (a JSON parameter cost four
-        // json_extract parses per run).
-        try Records.forEachChunk(of: changes.filter { $0.change != .run }, rowPlaceholders: "(?, ?, ?, ?)") { placeholders, chunk in
-            var values: [(any DatabaseValueConvertible)?] = []
-            values.reserveCapacity(chunk.count * 4 + 1)
+        // Skips, holds and spreads.
+        try Records.forEachChunk(of: changes.filter { $0.change != .run }, columns: 4, constants: 1) { placeholders, chunk in
+            var values: [(any DatabaseValueConvertible)?] = [now]
+            values.reserveCapacity(1 + chunk.count * 4)
             for c in chunk { values += [c.run.seq, c.change.rawValue, c.result?.jsonText, c.at] }
-            let nowPlaceholder = "?\(values.count + 1)"
-            values.append(now)
             try db.cachedStatement(sql: """
                 WITH c(seq, kind, result, at) AS (VALUES \(placeholders))
                 UPDATE runs SET
                     status = CASE c.kind WHEN 'skip' THEN 'skipped' ELSE runs.status END,
-                    finished_at = CASE c.kind WHEN 'skip' THEN \(nowPlaceholder) ELSE runs.finished_at END,
+                    finished_at = CASE c.kind WHEN 'skip' THEN ?1 ELSE runs.finished_at END,
                     result = CASE c.kind WHEN 'skip' THEN c.result ELSE runs.result END,
                     held = CASE c.kind WHEN 'hold' THEN 1 WHEN 'spread' THEN runs.held ELSE 0 END,
                     scheduled_at = CASE c.kind WHEN 'spread' THEN c.at ELSE runs.scheduled_at END,
-                    updated_at = \(nowPlaceholder)
+                    updated_at = ?1
                 FROM c WHERE runs.seq = c.seq AND +runs.status = 'scheduled'
                 """).execute(arguments: StatementArguments(values))
         }
@@ -197,4 +191,3 @@ extension SQLiteStore {
         }
     }
 }
-

@@ -89,19 +89,17 @@ extension SQLiteStore: RunQueue {
         // RETURNING clause sees the row as updated: a run that never started reports its end.
         // Each ending bound as it is (a JSON parameter cost six json_extract parses per run).
         var ended: [EndedRun] = []
-        try Records.forEachChunk(of: resolved.endings, rowPlaceholders: "(?, ?, ?, ?, ?, ?)") { placeholders, chunk in
-            var values: [(any DatabaseValueConvertible)?] = []
-            values.reserveCapacity(chunk.count * 6 + 2)
+        try Records.forEachChunk(of: resolved.endings, columns: 6, constants: 2) { placeholders, chunk in
+            var values: [(any DatabaseValueConvertible)?] = [now, node]
+            values.reserveCapacity(2 + chunk.count * 6)
             for e in chunk { values += [e.runID, e.status.rawValue, e.at, e.result?.jsonText, e.error?.code, e.error?.message] }
-            let (nowPlaceholder, nodePlaceholder) = ("?\(values.count + 1)", "?\(values.count + 2)")
-            values += [now, node]
             ended += try Row.fetchAll(
                 db.cachedStatement(sql: """
                     WITH o(id, status, at, result, error_code, error_message) AS (VALUES \(placeholders))
                     UPDATE runs SET status = o.status, finished_at = o.at, canceled_at = CASE WHEN o.status = 'canceled' THEN o.at END,
-                        updated_at = \(nowPlaceholder), result = o.result, error_code = o.error_code, error_message = o.error_message,
+                        updated_at = ?1, result = o.result, error_code = o.error_code, error_message = o.error_message,
                         lease_expires_at = NULL
-                    FROM o WHERE runs.id = o.id AND +runs.status = 'active' AND (\(nodePlaceholder) IS NULL OR runs.node = \(nodePlaceholder))
+                    FROM o WHERE runs.id = o.id AND +runs.status = 'active' AND (?2 IS NULL OR runs.node = ?2)
                     RETURNING runs.id, runs.task_id, runs.status, coalesce(runs.started_at, runs.finished_at)
                     """),
                 arguments: StatementArguments(values)
@@ -134,7 +132,7 @@ extension SQLiteStore: RunQueue {
     /// Sets tasks' `last_status` and `last_run_at` in one statement, unless a task already
     /// shows a newer run's.
     static func recordLastStatuses(_ statuses: [String: (status: RunStatus, at: Timestamp)], _ db: Database) throws {
-        try Records.forEachChunk(of: Array(statuses), rowPlaceholders: "(?, ?, ?)") { placeholders, chunk in
+        try Records.forEachChunk(of: Array(statuses), columns: 3) { placeholders, chunk in
             var values: [(any DatabaseValueConvertible)?] = []
             values.reserveCapacity(chunk.count * 3)
             for (taskID, last) in chunk { values += [taskID, last.status.rawValue, last.at] }
