@@ -168,6 +168,9 @@ extension PostgresStore {
         guard !changes.isEmpty else { return }
         // `seq = ANY(…)` beside the join: the rows are reached by their keys, whatever the
         // planner guesses of the JSON's size (a hash join over every scheduled run otherwise).
+        // No `status = 'scheduled'` here: the due query locked these rows while scheduled, so
+        // nothing has changed them since, and that condition let the planner read every
+        // scheduled run through a partial index instead (5 of a claim's 14 ms, 10,000 due).
         try await connection.execute("""
             UPDATE runs SET
                 status = CASE c.kind WHEN 'run' THEN 'active' WHEN 'skip' THEN 'skipped' ELSE runs.status END,
@@ -180,7 +183,7 @@ extension PostgresStore {
                 scheduled_at = CASE c.kind WHEN 'spread' THEN c.at ELSE runs.scheduled_at END,
                 updated_at = \(now.microseconds)
             FROM jsonb_to_recordset(\(JSONValue.array(changes).jsonText)::jsonb) AS c(seq bigint, kind text, result text, at bigint)
-            WHERE runs.seq = c.seq AND runs.seq = ANY(\(planned.map(\.run.seq))) AND runs.status = 'scheduled'
+            WHERE runs.seq = c.seq AND runs.seq = ANY(\(planned.map(\.run.seq)))
             """, logger: logger)
     }
 

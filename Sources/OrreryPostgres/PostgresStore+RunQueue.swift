@@ -156,14 +156,13 @@ extension PostgresStore: RunQueue {
                 let rows = JSONValue.array(newest.map { taskID, last in
                     .object(["id": .string(taskID), "status": .string(last.status.rawValue), "started_at": .int(last.at.microseconds)])
                 })
-                // Tasks are locked in id order (the CTE sorts before it locks): two nodes
-                // ending runs of the same tasks never wait on each other in a cycle.
+                // The tasks are locked already (in id order, above); `id = ANY(…)` reaches
+                // them by key, whatever the planner guesses of the JSON's size.
                 try await connection.execute("""
-                    WITH u AS (SELECT * FROM jsonb_to_recordset(\(rows.jsonText)::jsonb) AS u(id text, status text, started_at bigint)),
-                    locked AS (SELECT tasks.id FROM tasks JOIN u ON u.id = tasks.id ORDER BY tasks.id FOR NO KEY UPDATE OF tasks)
                     UPDATE tasks SET last_status = u.status, last_run_at = u.started_at
-                    FROM locked JOIN u ON u.id = locked.id
-                    WHERE tasks.id = locked.id AND (tasks.last_run_at IS NULL OR tasks.last_run_at <= u.started_at)
+                    FROM jsonb_to_recordset(\(rows.jsonText)::jsonb) AS u(id text, status text, started_at bigint)
+                    WHERE tasks.id = u.id AND tasks.id = ANY(\(Array(newest.keys)))
+                        AND (tasks.last_run_at IS NULL OR tasks.last_run_at <= u.started_at)
                     """, logger: logger)
             }
         }
