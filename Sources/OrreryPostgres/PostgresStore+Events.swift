@@ -94,7 +94,7 @@ extension PostgresStore: EventStore {
     /// Returns how many runs were fired.
     func emitRunEnds(_ ended: [(id: String, status: RunStatus)], errors: [String: RunError], now: Timestamp, _ connection: PostgresConnection) async throws -> Int {
         guard !ended.isEmpty else { return 0 }
-        let rows = try await connection.rows("""
+        let rows = try await connection.rows(Hot.RunEndTriggers.self, """
             SELECT r.id, r.task_id, r.project, r.resource_id, r.status, coalesce(t.name, ''),
                 coalesce((SELECT depth FROM events WHERE seq = r.event_seq), 0) + 1
             FROM runs r LEFT JOIN tasks t ON t.id = r.task_id

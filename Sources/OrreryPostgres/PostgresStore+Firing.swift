@@ -16,14 +16,14 @@ extension PostgresStore {
 
     public func claimDue(limit: Int, now: Timestamp, dueBy: Timestamp, node: String, leaseUntil: Timestamp, limits: ClaimLimits) async throws -> [ClaimedRun] {
         let claim = try await transaction { connection -> (claimed: [ClaimedRun], materialized: Bool) in
-            var due = limits.admit(try await connection.rows(Self.dueQuery(limit: limit, now: dueBy, limits: limits), logger: self.logger)
+            var due = limits.admit(try await connection.rows(Hot.Due.self, Self.dueQuery(limit: limit, now: dueBy, limits: limits), logger: self.logger)
                 .map { try Self.dueRun($0, now: now) })
             guard !due.isEmpty else { return ([], false) }
             let taskIDs = Array(Set(due.map(\.taskID))).sorted()
             var tasks: [String: ScheduledTask] = [:]
             var params: [String: String] = [:]
             var parser = ClaimTaskParser()
-            for row in try await connection.rows("""
+            for row in try await connection.rows(Hot.ClaimTasks.self, """
                 SELECT id, project, module, params, resource_id, schedule, enabled, queue, priority, timeout_sec, overlap, misfire,
                     created_at, deleted_at
                 FROM tasks WHERE id = ANY(\(taskIDs)) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED
@@ -50,7 +50,7 @@ extension PostgresStore {
             // Read after the tasks are locked (a new snapshot): a node ending one of their runs
             // has committed its release of held runs by now.
             var busy = Set<String>(), holding = Set<String>()
-            for row in try await connection.rows("""
+            for row in try await connection.rows(Hot.BusyTasks.self, """
                 SELECT task_id, true, false FROM runs WHERE status = 'active' AND task_id = ANY(\(Array(tasks.keys)))
                 UNION ALL
                 SELECT task_id, false, true FROM runs WHERE held AND task_id = ANY(\(Array(tasks.keys)))
@@ -171,7 +171,7 @@ extension PostgresStore {
         // No `status = 'scheduled'` here: the due query locked these rows while scheduled, so
         // nothing has changed them since, and that condition let the planner read every
         // scheduled run through a partial index instead (5 of a claim's 14 ms, 10,000 due).
-        try await connection.execute("""
+        try await connection.execute(Hot.ApplyClaim.self, """
             UPDATE runs SET
                 status = CASE c.kind WHEN 'run' THEN 'active' WHEN 'skip' THEN 'skipped' ELSE runs.status END,
                 started_at = CASE c.kind WHEN 'run' THEN c.at ELSE runs.started_at END,

@@ -8,7 +8,7 @@ extension PostgresStore: NotifyingStore {
 
     /// Tells every listening node, when this transaction commits, that runs were scheduled.
     func notifyDue(_ connection: PostgresConnection) async throws {
-        try await connection.execute("SELECT pg_notify(\(Self.dueChannel), '')", logger: logger)
+        try await connection.execute(Hot.NotifyDue.self, "SELECT pg_notify(\(Self.dueChannel), '')", logger: logger)
     }
 
     /// The same notice outside a transaction; a failure only delays other nodes until

@@ -17,7 +17,7 @@ extension PostgresStore: NotificationStore {
     func enqueueNotifications(runIDs: [String], now: Timestamp, _ connection: PostgresConnection) async throws {
         guard !runIDs.isEmpty else { return }
         var deliveries: [NotificationDelivery] = []
-        for row in try await connection.rows("""
+        for row in try await connection.rows(Hot.NotifiedRuns.self, """
             SELECT r.id, r.task_id, t.name, r.project, r.status, r.error_code, r.result::jsonb ->> 'skipped', t.notify
             FROM runs r JOIN tasks t ON t.id = r.task_id
             WHERE r.id = ANY(\(runIDs)) AND t.notify IS NOT NULL

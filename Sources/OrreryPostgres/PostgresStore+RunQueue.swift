@@ -34,7 +34,7 @@ extension PostgresStore: RunQueue {
                 "queue": .string(run.queue),
             ])
         })
-        try await connection.execute("""
+        try await connection.execute(Hot.InsertRuns.self, """
             INSERT INTO runs (id, task_id, project, module, resource_id, attempt, status, trigger, performed_by,
                 slot, scheduled_at, updated_at, priority, finished_at, result, queue)
             SELECT id, task_id, project, module, resource_id, attempt, status, trigger, performed_by,
@@ -56,7 +56,7 @@ extension PostgresStore: RunQueue {
                         "timestamp": .int(entry.timestamp.microseconds),
                     ])
                 })
-                try await connection.execute("""
+                try await connection.execute(Hot.InsertLogs.self, """
                     INSERT INTO run_logs (run_id, idx, level, msg, progress_percent, timestamp)
                     SELECT l.run_id, l.idx, l.level, l.msg, l.progress_percent, l.timestamp
                     FROM jsonb_to_recordset(\(logs.jsonText)::jsonb) AS l(run_id text, idx bigint, level text, msg text,
@@ -72,7 +72,7 @@ extension PostgresStore: RunQueue {
                         "message": progress.message.map(JSONValue.string) ?? .null,
                     ])
                 })
-                try await connection.execute("""
+                try await connection.execute(Hot.Progress.self, """
                     UPDATE runs SET progress_percent = p.percent, progress_message = p.message, updated_at = \(now.microseconds)
                     FROM jsonb_to_recordset(\(progress.jsonText)::jsonb) AS p(id text, percent double precision, message text)
                     WHERE runs.id = p.id AND runs.id = ANY(\(batch.progress.map(\.key))) AND runs.status = 'active' AND runs.node = \(node)
@@ -110,7 +110,7 @@ extension PostgresStore: RunQueue {
         if !endings.isEmpty {
             // Rows no longer ours (rescued, or another node's) are fenced off by the WHERE;
             // `id = ANY(…)` reaches them by key (a hash join over every active run otherwise).
-            let ended = try await connection.rows("""
+            let ended = try await connection.rows(Hot.EndRuns.self, """
                 UPDATE runs SET status = o.status, finished_at = o.at,
                     canceled_at = CASE WHEN o.status = 'canceled' THEN o.at END, updated_at = \(now.microseconds),
                     result = o.result, error_code = o.error_code, error_message = o.error_message, lease_expires_at = NULL
@@ -134,10 +134,11 @@ extension PostgresStore: RunQueue {
             // a new snapshot, sees that held run instead of leaving it held for ever.
             if !taskIDs.isEmpty {
                 try await connection.execute(
-                    "SELECT 1 FROM tasks WHERE id = ANY(\(taskIDs)) ORDER BY id FOR NO KEY UPDATE", logger: logger)
+                    Hot.LockTasks.self, "SELECT 1 FROM tasks WHERE id = ANY(\(taskIDs)) ORDER BY id FOR NO KEY UPDATE", logger: logger)
             }
             if !taskIDs.isEmpty,
-               try await connection.execute("UPDATE runs SET held = false WHERE held AND task_id = ANY(\(taskIDs)) RETURNING 1", logger: logger) > 0 {
+               try await connection.execute(
+                Hot.ReleaseHeld.self, "UPDATE runs SET held = false WHERE held AND task_id = ANY(\(taskIDs)) RETURNING 1", logger: logger) > 0 {
                 wake = true
             }
             let retries = try await retryRuns(after: ended.filter { $0.status == .failed }.map(\.id), now: now, connection)
@@ -158,7 +159,7 @@ extension PostgresStore: RunQueue {
                 })
                 // The tasks are locked already (in id order, above); `id = ANY(…)` reaches
                 // them by key, whatever the planner guesses of the JSON's size.
-                try await connection.execute("""
+                try await connection.execute(Hot.LastStatuses.self, """
                     UPDATE tasks SET last_status = u.status, last_run_at = u.started_at
                     FROM jsonb_to_recordset(\(rows.jsonText)::jsonb) AS u(id text, status text, started_at bigint)
                     WHERE tasks.id = u.id AND tasks.id = ANY(\(Array(newest.keys)))
@@ -198,7 +199,7 @@ extension PostgresStore: RunQueue {
         return try await withConnection { connection in
             // The update's CTE runs whether or not it is read; the SELECT sees the rows as they
             // were, which is all a cancel request needs.
-            try await connection.rows("""
+            try await connection.rows(Hot.RenewLeases.self, """
                 WITH renewed AS (
                     UPDATE runs SET lease_expires_at = \(until.microseconds)
                     WHERE status = 'active' AND node = \(node) AND id = ANY(\(runIDs))
