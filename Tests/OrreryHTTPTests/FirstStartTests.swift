@@ -33,7 +33,7 @@ struct FirstStartTests {
         #expect(output.components(separatedBy: written).count - 1 == 1, "printed exactly once:\n\(output)")
         #expect(output.contains("Admin token (shown once, also written to \(file))"))
         #expect(try await first.api(written).get("/v1/tokens").status == 200, "the printed token is an admin token")
-        #expect(await first.stop())
+        #expect(await first.stop(), "stopped by SIGTERM within 15 s with status 0; \(Self.exit(first.process)); its log:\n\(Self.log(dir.file("first.log")))")
 
         let second = try await ServerProcess.start(dataDir: data, token: "", log: dir.file("second.log"),
                                                    timeout: .seconds(30), environment: Self.bareEnvironment)
@@ -43,7 +43,15 @@ struct FirstStartTests {
         #expect(try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == written, "not regenerated")
         #expect(try await second.api(written).get("/v1/tokens").items.filter { $0["role"] == .string("admin") }.count == 1)
         #expect(try await second.api(written).get("/v1/tasks").status == 200, "the first token still works")
-        #expect(await second.stop())
+        #expect(await second.stop(), "stopped by SIGTERM within 15 s with status 0; \(Self.exit(second.process)); its log:\n\(Self.log(dir.file("second.log")))")
+    }
+
+    /// A server's log as the test reads it after the fact (when a stop failed: why).
+    static func log(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "(unreadable)" }
+
+    /// How a server process ended (a stop that gave up kills it with SIGKILL).
+    static func exit(_ process: Process) -> String {
+        process.isRunning ? "still running" : "ended by \(process.terminationReason == .uncaughtSignal ? "signal" : "exit status") \(process.terminationStatus)"
     }
 
     /// Whether something already listens on 127.0.0.1:`port` (then `serve` cannot).
