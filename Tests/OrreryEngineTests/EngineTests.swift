@@ -61,6 +61,38 @@ struct EngineTests {
         }
     }
 
+    @Test("an engine canceled while a run claimed ahead waits for its time never starts that run early: it goes back to scheduled",
+          arguments: StoreKind.enabled)
+    func canceledBeforeItsTime(kind: StoreKind) async throws {
+        let clock = ManualClock()
+        let starts = Locked<[Timestamp]>([])
+        let probe = ClosureModule(ModuleDescriptor(name: "probe", description: ["en-US": "test"])) { _ in
+            starts.withLock { $0.append(clock.now()) }
+            return nil
+        }
+        try await kind.withLocation { location in
+            try await location.withStore(exclusive: false) { store in
+                var config = Engine.Configuration(node: "ahead")
+                config.claimAhead = .milliseconds(50)
+                config.leaseDuration = .seconds(3600)
+                let engine = Engine(configuration: config, store: store, modules: ModuleRegistry([probe]), clock: clock, logger: Logger(label: "test"))
+                let now = clock.now()
+                let due = now.adding(microseconds: 30_000)
+                try await Fixtures.create(
+                    [ScheduledTask(id: "later", name: "later", module: "probe", schedule: Schedule(.once(at: due)), createdAt: now)], in: store, now: now)
+                let running = Task { try await engine.run() }
+                engine.wake()
+                try await eventually("claimed ahead") { try await store.listRuns(RunFilter()).items.first?.status == .active }
+                running.cancel()
+                _ = try? await running.value
+                #expect(starts.withLock { $0 }.isEmpty, "its work started \(starts.withLock { $0 }), before its time \(due)")
+                let run = try #require(try await store.listRuns(RunFilter()).items.first)
+                #expect(run.status == .scheduled && run.scheduledAt == due && run.startedAt == nil,
+                        "handed back for its time: \(run.status) at \(run.scheduledAt)")
+            }
+        }
+    }
+
     @Test("a run with an unknown module or undecodable params fails alone; the others still run", arguments: StoreKind.enabled)
     func badRunsFailAlone(store: StoreKind) async throws {
         try await EngineHarness.with(store: store, modules: [NoopModule(), SleepModule()]) { h in

@@ -85,8 +85,12 @@ final class Executor: Sendable {
     private func execute(_ claimed: ClaimedRun, handle: ActiveRun) async {
         let run = claimed.run
         // Claimed ahead (the dispatcher's `claimAhead`): its work starts at its time. A cancel
-        // or shutdown meanwhile ends it without starting it.
-        if run.scheduledAt > clock.now() { try? await clock.sleep(until: run.scheduledAt) }
+        // or shutdown meanwhile ends it without starting it; so does the engine's task being
+        // canceled, which ends the wait early: the run is handed back for its time, never
+        // started before it (it was, by up to the claim-ahead).
+        if run.scheduledAt > clock.now() {
+            do { try await clock.sleep(until: run.scheduledAt) } catch { handle.cancel(.shutdown) }
+        }
         configuration.metrics?.started(run, at: clock.now())
         let end: RunOutcome.End
         if let reason = handle.reason {
