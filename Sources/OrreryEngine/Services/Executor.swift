@@ -91,7 +91,8 @@ final class Executor: Sendable {
         if run.scheduledAt > clock.now() {
             do { try await clock.sleep(until: run.scheduledAt) } catch { handle.cancel(.shutdown) }
         }
-        configuration.metrics?.started(run, at: clock.now())
+        // Firing lateness is a started run's; one ended before its work began has none.
+        if handle.reason == nil { configuration.metrics?.started(run, at: clock.now()) }
         let end: RunOutcome.End
         if let reason = handle.reason {
             end = Self.end(for: reason)
