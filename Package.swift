@@ -182,6 +182,7 @@ let package = Package(
                 "OrreryCore", "OrrerySQLite", "OrreryEngine", "OrreryModules", "OrreryTesting",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),

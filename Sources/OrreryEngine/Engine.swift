@@ -191,6 +191,10 @@ public final class Engine: Service, Sendable {
             }
             background.cancelAll()
         }
+        // Every run has ended by now. When the engine's task was canceled, the recorder's own
+        // last write may have gone before the runs' last ends (a run handed back as its wait
+        // was interrupted): those are written here, outside the canceled task.
+        await Task { await self.recorder.flush() }.value
         logger.info("engine stopped", metadata: ["node": "\(configuration.node)"])
     }
 

@@ -132,7 +132,7 @@ extension SQLiteStore: RunQueue {
     /// Sets tasks' `last_status` and `last_run_at` in one statement, unless a task already
     /// shows a newer run's.
     static func recordLastStatuses(_ statuses: [String: (status: RunStatus, at: Timestamp)], _ db: Database) throws {
-        try Records.forEachChunk(of: Array(statuses), columns: 3) { placeholders, chunk in
+        try Records.forEachChunk(of: statuses, columns: 3) { placeholders, chunk in
             var values: [(any DatabaseValueConvertible)?] = []
             values.reserveCapacity(chunk.count * 3)
             for (taskID, last) in chunk { values += [taskID, last.status.rawValue, last.at] }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MetricsTestKit
 import OrreryCore
 import OrreryEngine
 import OrreryModules
@@ -75,6 +76,8 @@ struct EngineTests {
                 var config = Engine.Configuration(node: "ahead")
                 config.claimAhead = .milliseconds(50)
                 config.leaseDuration = .seconds(3600)
+                let metrics = TestMetrics()
+                config.metrics = RunMetrics(factory: metrics)
                 let engine = Engine(configuration: config, store: store, modules: ModuleRegistry([probe]), clock: clock, logger: Logger(label: "test"))
                 let now = clock.now()
                 let due = now.adding(microseconds: 30_000)
@@ -89,6 +92,8 @@ struct EngineTests {
                 let run = try #require(try await store.listRuns(RunFilter()).items.first)
                 #expect(run.status == .scheduled && run.scheduledAt == due && run.startedAt == nil,
                         "handed back for its time: \(run.status) at \(run.scheduledAt)")
+                let lateness = metrics.timers(label: RunMetrics.firingLateness).flatMap(\.values)
+                #expect(lateness.isEmpty, "a run that never started has no firing lateness: \(lateness)")
             }
         }
     }
