@@ -58,6 +58,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Swift concurrency's jobs on NIO's event loops (EventLoopConcurrency), for the
+        // executables: the C part reaches the runtime's global-enqueue hook at link time.
+        .target(name: "COrreryExecutorHook"),
+        .target(
+            name: "OrreryEventLoops",
+            dependencies: [
+                "COrreryExecutorHook",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "OrreryEngine",
             dependencies: [
@@ -108,6 +120,7 @@ let package = Package(
                 "OrreryEngine",
                 "OrreryModules",
                 "OrreryHTTP",
+                "OrreryEventLoops",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -130,6 +143,7 @@ let package = Package(
                 "OrreryPostgres",
                 "OrreryEngine",
                 "OrreryModules",
+                "OrreryEventLoops",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/OrreryBenchmark",

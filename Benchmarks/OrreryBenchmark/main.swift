@@ -8,10 +8,13 @@
 // 2. firing lateness (module start minus scheduled_at) for once-tasks due within a window;
 // 3. peak resident memory.
 // `--store-only` measures the store's claim and record verbs alone, without the engine.
+// Tasks run on NIO's event loops, as in `orrery serve` (EventLoopConcurrency); `--concurrency-pool`
+// leaves them on Swift's own pool, to compare the two.
 import Foundation
 import Logging
 import OrreryCore
 import OrreryEngine
+import OrreryEventLoops
 import OrreryModules
 import OrrerySQLite
 
@@ -47,6 +50,8 @@ struct Options {
     /// `--drop-index NAME` (repeatable): the SQLite stores of the throughput and lateness runs
     /// are made without these indexes, to measure what each costs the hot path.
     var dropIndexes: [String] = []
+    /// `--concurrency-pool`: tasks stay on Swift's concurrency pool instead of NIO's event loops.
+    var concurrencyPool = false
 
     init(_ args: [String]) {
         var i = 0
@@ -75,6 +80,7 @@ struct Options {
             case "--history": history = next()
             case "--nodes": nodes = next()
             case "--no-history": noHistory = true
+            case "--concurrency-pool": concurrencyPool = true
             case "--cron-computations": cronComputations = next()
             case "--cron-tasks": cronTasks = next()
             case "--drop-index":
@@ -93,6 +99,7 @@ struct Options {
 }
 
 let options = Options(Array(CommandLine.arguments.dropFirst()))
+if !options.concurrencyPool { EventLoopConcurrency.install() }
 let logger: Logger = {
     var logger = Logger(label: "bench")
     logger.logLevel = .warning

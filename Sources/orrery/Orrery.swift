@@ -6,6 +6,7 @@ import NIOCore
 import Logging
 import OrreryCore
 import OrreryEngine
+import OrreryEventLoops
 import OrreryHTTP
 import OrreryModules
 import OrreryPostgres
@@ -23,6 +24,13 @@ struct Orrery: AsyncParsableCommand {
             Serve.self, Migrate.self, BackupCommand.self, TokenCommand.self, ScheduleCommand.self,
             TaskCommand.self, RunCommand.self, ModulesCommand.self, EventsCommand.self,
         ])
+
+    /// Every command runs its tasks on NIO's event loops (`EventLoopConcurrency`), installed
+    /// first, on the main thread, before any task is enqueued.
+    static func main() async {
+        EventLoopConcurrency.install()
+        await main(nil)
+    }
 }
 
 /// Where the data lives, shared by every command that opens the store.
@@ -241,8 +249,9 @@ struct Serve: AsyncParsableCommand {
             // slowloris clients cannot pile up for ever (live streams send heartbeats).
             server: .http1(configuration: .init(idleTimeout: .seconds(60))),
             configuration: .init(address: .hostname(host, port: port), serverName: "Orrery"),
-            onServerRunning: { channel in
+            onServerRunning: { [logger] channel in
                 let bound = channel.localAddress?.port ?? port
+                logger.info("tasks run on \(EventLoopConcurrency.isInstalled ? "NIO's event loops" : "Swift's concurrency pool")")
                 say("Orrery listening on http://\(host):\(bound) (data: \(opened.location))")
             },
             logger: logger)
