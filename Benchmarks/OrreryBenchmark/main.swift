@@ -8,8 +8,8 @@
 // 2. firing lateness (module start minus scheduled_at) for once-tasks due within a window;
 // 3. peak resident memory.
 // `--store-only` measures the store's claim and record verbs alone, without the engine.
-// Tasks run on NIO's event loops, as in `orrery serve` (EventLoopConcurrency); `--concurrency-pool`
-// leaves them on Swift's own pool, to compare the two.
+// Tasks woken on NIO's event loops stay there, as in `orrery serve` (EventLoopConcurrency);
+// `--concurrency-pool` sends every task to Swift's own pool, to compare the two.
 import Foundation
 import Logging
 import OrreryCore
@@ -50,7 +50,7 @@ struct Options {
     /// `--drop-index NAME` (repeatable): the SQLite stores of the throughput and lateness runs
     /// are made without these indexes, to measure what each costs the hot path.
     var dropIndexes: [String] = []
-    /// `--concurrency-pool`: tasks stay on Swift's concurrency pool instead of NIO's event loops.
+    /// `--concurrency-pool`: every task goes to Swift's concurrency pool, none stays on NIO's event loops.
     var concurrencyPool = false
 
     init(_ args: [String]) {

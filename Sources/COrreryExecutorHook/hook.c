@@ -5,12 +5,13 @@
 //   SWIFT_CC(swift) void (*swift_task_enqueueGlobal_hook)(Job *job, swift_task_enqueueGlobal_original original);
 extern void *swift_task_enqueueGlobal_hook;
 
+typedef void (*orrery_original_enqueue)(void *job) __attribute__((swiftcall));
+
 static orrery_global_job_target orrery_target;
 
 __attribute__((swiftcall))
-static void orrery_enqueue_global(void *job, void *original) {
-    (void)original;
-    orrery_target(job);
+static void orrery_enqueue_global(void *job, orrery_original_enqueue original) {
+    if (!orrery_target(job)) original(job);
 }
 
 int orrery_install_global_job_hook(orrery_global_job_target target) {

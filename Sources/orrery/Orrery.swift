@@ -25,7 +25,7 @@ struct Orrery: AsyncParsableCommand {
             TaskCommand.self, RunCommand.self, ModulesCommand.self, EventsCommand.self,
         ])
 
-    /// Every command runs its tasks on NIO's event loops (`EventLoopConcurrency`), installed
+    /// In every command, tasks woken on NIO's event loops stay there (`EventLoopConcurrency`), installed
     /// first, on the main thread, before any task is enqueued.
     static func main() async {
         EventLoopConcurrency.install()
@@ -251,7 +251,7 @@ struct Serve: AsyncParsableCommand {
             configuration: .init(address: .hostname(host, port: port), serverName: "Orrery"),
             onServerRunning: { [logger] channel in
                 let bound = channel.localAddress?.port ?? port
-                logger.info("tasks run on \(EventLoopConcurrency.isInstalled ? "NIO's event loops" : "Swift's concurrency pool")")
+                logger.info("tasks woken on NIO's event loops \(EventLoopConcurrency.isInstalled ? "stay there" : "hop to Swift's concurrency pool")")
                 say("Orrery listening on http://\(host):\(bound) (data: \(opened.location))")
             },
             logger: logger)

@@ -111,7 +111,7 @@ struct FirstStartTests {
         }
         try await eventually(timeout: .seconds(30), "serve listening on the default address") { output().contains("Orrery listening on") }
         #expect(output().contains("Orrery listening on http://127.0.0.1:8080 "), "\(output())")
-        #expect(output().contains("tasks run on NIO's event loops"), "\(output())")
+        #expect(output().contains("tasks woken on NIO's event loops stay there"), "\(output())")
         // Bound to loopback only: 127.0.0.1:8080 is 0100007F:1F90 in the kernel's table, and
         // no socket listens on port 8080 at any other address.
         let sockets = Self.listeningSockets().filter { $0.hasSuffix(":1F90") }

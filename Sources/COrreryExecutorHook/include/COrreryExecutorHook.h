@@ -2,11 +2,12 @@
 #define C_ORRERY_EXECUTOR_HOOK_H
 
 /// Where Swift concurrency's global jobs go once the hook is installed: a plain C function
-/// that receives the job (a `swift::Job *`, an `UnownedJob` on the Swift side).
-typedef void (*orrery_global_job_target)(void *_Nonnull job);
+/// that receives the job (a `swift::Job *`, an `UnownedJob` on the Swift side) and returns 1
+/// when it took it, 0 to leave it to the runtime's own global executor.
+typedef int (*orrery_global_job_target)(void *_Nonnull job);
 
 /// Installs Swift concurrency's `swift_task_enqueueGlobal_hook` so that every global job is
-/// handed to `target`. Returns 1 when installed, 0 when another hook was there first.
+/// offered to `target` first. Returns 1 when installed, 0 when another hook was there first.
 ///
 /// NIO's `NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()`
 /// does the same through `dlsym`, which finds nothing in a binary linked with

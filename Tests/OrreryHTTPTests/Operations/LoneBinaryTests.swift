@@ -15,7 +15,7 @@ import Glibc
 /// no toolchain libraries, no resource bundle, no checkout beside it.
 @Suite("The release binary, alone", .timeLimit(.minutes(5)))
 struct LoneBinaryTests {
-    @Test("copied alone to an empty directory it links no Swift library, runs its tasks on NIO's event loops, serves its OpenAPI document, and runs a task",
+    @Test("copied alone to an empty directory it links no Swift library, keeps tasks woken on NIO's event loops there, serves its OpenAPI document, and runs a task",
           .enabled(if: Prerequisites.runs("ORRERY_RELEASE_BINARY"), "ORRERY_RELEASE_BINARY is not set (scripts/test builds it with scripts/release)"))
     func alone() async throws {
         let built = try Prerequisites.require("ORRERY_RELEASE_BINARY", "the release binary from scripts/release")
@@ -45,10 +45,10 @@ struct LoneBinaryTests {
         }
         #expect(try await APIClient(baseURL: api.baseURL, token: nil).get("/readyz").status == 200)
         #expect(await server.stop())
-        // Its tasks ran on NIO's event loops: the hook is reached at link time, so it holds in
+        // Tasks woken on NIO's event loops stay there: the hook is reached at link time, so it holds in
         // a binary with the Swift runtime linked in, where NIO's own dlsym finds nothing.
         let log = (try? String(contentsOfFile: dir.file("serve.log"), encoding: .utf8)) ?? ""
-        #expect(log.contains("tasks run on NIO's event loops"), "\(log.suffix(3000))")
+        #expect(log.contains("tasks woken on NIO's event loops stay there"), "\(log.suffix(3000))")
         // It made only its data directory beside itself.
         let beside = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
         #expect(beside == ["orrery", "orrery-data", "serve.log"], "\(beside)")
