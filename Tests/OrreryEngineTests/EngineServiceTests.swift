@@ -146,12 +146,29 @@ struct EngineServiceTests {
             clock.advance(by: .seconds(5))
             try await eventually("ended on time") { try await store.run(id: claimed.run.id, project: nil).status == .failed }
             #expect(try await store.run(id: claimed.run.id, project: nil).error?.code == "timeout")
-            // The slot comes back when the recorder's write returns, a moment after the end is
-            // visible to other readers.
-            try await eventually("the slot is back once the end is written") { executor.activeRunIDs.isEmpty && slots.free == 10 }
+            try await eventually("the slot is back once the run has ended") { executor.activeRunIDs.isEmpty && slots.free == 10 }
             await release.open()
             await executing.value
         }
+    }
+
+    @Test("a run's slot frees when its work returns, before its end is written; at most twice the limit wait for their ends")
+    func slotsFreeWhenWorkReturns() {
+        let slots = RunSlots(.init(concurrency: 8))
+        slots.claimed(8)
+        #expect(slots.free == 0)
+        #expect(!slots.workReturned())
+        #expect(slots.workReturned(), "every second returned run rings the dispatcher (a quarter of the limit)")
+        #expect(slots.free == 2, "returned runs free their slots while their ends wait for the group commit")
+        for _ in 0..<6 { _ = slots.workReturned() }
+        #expect(slots.free == 8)
+        slots.claimed(8)
+        for _ in 0..<8 { _ = slots.workReturned() }
+        #expect(slots.free == 0, "16 ends unwritten, twice the limit: nothing more is claimed until they are written")
+        slots.endsWritten(10)
+        #expect(slots.free == 8)
+        slots.endsWritten(6)
+        #expect(slots.free == 8)
     }
 
     @Test("while the dispatcher claims back to back the recorder holds ends back (at most maxDefer), then writes a backlog in bounded commits", arguments: StoreKind.enabled)

@@ -115,7 +115,8 @@ final class Executor: Sendable {
             end = .failed(RunError(code: "unknown_module", message: "no module named \"\(run.module)\" is registered on node \(configuration.node)"))
         }
         let lastOne = active.withLock { $0.removeValue(forKey: run.id); return $0.isEmpty }
-        if slots.track(run, delta: -1) || lastOne { roomBell.ring() }
+        let returned = slots.workReturned()
+        if slots.track(run, delta: -1) || lastOne || returned { roomBell.ring() }
         let outcome = RunOutcome(runID: run.id, end: end, at: clock.now())
         configuration.metrics?.ended(run, end, at: outcome.at)  // counted before anyone can read the end
         recorder.end(outcome)

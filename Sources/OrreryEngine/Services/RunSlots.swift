@@ -2,8 +2,14 @@ import OrreryCore
 
 /// How many runs this node may start: the global limit, and per-queue and per-module limits
 /// (SPEC §4). Shared by the `Dispatcher` (which claims only what fits) and the `Executor`
-/// (which gives slots back). A slot frees when the run's end is durable, not when its work
-/// returns, so slots come back in batches (one per group commit) and claims stay large.
+/// (which gives slots back).
+///
+/// A slot frees when the run's work returns, so the next claim does not wait for the group
+/// commit that writes the end (on PostgreSQL one node was bound by that wait: claim, run,
+/// commit, and only then claim again). Runs whose end is not written yet are bounded too: at
+/// most twice the limit, claimed or ended, are held by this node before the store has their
+/// ends. The `Executor` rings the dispatcher once per `ringEvery` returned runs, not once
+/// per run, so claims stay large.
 final class RunSlots: Sendable {
     struct Limits: Sendable {
         var concurrency: Int
@@ -11,24 +17,52 @@ final class RunSlots: Sendable {
         var moduleLimits: [String: Int] = [:]
     }
 
+    private struct Counts {
+        /// Runs claimed whose end is not yet written.
+        var unwritten = 0
+        /// Runs claimed whose work has not returned (waiting for their time, or executing).
+        var working = 0
+        /// Runs returned since the dispatcher was last rung.
+        var returnedUnrung = 0
+    }
+
     let limits: Limits
-    /// Runs claimed whose end is not yet written.
-    private let inFlight = Locked(0)
+    /// Returned runs that ring the dispatcher: a quarter of the limit, at least 1.
+    let ringEvery: Int
+    private let counts = Locked(Counts())
     /// Runs executing now, per limited queue and per limited module.
     private let executing = Locked<(queues: [String: Int], modules: [String: Int])>(([:], [:]))
 
     /// External modules: never claimed here (as if their limit were full).
     let external: ExternalModuleCatalogue?
 
-    init(_ limits: Limits, external: ExternalModuleCatalogue? = nil) { self.limits = limits; self.external = external }
+    init(_ limits: Limits, external: ExternalModuleCatalogue? = nil) {
+        self.limits = limits
+        self.ringEvery = max(1, limits.concurrency / 4)
+        self.external = external
+    }
 
     /// Slots free under the global limit.
-    var free: Int { limits.concurrency - inFlight.withLock { $0 } }
+    var free: Int {
+        counts.withLock { min(limits.concurrency - $0.working, 2 * limits.concurrency - $0.unwritten) }
+    }
 
-    func claimed(_ count: Int) { inFlight.withLock { $0 += count } }
+    func claimed(_ count: Int) { counts.withLock { $0.unwritten += count; $0.working += count } }
 
-    /// Ends written to the store free their slots.
-    func endsWritten(_ count: Int) { inFlight.withLock { $0 -= count } }
+    /// A run's work returned (or it ended without starting): its slot is free. True when the
+    /// dispatcher should be rung, once per `ringEvery` such runs.
+    func workReturned() -> Bool {
+        counts.withLock { c in
+            c.working -= 1
+            c.returnedUnrung += 1
+            guard c.returnedUnrung >= ringEvery else { return false }
+            c.returnedUnrung = 0
+            return true
+        }
+    }
+
+    /// Ends written to the store (the recorder rings the dispatcher after each write).
+    func endsWritten(_ count: Int) { counts.withLock { $0.unwritten -= count; $0.returnedUnrung = 0 } }
 
     /// Free slots of the limited queues and modules, as the store's claim takes them.
     func claimLimits() -> ClaimLimits {
