@@ -8,7 +8,8 @@ public import NIOPosix
 /// A request then runs its handler on its connection's own thread: its task is resumed by the
 /// connection's loop, and stays there. Without it, each request hops from the loop to a pool
 /// thread and back, and on a 2-core machine those thread switches cost more than the handler
-/// (issue 16: GET by id went from 6,700-7,700 to 14,600-17,400 req/s).
+/// (issue 16: GET /v1/tasks/{id} went from 6,700-10,000 to 12,200 req/s, /v1/runs/{id} from
+/// 6,700-10,600 to 14,500, wrk -t2 -c32; sending every job to the loops gave 13,700-17,400).
 ///
 /// Work that starts on the pool stays there: the engine's timed waits wake on Dispatch timers,
 /// and a woken run starts at once on that thread. Sending every job to the loops (what NIO's
