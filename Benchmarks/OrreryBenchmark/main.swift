@@ -160,8 +160,10 @@ func run(_ engine: Engine, until done: @escaping @Sendable () -> Bool) async thr
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
+/// The `p` quantile of `sorted`; NaN when there is no sample (`--lateness-tasks 0` trapped here).
 func percentile(_ sorted: [Double], _ p: Double) -> Double {
-    sorted[min(sorted.count - 1, max(0, Int((Double(sorted.count) * p).rounded(.up)) - 1))]
+    guard !sorted.isEmpty else { return .nan }
+    return sorted[min(sorted.count - 1, max(0, Int((Double(sorted.count) * p).rounded(.up)) - 1))]
 }
 
 func peakRSSMegabytes(_ field: String = "VmHWM:") -> Double {

@@ -75,6 +75,8 @@ public final class Notifier: Service, Sendable {
                 nextPrune = clock.now().adding(configuration.pruneInterval)
                 do {
                     try await prune()
+                } catch where Task.isCancelled {
+                    break
                 } catch {
                     logger.error("pruning notifications failed", metadata: ["error": "\(error)"])
                 }
@@ -82,6 +84,8 @@ public final class Notifier: Service, Sendable {
             var sent = 0
             do {
                 sent = try await deliverDue()
+            } catch where Task.isCancelled {
+                break
             } catch {
                 logger.error("sending notifications failed", metadata: ["error": "\(error)"])
             }

@@ -113,6 +113,26 @@ struct EngineServiceTests {
         }
     }
 
+    @Test("a rescue cut short by shutdown (its task canceled) logs no error and counts as no store failure", arguments: StoreKind.enabled)
+    func rescueInterruptedByShutdown(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let logs = CapturedLogs()
+            let health = StoreHealth()
+            let rescuer = Rescuer(
+                configuration: .init(node: "n"), store: store, clock: ManualClock(now: t0), logger: logs.logger, health: health
+            ) { _ in }
+            // Canceled before the store call: SQLite's async access throws CancellationError then.
+            let stopping = Task {
+                try? await Task.sleep(for: .seconds(60))
+                await rescuer.rescueOrphansAtStart()
+            }
+            stopping.cancel()
+            await stopping.value
+            #expect(logs.at(.error).isEmpty, "\(logs.at(.error))")
+            #expect(health.lastFailureAt == nil, "a canceled call is not a store failure (it would hold rescues back a lease)")
+        }
+    }
+
     @Test("the executor ends a run that outlives timeout_sec as failed (timeout), after the cancel grace, even when the work ignores cancellation")
     func executorTimeout() async throws {
         try await StoreKind.sqlite.withStore { store in
@@ -213,4 +233,26 @@ struct EngineServiceTests {
         }
     }
 
+}
+
+/// What a logger logged, by level.
+final class CapturedLogs: Sendable {
+    private let lines = Locked<[(level: Logger.Level, message: String)]>([])
+
+    var logger: Logger { Logger(label: "captured") { _ in Handler(sink: self) } }
+
+    func at(_ level: Logger.Level) -> [String] { lines.withLock { $0.filter { $0.level == level }.map(\.message) } }
+
+    private struct Handler: LogHandler {
+        let sink: CapturedLogs
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            sink.lines.withLock { $0.append((event.level, "\(event.message) \(event.metadata ?? [:])")) }
+        }
+    }
 }
