@@ -14,7 +14,8 @@ public final class Engine: Service, Sendable {
         /// This process's name in `runs.node`; unique per start, so a restarted process
         /// never renews the leases of the one that died.
         public var node: String
-        /// At most this many runs execute at once.
+        /// At most this many runs execute at once. A run's slot frees when its work returns;
+        /// up to twice as many runs may wait for their ends to be written (`RunSlots`).
         public var concurrency: Int = 100
         /// Per-queue limits (a queue not listed shares only the global limit). A saturated
         /// queue's runs wait without standing in the way of other queues' runs.
