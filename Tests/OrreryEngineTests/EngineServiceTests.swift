@@ -172,18 +172,18 @@ struct EngineServiceTests {
         }
     }
 
-    @Test("a run's slot frees when its work returns, before its end is written; at most twice the limit wait for their ends")
+    @Test("a run's slot frees when its work returns, before its end is written; the dispatcher is rung when room appears; at most twice the limit wait for their ends")
     func slotsFreeWhenWorkReturns() {
         let slots = RunSlots(.init(concurrency: 8))
         slots.claimed(8)
         #expect(slots.free == 0)
-        #expect(!slots.workReturned())
-        #expect(slots.workReturned(), "every second returned run rings the dispatcher (a quarter of the limit)")
+        #expect(slots.workReturned(), "the first return makes room where there was none: the dispatcher is rung")
+        #expect(!slots.workReturned(), "there was room already: the dispatcher is not waiting for it")
         #expect(slots.free == 2, "returned runs free their slots while their ends wait for the group commit")
         for _ in 0..<6 { _ = slots.workReturned() }
         #expect(slots.free == 8)
         slots.claimed(8)
-        for _ in 0..<8 { _ = slots.workReturned() }
+        for _ in 0..<8 { #expect(!slots.workReturned(), "no room while the unwritten ends are at the bound") }
         #expect(slots.free == 0, "16 ends unwritten, twice the limit: nothing more is claimed until they are written")
         slots.endsWritten(10)
         #expect(slots.free == 8)

@@ -8,8 +8,8 @@ import OrreryCore
 /// commit that writes the end (on PostgreSQL one node was bound by that wait: claim, run,
 /// commit, and only then claim again). Runs whose end is not written yet are bounded too: at
 /// most twice the limit, claimed or ended, are held by this node before the store has their
-/// ends. The `Executor` rings the dispatcher once per `ringEvery` returned runs, not once
-/// per run, so claims stay large.
+/// ends. The `Executor` rings the dispatcher when a returned run makes room where there was
+/// none: the dispatcher waits for room only then (otherwise it waits for the next due time).
 final class RunSlots: Sendable {
     struct Limits: Sendable {
         var concurrency: Int
@@ -22,13 +22,9 @@ final class RunSlots: Sendable {
         var unwritten = 0
         /// Runs claimed whose work has not returned (waiting for their time, or executing).
         var working = 0
-        /// Runs returned since the dispatcher was last rung.
-        var returnedUnrung = 0
     }
 
     let limits: Limits
-    /// Returned runs that ring the dispatcher: a quarter of the limit, at least 1.
-    let ringEvery: Int
     private let counts = Locked(Counts())
     /// Runs executing now, per limited queue and per limited module.
     private let executing = Locked<(queues: [String: Int], modules: [String: Int])>(([:], [:]))
@@ -38,31 +34,28 @@ final class RunSlots: Sendable {
 
     init(_ limits: Limits, external: ExternalModuleCatalogue? = nil) {
         self.limits = limits
-        self.ringEvery = max(1, limits.concurrency / 4)
         self.external = external
     }
 
     /// Slots free under the global limit.
-    var free: Int {
-        counts.withLock { min(limits.concurrency - $0.working, 2 * limits.concurrency - $0.unwritten) }
-    }
+    var free: Int { counts.withLock { free($0) } }
+
+    private func free(_ c: Counts) -> Int { min(limits.concurrency - c.working, 2 * limits.concurrency - c.unwritten) }
 
     func claimed(_ count: Int) { counts.withLock { $0.unwritten += count; $0.working += count } }
 
-    /// A run's work returned (or it ended without starting): its slot is free. True when the
-    /// dispatcher should be rung, once per `ringEvery` such runs.
+    /// A run's work returned (or it ended without starting): its slot is free. True when that
+    /// made room where there was none.
     func workReturned() -> Bool {
         counts.withLock { c in
+            let before = free(c)
             c.working -= 1
-            c.returnedUnrung += 1
-            guard c.returnedUnrung >= ringEvery else { return false }
-            c.returnedUnrung = 0
-            return true
+            return before <= 0 && free(c) > 0
         }
     }
 
     /// Ends written to the store (the recorder rings the dispatcher after each write).
-    func endsWritten(_ count: Int) { counts.withLock { $0.unwritten -= count; $0.returnedUnrung = 0 } }
+    func endsWritten(_ count: Int) { counts.withLock { $0.unwritten -= count } }
 
     /// Free slots of the limited queues and modules, as the store's claim takes them.
     func claimLimits() -> ClaimLimits {
