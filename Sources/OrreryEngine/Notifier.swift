@@ -75,19 +75,15 @@ public final class Notifier: Service, Sendable {
                 nextPrune = clock.now().adding(configuration.pruneInterval)
                 do {
                     try await prune()
-                } catch where Task.isCancelled {
-                    break
                 } catch {
-                    logger.error("pruning notifications failed", metadata: ["error": "\(error)"])
+                    logger.failure("pruning notifications failed", error)
                 }
             }
             var sent = 0
             do {
                 sent = try await deliverDue()
-            } catch where Task.isCancelled {
-                break
             } catch {
-                logger.error("sending notifications failed", metadata: ["error": "\(error)"])
+                logger.failure("sending notifications failed", error)
             }
             if sent >= configuration.batchSize { continue }
             let now = clock.now()

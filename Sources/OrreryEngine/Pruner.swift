@@ -51,10 +51,8 @@ public final class Pruner: Service, Sendable {
             do {
                 let deleted = try await prune()
                 if deleted > 0 { logger.info("pruned finished runs", metadata: ["runs": "\(deleted)"]) }
-            } catch where Task.isCancelled {
-                logger.debug("pruning interrupted: stopping", metadata: ["error": "\(error)"])
             } catch {
-                logger.error("pruning failed", metadata: ["error": "\(error)"])
+                logger.failure("pruning failed", error)
             }
             try? await clock.sleep(for: configuration.interval)
         }

@@ -172,6 +172,28 @@ struct EngineServiceTests {
         }
     }
 
+    @Test("the executor gives a run's slot back when its work returns, while its end still waits for the group commit", arguments: StoreKind.enabled)
+    func executorFreesSlotBeforeTheWrite(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let task = Fixtures.task("t", schedule: Schedule(.once(at: t0)), at: t0)
+            try await Fixtures.create([task], in: store, now: t0)
+            let claimed = try #require(try await store.claimDue(limit: 1, now: t0, node: "n", leaseUntil: t0.adding(seconds: 300)).first)
+            let done = ClosureModule(ModuleDescriptor(name: "noop", description: ["en-US": "returns at once"])) { _ in nil }
+            let slots = RunSlots(.init(concurrency: 1))
+            slots.claimed(1)
+            // The recorder is never run: the end stays unwritten for the whole test.
+            let recorder = RunRecorder(store: store, node: "n", clock: ManualClock(now: t0), logger: logger) { _, written in slots.endsWritten(written) }
+            let executor = Executor(
+                configuration: .init(node: "n", cancelGrace: .seconds(5)), registry: ModuleRegistry([done]), recorder: recorder,
+                slots: slots, clock: ManualClock(now: t0), roomBell: Doorbell(), counters: Locked(EngineCounters()))
+            #expect(slots.free == 0)
+            await withDiscardingTaskGroup { group in executor.start([claimed], in: &group) }
+            #expect(slots.free == 1, "the next run may start before this one's end is written")
+            #expect(recorder.unwrittenEnds() == [claimed.run.id])
+            #expect(try await store.run(id: claimed.run.id, project: nil).status == .active, "the end is not in the store yet")
+        }
+    }
+
     @Test("a run's slot frees when its work returns, before its end is written; the dispatcher is rung when room appears; at most twice the limit wait for their ends")
     func slotsFreeWhenWorkReturns() {
         let slots = RunSlots(.init(concurrency: 8))

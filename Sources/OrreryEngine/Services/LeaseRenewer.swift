@@ -64,11 +64,8 @@ final class LeaseRenewer: Service, Sendable {
                 node: configuration.node, runIDs: held(), until: now.adding(configuration.leaseDuration),
                 expiringBefore: now.adding(configuration.leaseDuration - configuration.interval / 2))
             for runID in cancels { cancelRequested(runID) }
-        } catch where Task.isCancelled {
-            logger.debug("lease renewal interrupted: stopping", metadata: ["error": "\(error)"])
         } catch {
-            health.failed(at: clock.now())
-            logger.error("renewing leases failed", metadata: ["error": "\(error)"])
+            if logger.failure("renewing leases failed", error) { health.failed(at: clock.now()) }
         }
     }
 }

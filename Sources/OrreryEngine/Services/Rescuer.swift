@@ -74,13 +74,8 @@ final class Rescuer: Service, Sendable {
                 logger.warning("rescued runs whose lease lapsed", metadata: ["runs": "\(summary.ended)", "retries": "\(summary.retriesScheduled)"])
             }
             rescued(summary)
-        } catch where Task.isCancelled {
-            // The engine is stopping (its task was canceled during the call): not a store
-            // failure, and not an error to show in the log at every shutdown.
-            logger.debug("rescue interrupted: stopping", metadata: ["error": "\(error)"])
         } catch {
-            health.failed(at: clock.now())
-            logger.error("rescuing runs failed", metadata: ["error": "\(error)"])
+            if logger.failure("rescuing runs failed", error) { health.failed(at: clock.now()) }
         }
     }
 }

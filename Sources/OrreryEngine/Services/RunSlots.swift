@@ -1,3 +1,4 @@
+import Logging
 import OrreryCore
 
 /// How many runs this node may start: the global limit, and per-queue and per-module limits
@@ -32,10 +33,7 @@ final class RunSlots: Sendable {
     /// External modules: never claimed here (as if their limit were full).
     let external: ExternalModuleCatalogue?
 
-    init(_ limits: Limits, external: ExternalModuleCatalogue? = nil) {
-        self.limits = limits
-        self.external = external
-    }
+    init(_ limits: Limits, external: ExternalModuleCatalogue? = nil) { self.limits = limits; self.external = external }
 
     /// Slots free under the global limit.
     var free: Int { counts.withLock { free($0) } }
@@ -81,6 +79,22 @@ final class RunSlots: Sendable {
             if limitedQueue { e.queues[run.queue, default: 0] += delta }
             if limitedModule { e.modules[run.module, default: 0] += delta }
         }
+        return true
+    }
+}
+
+extension Logger {
+    /// Logs a failed call of a service's loop at error level, or at debug when the calling
+    /// task is canceled: the engine is stopping, and a call cut short then is no failure (an
+    /// error line at every shutdown would mislead, and a `StoreHealth` failure would hold
+    /// rescues back a lease). True when it was a failure.
+    @discardableResult
+    func failure(_ message: Logger.Message, _ error: any Error) -> Bool {
+        guard !Task.isCancelled else {
+            debug("\(message) (interrupted: stopping)", metadata: ["error": "\(error)"])
+            return false
+        }
+        self.error(message, metadata: ["error": "\(error)"])
         return true
     }
 }
