@@ -187,7 +187,11 @@ let package = Package(
         ),
         .testTarget(
             name: "OrreryStoreTests",
-            dependencies: ["OrreryCore", "OrrerySQLite", "OrreryPostgres", "OrreryTesting"],
+            dependencies: [
+                "OrreryCore", "OrrerySQLite", "OrreryPostgres", "OrreryTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -35,9 +35,8 @@ public enum PostgresAdmin {
 
     private static func withServer(_ location: PostgresLocation, logger: Logger, _ body: @escaping @Sendable (PostgresConnection) async throws -> Void) async throws {
         let client = PostgresClient(configuration: location.clientConfiguration, backgroundLogger: logger)
-        let (runner, started) = client.startRunning()
+        let runner = client.startRunning()
         defer { runner.cancel() }
-        await client.runStarted(started)
         try await client.withConnection { connection in try await body(connection) }
     }
 

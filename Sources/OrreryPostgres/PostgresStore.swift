@@ -21,8 +21,6 @@ public final class PostgresStore: Sendable {
     /// How long a call may use its connection before the connection is closed under it.
     let operationLimit: Duration = .seconds(20)
     private let runner: Task<Void, Never>
-    /// Ends when the pool's `run()` has begun (a lease before that only logs a warning).
-    private let runStarted: AsyncStream<Void>
     /// Where this store connects, without the password (for logs and `orrery migrate`).
     public let displayURL: String
 
@@ -44,7 +42,6 @@ public final class PostgresStore: Sendable {
         let location = try PostgresLocation(url: url)
         let store = PostgresStore(
             location: location, logger: logger, maxConnections: maxConnections, connectWait: connectWait, transactionIdleLimit: transactionIdleLimit)
-        await store.client.runStarted(store.runStarted)
         do {
             try await store.migrate()
         } catch {
@@ -67,7 +64,7 @@ public final class PostgresStore: Sendable {
         self.logger = logger
         self.connectWait = connectWait
         self.displayURL = location.displayURL
-        (self.runner, self.runStarted) = client.startRunning()
+        self.runner = client.startRunning()
     }
 
     deinit { runner.cancel() }
@@ -226,19 +223,16 @@ public final class PostgresStore: Sendable {
 }
 
 extension PostgresClient {
-    /// Runs the pool in a task of its own; the stream ends as `run()` is entered.
-    func startRunning() -> (Task<Void, Never>, AsyncStream<Void>) {
-        let (started, signal) = AsyncStream<Void>.makeStream()
-        let runner = Task {
-            signal.finish()
-            await self.run()
-        }
-        return (runner, started)
-    }
-
-    /// Waits for `startRunning()`'s stream to end.
-    func runStarted(_ started: AsyncStream<Void>) async {
-        for await _ in started {}
+    /// Runs the pool in a task of its own, and has entered `run()` when it returns.
+    ///
+    /// A lease before `run()` is entered waits for it, but PostgresNIO logs a warning for it
+    /// ("`PostgresClient.run()` hasn't been called yet"), and a user of `orrery token create
+    /// --database …` saw that line on standard error now and then. A `Task { }` starts later,
+    /// on another thread, so no signal sent from it can come after `run()`'s first line; a
+    /// `Task.immediate` runs `run()` on this thread up to its first suspension, which is
+    /// after it marked the client running.
+    func startRunning() -> Task<Void, Never> {
+        Task.immediate { await self.run() }
     }
 }
 

@@ -1,6 +1,8 @@
 import Foundation
+import Logging
 import OrreryCore
-import OrreryPostgres
+@testable import OrreryPostgres
+import PostgresNIO
 import OrreryTesting
 import Synchronization
 import Testing
@@ -227,6 +229,24 @@ struct SharedStoreTests {
             await holder.value
             let after = try await frozen.run(id: run.id, project: nil)
             #expect(after.status == .failed && after.error?.code == "lease_expired", "the frozen node reads on, on a new connection")
+        }
+    }
+
+    /// PostgresNIO warns when a connection is leased before the pool's `run()` is entered. The
+    /// store used to start `run()` in a `Task` and wait for a signal sent just before it, so on
+    /// a loaded machine a lease could still come first: CI caught `orrery token create
+    /// --database …` printing the warning. Here each store leases the moment it exists, with
+    /// no wait at all, which warned nearly every time with a `Task`.
+    @Test("a PostgreSQL store's pool runs from the moment the store exists: no lease ever logs that it came first", arguments: StoreKind.shared)
+    func poolRunsFromTheStart(_ kind: StoreKind) async throws {
+        try await StoreKind.withFreshDatabase { url in
+            let logs = CapturedLogs()
+            for _ in 0..<20 {
+                let store = try PostgresStore(location: PostgresLocation(url: url), logger: logs.logger, maxConnections: 2)
+                defer { store.close() }
+                try await store.client.withConnection { try await $0.query("SELECT 1", logger: logs.logger) }
+            }
+            #expect(logs.at(.warning).isEmpty, "\(logs.at(.warning))")
         }
     }
 

@@ -27,7 +27,8 @@ enum Prerequisites {
 
     struct MissingPrerequisite: Error, CustomStringConvertible { let description: String }
 
-    /// Runs a program with `input` on standard input and returns its standard output; fails
+    /// Runs a program with `input` on standard input and returns its standard output (as a
+    /// shell's `$(…)` would: its log on standard error stays out, and is shown if it fails); fails
     /// when it exits non-zero or outlives `timeout`. Waits without blocking a thread (a server
     /// under test may share this process).
     static func run(_ executable: String, _ arguments: [String], input: [UInt8] = [], timeout: Duration = .seconds(60)) async throws -> String {
@@ -35,12 +36,13 @@ enum Prerequisites {
         defer { dir.remove() }
         FileManager.default.createFile(atPath: dir.file("in"), contents: Data(input))
         FileManager.default.createFile(atPath: dir.file("out"), contents: nil)
+        FileManager.default.createFile(atPath: dir.file("err"), contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: dir.file("in")))
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("out")))
-        process.standardError = process.standardOutput
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("err")))
         try process.run()
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while process.isRunning {
@@ -52,7 +54,8 @@ enum Prerequisites {
         }
         let output = (try? String(contentsOfFile: dir.file("out"), encoding: .utf8)) ?? ""
         guard process.terminationStatus == 0 else {
-            throw MissingPrerequisite(description: "\(executable) exited \(process.terminationStatus): \(output.suffix(2000))")
+            let errors = (try? String(contentsOfFile: dir.file("err"), encoding: .utf8)) ?? ""
+            throw MissingPrerequisite(description: "\(executable) exited \(process.terminationStatus): \(output.suffix(1000)) \(errors.suffix(1000))")
         }
         return output
     }
