@@ -70,7 +70,7 @@ public enum OrreryRoutes {
 func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
     Response(
         status: status, headers: [.contentType: "application/json"],
-        body: .init(byteBuffer: ByteBuffer(string: value.jsonText)))
+        body: .init(byteBuffer: ByteBuffer(bytes: value.jsonBytes)))
 }
 
 extension Request {

@@ -12,6 +12,25 @@ enum Records {
         (SELECT min(r.scheduled_at) FROM runs r WHERE r.task_id = tasks.id AND r.status = 'scheduled') AS next_run_at
         """
 
+    /// Decodes each row of `statement` where SQLite holds it. `Row.fetchAll` and `fetchOne`
+    /// first copy every column into a `Row` of their own, and decoding from that copy goes
+    /// through `DatabaseValue`: together most of a GET by id's store time (issue 16).
+    /// `decode` must not keep its row, which the next step reuses.
+    static func decodeAll<T>(_ statement: Statement, arguments: StatementArguments, _ decode: (Row) throws -> T) throws -> [T] {
+        let cursor = try Row.fetchCursor(statement, arguments: arguments)
+        var items: [T] = []
+        while let row = try cursor.next() { items.append(try decode(row)) }
+        return items
+    }
+
+    /// The first row of `statement`, decoded where SQLite holds it (see `decodeAll`).
+    static func decodeFirst<T>(_ statement: Statement, arguments: StatementArguments, _ decode: (Row) throws -> T) throws -> T? {
+        // The row reads the cursor's statement: the cursor must outlive the decoding.
+        let cursor = try Row.fetchCursor(statement, arguments: arguments)
+        guard let row = try cursor.next() else { return nil }
+        return try withExtendedLifetime(cursor) { try decode(row) }
+    }
+
     /// A task from a row of `taskColumns`, by position: by name, GRDB looks each column up
     /// case-insensitively (a `lowercased()` per column), which was most of a GET task's decode.
     static func task(_ row: Row) throws -> ScheduledTask {

@@ -27,11 +27,11 @@ extension SQLiteStore: TaskStore {
     }
 
     static func fetchTask(id: String, project: String?, _ db: Database) throws -> ScheduledTask {
-        let row = try Row.fetchOne(
+        let task = try Records.decodeFirst(
             db.cachedStatement(sql: "SELECT \(Records.taskColumns) FROM tasks WHERE id = ? AND deleted_at IS NULL AND (? IS NULL OR project = ?)"),
-            arguments: [id, project, project])
-        guard let row else { throw OrreryError.notFound("task", id) }
-        return try Records.task(row)
+            arguments: [id, project, project], Records.task)
+        guard let task else { throw OrreryError.notFound("task", id) }
+        return task
     }
 
     public func listTasks(_ filter: TaskFilter) async throws -> Page<ScheduledTask> {
@@ -92,11 +92,11 @@ extension SQLiteStore: TaskStore {
     }
 
     static func fetchRun(id: String, project: String?, _ db: Database) throws -> TaskRun {
-        let row = try Row.fetchOne(
+        let run = try Records.decodeFirst(
             db.cachedStatement(sql: "SELECT \(Records.runColumns) FROM runs WHERE id = ? AND (? IS NULL OR project = ?)"),
-            arguments: [id, project, project])
-        guard let row else { throw OrreryError.notFound("run", id) }
-        return try Records.run(row)
+            arguments: [id, project, project], Records.run)
+        guard let run else { throw OrreryError.notFound("run", id) }
+        return run
     }
 
     public func listRuns(_ filter: RunFilter) async throws -> Page<TaskRun> {
@@ -150,7 +150,7 @@ extension SQLiteStore: TaskStore {
             table: table, columns: columns, filter: filter, after: cursor, order: order, limit: limit, offset: offset)
         let countArgs = StatementArguments(filter.arguments)
         return try await read { db in
-            let rows = try Row.fetchAll(db, sql: pageSQL, arguments: fetchArgs).map(decode)
+            let rows = try Records.decodeAll(db.makeStatement(sql: pageSQL), arguments: fetchArgs, decode)
             let total = count ? try Int.fetchOne(db, sql: countSQL, arguments: countArgs) ?? 0 : nil
             return Page(overfetched: rows, limit: limit, totalCount: total, seq: seq)
         }

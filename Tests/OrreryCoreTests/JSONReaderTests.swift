@@ -35,4 +35,18 @@ struct JSONReaderTests {
         ])
         #expect(try JSONValue.fromStored(value.jsonText) == value)
     }
+
+    /// The text is what stores hold and responses carry: sorted keys, no spaces, only `"`,
+    /// `\\` and control characters escaped (UTF-8 beyond ASCII as it is), integers exact.
+    @Test("Orrery writes compact JSON with sorted keys and minimal escapes, byte for byte")
+    func writesCompactSortedText() {
+        let value = JSONValue.object([
+            "b": .int(-42), "a": .string("q\"\\\n\r\t\u{01}\u{1f}/é😀"), "é": .null, "B": .bool(false),
+            "c": .array([.null, .bool(true), .double(1.5), .int(Int64.min), .int(Int64.max), .int(0), .int(7), .double(.infinity)]),
+            "d": .object([:]), "e": .array([]), "f": .string(""), "g": .object(["z": .int(10), "y": .array([.string("x")])]),
+        ])
+        let expected = #"{"B":false,"a":"q\"\\\n\r\t\u0001\u001f/é😀","b":-42,"c":[null,true,1.5,-9223372036854775808,9223372036854775807,0,7,null],"d":{},"e":[],"f":"","g":{"y":["x"],"z":10},"é":null}"#
+        #expect(value.jsonText == expected)
+        #expect(value.jsonBytes == Array(expected.utf8))
+    }
 }
