@@ -33,7 +33,7 @@ public struct TokenAuthenticator: Sendable {
     /// is valid only where `allowWorkers` says so (the native API, which lets it reach the
     /// worker verbs alone); every other surface treats it as invalid.
     public func check(_ token: String?, allowWorkers: Bool = false) async throws -> Outcome {
-        guard let token = token?.trimmingCharacters(in: .whitespaces), !token.isEmpty else { return .missing }
+        guard let token = token?.trimmingWhitespace, !token.isEmpty else { return .missing }
         guard let grant = try await grants.grant(hash: TokenHash.of(token), now: clock.now()) else { return .invalid }
         if grant.role == Role.worker.rawValue && !allowWorkers { return .invalid }
         return .valid(TaskService.Caller(
@@ -42,7 +42,10 @@ public struct TokenAuthenticator: Sendable {
 
     /// The token of an `Authorization: Bearer <token>` header, if the request has one.
     public static func bearerToken(_ request: Request) -> String? {
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else { return nil }
+        // The scheme's name is case-insensitive; only it is compared, not the whole header lowercased.
+        guard let header = request.headers[.authorization],
+              header.utf8.count >= 7, header.utf8.prefix(7).elementsEqual("bearer ".utf8, by: { ((0x41...0x5A).contains($0) ? $0 | 0x20 : $0) == $1 })
+        else { return nil }
         return String(header.dropFirst("bearer ".count))
     }
 }

@@ -36,6 +36,25 @@ struct SecurityTests {
     }
 }
 
+@Suite("Bearer tokens as clients send them", .timeLimit(.minutes(2)))
+struct BearerSchemeTests {
+    /// RFC 9110: the scheme's name is case-insensitive; spaces around the token are not part
+    /// of it. Anything else is not a bearer token.
+    @Test("the Bearer scheme is read in any case and the token without surrounding spaces; other schemes and broken forms are 401")
+    func schemeAndSpaces() async throws {
+        try await InProcessServer.with { api, _ throws in
+            let anonymous = APIClient(baseURL: api.baseURL, token: nil)
+            let token = InProcessServer.adminToken
+            for header in ["Bearer \(token)", "bearer \(token)", "BEARER \(token)", "bEaReR \(token)", "Bearer   \(token)  ", "Bearer \t\(token)"] {
+                #expect(try await anonymous.call(.GET, "/v1/tasks", headers: [("Authorization", header)]).status == 200, "\(header)")
+            }
+            for header in ["Basic \(token)", "Bearer", "Bearer ", "Bearer\(token)", "Bearerx \(token)", "Bearer x\(token)", "Bearer \(token)x"] {
+                #expect(try await anonymous.call(.GET, "/v1/tasks", headers: [("Authorization", header)]).status == 401, "\(header)")
+            }
+        }
+    }
+}
+
 @Suite("Audit log and token prefixes", .timeLimit(.minutes(5)))
 struct AuditTests {
     @Test("admin actions are in the audit log, newest first, for admins only; a token's prefix identifies it, never more", arguments: StoreKind.enabled)

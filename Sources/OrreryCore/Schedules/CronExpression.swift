@@ -23,7 +23,7 @@ public struct CronExpression: Sendable, Hashable {
     /// Parses `text`; errors are `OrreryError(.invalidSchedule, …)` such as
     /// `cron field 2 (hour): 24 is out of range 0-23`.
     public static func parse(_ text: String) throws -> CronExpression {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingWhitespace
         let expanded = macros[trimmed.lowercased()] ?? trimmed
         if expanded.hasPrefix("@") {
             throw OrreryError(.invalidSchedule, "unknown macro \"\(trimmed)\" (expected @yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly)")
