@@ -1,0 +1,240 @@
+#!/usr/bin/env python3
+"""The store's own ceiling: how many runs per second the database alone can claim and end on
+this machine, with no Orrery process doing any work (issue 16).
+
+    Benchmarks/ceiling.py --orrery .build-release/release/orrery            # SQLite and a throwaway PostgreSQL
+    Benchmarks/ceiling.py --orrery BIN --postgres URL --only postgres       # a server you started
+    Benchmarks/ceiling.py --orrery BIN --smoke                               # small sizes (CI)
+
+Each run's durable life in a queue is at least: claimed (a row update), ended (a row
+update). This script does only that, in the most favourable form there is: one transaction
+claims a batch of B due runs and ends the same runs, with no task read, no retry policy, no
+event, no notification, no last status, and (PostgreSQL) no client work at all: pgbench
+sends the statements, the server does the rest. It measures two tables:
+
+- `orrery`: the `runs` table exactly as Orrery's migrations create it (`orrery migrate`), with
+  its listing indexes, filled with scheduled runs;
+- `bare`: the least a durable queue needs (id, status, node; a partial index of ready rows and
+  one of active rows), what a queue with no run history or listing would pay.
+
+So the figures are upper bounds of what any Orrery node could reach on this machine: the
+node's own CPU (HTTP, decisions, the modules) comes out of the same two cores. Everything is
+on loopback or in a temporary directory, bounded in rows and seconds.
+"""
+import argparse
+import glob
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SIZES = {"full": dict(rows=1_500_000, seconds=8, batches=[100, 1000], clients=[2]),
+         "smoke": dict(rows=100_000, seconds=1, batches=[100], clients=[2])}
+
+
+def say(msg):
+    print(f"[ceiling {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def run(cmd, env=None, timeout=900):
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} exited {p.returncode}:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
+    return p.stdout
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+PG_FILL = {
+    "orrery": """
+        INSERT INTO runs (id, task_id, project, module, attempt, status, trigger, scheduled_at, updated_at, priority)
+        SELECT 'run' || g, 'task' || (g % 1000), 'default', 'noop', 1, 'scheduled', 'manual', g, 0, 0
+        FROM generate_series(1, {rows}) g""",
+    "bare": """
+        CREATE TABLE bare (id BIGINT PRIMARY KEY, status TEXT NOT NULL, node TEXT);
+        CREATE INDEX bare_ready ON bare (id) WHERE status = 'scheduled';
+        CREATE INDEX bare_active ON bare (node) WHERE status = 'active';
+        INSERT INTO bare SELECT g, 'scheduled', NULL FROM generate_series(1, {rows}) g""",
+}
+
+# One pgbench transaction: claim up to :batch due runs for this client, end them.
+PG_SCRIPT = {
+    "orrery": """BEGIN;
+UPDATE runs SET status = 'active', node = 'n' || :client_id, started_at = 1, lease_expires_at = 2, updated_at = 1
+  WHERE id = ANY(ARRAY(SELECT id FROM runs WHERE status = 'scheduled' AND NOT held
+                       ORDER BY priority DESC, scheduled_at LIMIT :batch FOR UPDATE SKIP LOCKED));
+UPDATE runs SET status = 'succeeded', finished_at = 3, updated_at = 3, lease_expires_at = NULL
+  WHERE status = 'active' AND node = 'n' || :client_id;
+COMMIT;
+""",
+    "bare": """BEGIN;
+UPDATE bare SET status = 'active', node = 'n' || :client_id
+  WHERE id = ANY(ARRAY(SELECT id FROM bare WHERE status = 'scheduled' ORDER BY id LIMIT :batch FOR UPDATE SKIP LOCKED));
+UPDATE bare SET status = 'succeeded' WHERE status = 'active' AND node = 'n' || :client_id;
+COMMIT;
+""",
+}
+
+PG_DONE = {"orrery": "SELECT count(*) FROM runs WHERE status = 'succeeded'",
+           "bare": "SELECT count(*) FROM bare WHERE status = 'succeeded'"}
+
+
+def pg_database_url(server_url, name):
+    return re.sub(r"/[^/?]+(\?|$)", f"/{name}\\1", server_url, count=1)
+
+
+def psql(url, sql):
+    return run(["psql", url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql]).strip()
+
+
+def postgres_ceiling(server_url, orrery, s):
+    """{(table, batch, clients): runs/s} on the PostgreSQL server at server_url."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"), key=lambda p: int(p.split("/")[4]))
+    pgbench = found[-1] if found else shutil.which("pgbench")
+    if pgbench is None:
+        raise RuntimeError("pgbench is missing (Debian's postgresql package has it)")
+    admin = pg_database_url(server_url, "postgres")
+    figures = {}
+    for table in ("orrery", "bare"):
+        for batch in s["batches"]:
+            for clients in s["clients"]:
+                name = f"ceiling_{table}"
+                psql(admin, f"DROP DATABASE IF EXISTS {name}")
+                psql(admin, f"CREATE DATABASE {name}")
+                url = pg_database_url(server_url, name)
+                if table == "orrery":
+                    run([orrery, "migrate", "--database", url])
+                started = time.monotonic()
+                psql(url, PG_FILL[table].format(rows=s["rows"]))
+                psql(url, "VACUUM ANALYZE")
+                say(f"postgres {table}: {s['rows']:,} scheduled runs in {time.monotonic() - started:.0f} s")
+                with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+                    f.write(PG_SCRIPT[table])
+                try:
+                    started = time.monotonic()
+                    out = run([pgbench, "-n", "-f", f.name, "-c", str(clients), "-j", str(clients), "-T", str(s["seconds"]),
+                               "-D", f"batch={batch}", url], timeout=s["seconds"] * 10 + 60)
+                    elapsed = time.monotonic() - started
+                finally:
+                    os.unlink(f.name)
+                done = int(psql(url, PG_DONE[table]))
+                if done >= s["rows"]:
+                    raise RuntimeError(f"{table}: the table ran dry ({done:,} runs ended); raise --rows")
+                rate = done / elapsed
+                tps = re.search(r"tps = ([\d.]+)", out)
+                say(f"postgres {table}, batches of {batch}, {clients} clients: {done:,} runs ended in {elapsed:.2f} s = "
+                    f"{rate:,.0f} runs/s ({tps.group(1) if tps else '?'} transactions/s)")
+                figures[(table, batch, clients)] = rate
+                psql(admin, f"DROP DATABASE {name}")
+    return figures
+
+
+# ---------------------------------------------------------------- SQLite
+
+SQLITE_FILL = {
+    "orrery": """
+        WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {rows})
+        INSERT INTO runs (id, task_id, project, module, attempt, status, trigger, scheduled_at, updated_at, priority)
+        SELECT 'run' || n, 'task' || (n % 1000), 'default', 'noop', 1, 'scheduled', 'manual', n, 0, 0 FROM g""",
+    "bare": """
+        CREATE TABLE bare (id INTEGER PRIMARY KEY, status TEXT NOT NULL, node TEXT);
+        CREATE INDEX bare_ready ON bare (id) WHERE status = 'scheduled';
+        CREATE INDEX bare_active ON bare (node) WHERE status = 'active';
+        WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {rows})
+        INSERT INTO bare SELECT n, 'scheduled', NULL FROM g""",
+}
+
+SQLITE_CLAIM = {
+    "orrery": """UPDATE runs SET status = 'active', node = 'n', started_at = 1, lease_expires_at = 2, updated_at = 1
+        WHERE seq IN (SELECT seq FROM runs INDEXED BY runs_claim WHERE status = 'scheduled' AND held = 0
+                      ORDER BY priority DESC, scheduled_at LIMIT ?) RETURNING seq""",
+    "bare": """UPDATE bare SET status = 'active', node = 'n'
+        WHERE id IN (SELECT id FROM bare WHERE status = 'scheduled' ORDER BY id LIMIT ?) RETURNING id""",
+}
+
+SQLITE_END = {
+    "orrery": """UPDATE runs SET status = 'succeeded', finished_at = 3, updated_at = 3, lease_expires_at = NULL
+        WHERE seq IN (SELECT value FROM json_each(?)) AND +status = 'active'""",
+    "bare": "UPDATE bare SET status = 'succeeded' WHERE id IN (SELECT value FROM json_each(?)) AND +status = 'active'",
+}
+
+
+def sqlite_ceiling(orrery, s):
+    """{(table, batch): runs/s} on a SQLite file (WAL, synchronous=NORMAL, as Orrery opens it)."""
+    figures = {}
+    for table in ("orrery", "bare"):
+        for batch in s["batches"]:
+            with tempfile.TemporaryDirectory(prefix="orrery-ceiling-") as d:
+                path = os.path.join(d, "orrery.sqlite")
+                if table == "orrery":
+                    run([orrery, "migrate", "--data-dir", d])
+                db = sqlite3.connect(path, isolation_level=None)
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA synchronous = NORMAL")
+                db.execute("PRAGMA cache_size = -16384")
+                started = time.monotonic()
+                db.executescript(SQLITE_FILL[table].format(rows=s["rows"]))
+                db.execute("ANALYZE")
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                say(f"sqlite {table}: {s['rows']:,} scheduled runs in {time.monotonic() - started:.0f} s")
+                done = 0
+                started = time.monotonic()
+                while time.monotonic() - started < s["seconds"]:
+                    db.execute("BEGIN IMMEDIATE")
+                    claimed = [r[0] for r in db.execute(SQLITE_CLAIM[table], (batch,))]
+                    db.execute(SQLITE_END[table], ("[" + ",".join(map(str, claimed)) + "]",))
+                    db.execute("COMMIT")
+                    if not claimed:
+                        break  # every run ended: the rate is over the time that took
+                    done += len(claimed)
+                elapsed = time.monotonic() - started
+                ended = db.execute(f"SELECT count(*) FROM {'runs' if table == 'orrery' else 'bare'} WHERE status = 'succeeded'").fetchone()[0]
+                if ended != done:
+                    raise RuntimeError(f"{table}: {done:,} claimed but {ended:,} ended")
+                db.close()
+                rate = done / elapsed
+                say(f"sqlite {table}, batches of {batch}: {done:,} runs ended in {elapsed:.2f} s = {rate:,.0f} runs/s")
+                figures[(table, batch)] = rate
+    return figures
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--orrery", required=True, help="the orrery binary (its `migrate` makes the schema)")
+    ap.add_argument("--postgres", help="a server URL the script may create databases on (default: a throwaway server)")
+    ap.add_argument("--only", choices=["sqlite", "postgres"])
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--rows", type=int)
+    ap.add_argument("--seconds", type=int)
+    args = ap.parse_args()
+    s = dict(SIZES["smoke" if args.smoke else "full"])
+    if args.rows:
+        s["rows"] = args.rows
+    if args.seconds:
+        s["seconds"] = args.seconds
+    if args.only != "postgres":
+        for (table, batch), rate in sqlite_ceiling(args.orrery, s).items():
+            print(f"sqlite ceiling, {table} table, batches of {batch}: {rate:,.0f} runs/s")
+    if args.only != "sqlite":
+        env_dir = None
+        url = args.postgres
+        if url is None:
+            out = run([os.path.join(ROOT, "scripts", "postgres-test-server"), "start"], timeout=300)
+            env = dict(re.findall(r"export (\w+)='([^']*)'", out))
+            url, env_dir = env["ORRERY_TEST_POSTGRES_URL"], env["ORRERY_TEST_PG_DIR"]
+        try:
+            for (table, batch, clients), rate in postgres_ceiling(url, args.orrery, s).items():
+                print(f"postgres ceiling, {table} table, batches of {batch}, {clients} clients: {rate:,.0f} runs/s")
+        finally:
+            if env_dir:
+                subprocess.run([os.path.join(ROOT, "scripts", "postgres-test-server"), "stop", env_dir], capture_output=True)
+
+
+if __name__ == "__main__":
+    main()
