@@ -81,24 +81,59 @@ struct StoreFailureTests {
             }
         }
     }
+
+    @Test("an engine canceled while its claim is in flight still gets that claim's runs, and hands back the ones waiting for their time: none stays active under a lease nobody holds",
+          arguments: StoreKind.enabled)
+    func canceledMidClaim(kind: StoreKind) async throws {
+        try await kind.withLocation { location in
+            let clock = ManualClock()
+            let now = clock.now()
+            let due = now.adding(microseconds: 30_000)
+            try await location.withStore { try await Fixtures.create([Fixtures.task("later", schedule: Schedule(.once(at: due)), at: now)], in: $0, now: now) }
+            try await location.withStore(exclusive: false) { real in
+                let gate = Gate()
+                let store = OutageStore(real, holdingClaims: gate)
+                var config = Engine.Configuration(node: "n")
+                config.claimAhead = .milliseconds(50)
+                config.leaseDuration = .seconds(3600)
+                let engine = Engine(configuration: config, store: store, modules: ModuleRegistry(BuiltinModules.all()), clock: clock, logger: Logger(label: "test"))
+                let running = Task { try await engine.run() }
+                try await eventually("the run claimed ahead of its time") { store.committed == 1 }
+                #expect(try await real.listRuns(RunFilter()).items.first?.status == .active)
+                running.cancel()
+                await gate.open()
+                _ = try? await running.value
+                let run = try #require(try await real.listRuns(RunFilter()).items.first)
+                #expect(run.status == .scheduled && run.scheduledAt == due && run.startedAt == nil && run.node == nil,
+                        "handed back for its time: \(run.status) at \(run.scheduledAt) on \(run.node ?? "no node")")
+                #expect(engine.stats.claimed == 1)
+            }
+        }
+    }
 }
 
 /// A run queue that fails while `down` (an outage), else forwards to a real store.
 /// `failingClaim`: that claim call (1 for the first) fails, as one of two claims made at
-/// once can (`concurrentClaims`).
+/// once can (`concurrentClaims`). `holdingClaims`: a claim that took runs, once committed,
+/// waits for the gate and then answers a canceled caller with `CancellationError`, as a
+/// store may (PostgreSQL's answers a canceled caller at once, whatever the database did).
 final class OutageStore: RunQueue, Sendable {
     let real: any RunQueue
     let concurrentClaims: Int
     let failingClaim: Int?
-    private let state = Mutex((down: false, claims: 0))
-    init(_ real: any RunQueue, concurrentClaims: Int = 1, failingClaim: Int? = nil) {
+    let holdingClaims: Gate?
+    private let state = Mutex((down: false, claims: 0, committed: 0))
+    init(_ real: any RunQueue, concurrentClaims: Int = 1, failingClaim: Int? = nil, holdingClaims: Gate? = nil) {
         self.real = real
         self.concurrentClaims = concurrentClaims
         self.failingClaim = failingClaim
+        self.holdingClaims = holdingClaims
     }
 
     func down(_ down: Bool) { state.withLock { $0.down = down } }
     var claims: Int { state.withLock { $0.claims } }
+    /// Claims that took runs and were committed.
+    var committed: Int { state.withLock { $0.committed } }
 
     private func check() throws {
         if state.withLock({ $0.down }) { throw OrreryError(.unavailable, "the database is unreachable") }
@@ -108,7 +143,13 @@ final class OutageStore: RunQueue, Sendable {
         let number = state.withLock { $0.claims += 1; return $0.claims }
         try check()
         if number == failingClaim { throw OrreryError(.unavailable, "the database is unreachable") }
-        return try await real.claimDue(limit: limit, now: now, dueBy: dueBy, node: node, leaseUntil: leaseUntil, limits: limits)
+        let claimed = try await real.claimDue(limit: limit, now: now, dueBy: dueBy, node: node, leaseUntil: leaseUntil, limits: limits)
+        if let holdingClaims, !claimed.isEmpty {
+            state.withLock { $0.committed += 1 }
+            await holdingClaims.wait()
+            try Task.checkCancellation()
+        }
+        return claimed
     }
     func nextDueTime(limits: ClaimLimits) async throws -> Timestamp? { try check(); return try await real.nextDueTime(limits: limits) }
     func dueCount(by dueBy: Timestamp) async throws -> Int { try check(); return try await real.dueCount(by: dueBy) }

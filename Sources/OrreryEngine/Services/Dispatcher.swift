@@ -162,14 +162,21 @@ final class Dispatcher: Sendable {
     private func claim(_ streams: Int, limit: Int, limits: ClaimLimits, dueAfter burst: Timestamp?) async -> [Result<[ClaimedRun], any Error>] {
         let now = clock.now()
         let dueBy = max(now, burst ?? now).adding(configuration.claimAhead)
+        // A claim is not canceled with the engine's task: once the database has committed it,
+        // its runs are this node's, and they must reach the executor (which hands back the ones
+        // that wait for their time) rather than stay active under a lease nobody holds. A store
+        // may answer a canceled caller at once, whatever the database did (PostgreSQL's does).
+        // The claim stays bounded by the store's own time limits.
         let claimOnce: @Sendable () async -> Result<[ClaimedRun], any Error> = { [store, configuration] in
-            do {
-                return .success(try await store.claimDue(
-                    limit: limit, now: now, dueBy: dueBy, node: configuration.node,
-                    leaseUntil: now.adding(configuration.leaseDuration), limits: limits))
-            } catch {
-                return .failure(error)
-            }
+            await Task.immediate {
+                do {
+                    return .success(try await store.claimDue(
+                        limit: limit, now: now, dueBy: dueBy, node: configuration.node,
+                        leaseUntil: now.adding(configuration.leaseDuration), limits: limits))
+                } catch {
+                    return .failure(error)
+                }
+            }.value
         }
         guard streams > 1 else { return [await claimOnce()] }
         return await withTaskGroup(of: Result<[ClaimedRun], any Error>.self) { group in
