@@ -27,26 +27,15 @@ import os
 import re
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import Postgres, database_url, psql, run, say  # noqa: E402
 
 SIZES = {"full": dict(rows=1_500_000, seconds=8, batches=[100, 1000], clients=[2]),
          "smoke": dict(rows=100_000, seconds=1, batches=[100], clients=[2])}
-
-
-def say(msg):
-    print(f"[ceiling {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def run(cmd, env=None, timeout=900):
-    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    if p.returncode != 0:
-        raise RuntimeError(f"{cmd[0]} exited {p.returncode}:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
-    return p.stdout
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -85,21 +74,13 @@ PG_DONE = {"orrery": "SELECT count(*) FROM runs WHERE status = 'succeeded'",
            "bare": "SELECT count(*) FROM bare WHERE status = 'succeeded'"}
 
 
-def pg_database_url(server_url, name):
-    return re.sub(r"/[^/?]+(\?|$)", f"/{name}\\1", server_url, count=1)
-
-
-def psql(url, sql):
-    return run(["psql", url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql]).strip()
-
-
 def postgres_ceiling(server_url, orrery, s):
     """{(table, batch, clients): runs/s} on the PostgreSQL server at server_url."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"), key=lambda p: int(p.split("/")[4]))
     pgbench = found[-1] if found else shutil.which("pgbench")
     if pgbench is None:
         raise RuntimeError("pgbench is missing (Debian's postgresql package has it)")
-    admin = pg_database_url(server_url, "postgres")
+    admin = database_url(server_url, "postgres")
     figures = {}
     for table in ("orrery", "bare"):
         for batch in s["batches"]:
@@ -107,7 +88,7 @@ def postgres_ceiling(server_url, orrery, s):
                 name = f"ceiling_{table}"
                 psql(admin, f"DROP DATABASE IF EXISTS {name}")
                 psql(admin, f"CREATE DATABASE {name}")
-                url = pg_database_url(server_url, name)
+                url = database_url(server_url, name)
                 if table == "orrery":
                     run([orrery, "migrate", "--database", url])
                 started = time.monotonic()
@@ -222,18 +203,9 @@ def main():
         for (table, batch), rate in sqlite_ceiling(args.orrery, s).items():
             print(f"sqlite ceiling, {table} table, batches of {batch}: {rate:,.0f} runs/s")
     if args.only != "sqlite":
-        env_dir = None
-        url = args.postgres
-        if url is None:
-            out = run([os.path.join(ROOT, "scripts", "postgres-test-server"), "start"], timeout=300)
-            env = dict(re.findall(r"export (\w+)='([^']*)'", out))
-            url, env_dir = env["ORRERY_TEST_POSTGRES_URL"], env["ORRERY_TEST_PG_DIR"]
-        try:
-            for (table, batch, clients), rate in postgres_ceiling(url, args.orrery, s).items():
+        with Postgres(args.postgres) as pg:
+            for (table, batch, clients), rate in postgres_ceiling(pg.url, args.orrery, s).items():
                 print(f"postgres ceiling, {table} table, batches of {batch}, {clients} clients: {rate:,.0f} runs/s")
-        finally:
-            if env_dir:
-                subprocess.run([os.path.join(ROOT, "scripts", "postgres-test-server"), "stop", env_dir], capture_output=True)
 
 
 if __name__ == "__main__":
