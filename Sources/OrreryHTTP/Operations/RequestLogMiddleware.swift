@@ -17,9 +17,14 @@ struct RequestLogMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
-        let id = request.headers[Self.requestIDHeader].flatMap(Self.acceptable) ?? context.id
         var context = context
-        context.logger[metadataKey: "hb.request.id"] = .string(id)
+        let id: String
+        if let given = request.headers[Self.requestIDHeader].flatMap(Self.acceptable) {
+            id = given
+            context.logger[metadataKey: "hb.request.id"] = .string(id)
+        } else {
+            id = context.id  // Hummingbird's, already in the logger's metadata
+        }
         var response: Response
         do {
             response = try await next(request, context)

@@ -57,6 +57,45 @@ struct RequestLogTests {
         #expect(requests.contains { $0["hb.request.id"] == .string("trace-42.a:b_c") && $0["path"] == .string("/healthz") })
         #expect(requests.contains { $0["route"] == .string("/_synapse/admin/v1/scheduled_tasks") && $0["path"] == .string("/_synapse/admin/v1/scheduled_tasks") })
     }
+
+    @Test("the text format (the default) is swift-log's stream line: local time with its offset, level, label, sorted key=value pairs, [source], message; one line per request")
+    func textLines() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let admin = "orr_admin-secret-\(UUID().uuidString)"
+        var environment = ProcessInfo.processInfo.environment
+        environment["TZ"] = "Asia/Kolkata"  // +0530 all year: the stamp is the machine's local time
+        let server = try await ServerProcess.start(
+            dataDir: dir.file("data"), token: admin, log: dir.file("serve.log"),
+            extraArguments: ["--shutdown-grace-sec", "0"], environment: environment)
+        defer { if server.process.isRunning { kill(server.process.processIdentifier, SIGKILL) } }
+        let anonymous = APIClient(baseURL: server.api(admin).baseURL, token: nil)
+        for i in 0..<20 { _ = try await anonymous.raw("/healthz", headers: [("X-Request-ID", "text-\(i)")]) }
+        #expect(try await server.api(admin).get("/v1/tasks/missing").status == 404)
+        #expect(await server.stop())
+
+        let log = try String(contentsOfFile: dir.file("serve.log"), encoding: .utf8)
+        let lines = log.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("Orrery listening on ") }
+        let shape = #/^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\+0530 (trace|debug|info|notice|warning|error|critical) orrery:((?: [^ =]+=[^ ]*)*) \[([A-Za-z]+)\] (.+)$/#
+        #expect(!lines.isEmpty && lines.allSatisfy { $0.wholeMatch(of: shape) != nil }, "not a stream line: \(lines.filter { $0.wholeMatch(of: shape) == nil }.prefix(3))")
+        for i in 0..<20 {
+            let line = try #require(lines.first { $0.contains(" hb.request.id=text-\(i) ") }, "request \(i) not logged")
+            let match = try #require(line.wholeMatch(of: shape))
+            let keys = match.3.split(separator: " ").map { String($0.prefix { $0 != "=" }) }
+            #expect(keys == ["duration_ms", "hb.request.id", "method", "path", "route", "status"], "keys in order: \(line)")
+            #expect(line.hasSuffix(" method=GET path=/healthz route=/healthz status=200 [OrreryHTTP] request"), "\(line)")
+        }
+        #expect(lines.contains { $0.contains(" path=/v1/tasks/missing route=/v1/tasks/{id} status=404 [OrreryHTTP] request") })
+        #expect(lines.filter { $0.hasSuffix("[OrreryHTTP] request") }.count == 21, "one line per request")
+        #expect(!log.contains(admin), "a token reached the log")
+        // The stamp is the time the line was written, in that zone.
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "Asia/Kolkata")
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        let stamp = try #require(lines.last.flatMap { $0.wholeMatch(of: shape) }.flatMap { formatter.date(from: String($0.1)) })
+        #expect(abs(stamp.timeIntervalSinceNow) < 60, "\(stamp) is not now")
+    }
 }
 
 extension APIClient {
