@@ -4,6 +4,7 @@ Imported by `Benchmarks/compare` and `Benchmarks/ceiling.py`; not a program of i
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -30,6 +31,22 @@ def number(pattern, text):
     if not m:
         raise RuntimeError(f"no match for {pattern!r} in:\n{text[-2000:]}")
     return float(m.group(1).replace(",", ""))
+
+
+def debian_tool(name, package):
+    """The path of program `name`, installing Debian's `package` first when it is missing
+    (as root, as the project's scripts install PostgreSQL); raises when it cannot be had."""
+    found = shutil.which(name)
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        say(f"installing Debian's {package} for {name}")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        if subprocess.run(["apt-get", "install", "-y", package], env=env, capture_output=True).returncode != 0:
+            subprocess.run(["apt-get", "update"], env=env, capture_output=True)
+            subprocess.run(["apt-get", "install", "-y", package], env=env, capture_output=True)
+        found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} is missing (Debian: apt-get install {package})")
+    return found
 
 
 def psql(url, sql):

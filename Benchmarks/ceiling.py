@@ -33,7 +33,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import Postgres, database_url, psql, run, say  # noqa: E402
+from benchlib import Postgres, database_url, debian_tool, psql, run, say  # noqa: E402
 
 # rows: scheduled runs in each table; seconds: pgbench's time; sqlite_runs: runs the sqlite3
 # shell claims and ends (it runs a script, not for a time).
@@ -157,9 +157,7 @@ def sqlite_ceiling(orrery, s):
 
     The transactions are run by the `sqlite3` shell (C, the same library): no host language
     works between the statements, as none does between pgbench's."""
-    shell = shutil.which("sqlite3")
-    if shell is None:
-        raise RuntimeError("the sqlite3 shell is missing (Debian: apt-get install sqlite3)")
+    shell = debian_tool("sqlite3", "sqlite3")
     figures = {}
     for table in ("orrery", "bare"):
         for batch in s["batches"]:
