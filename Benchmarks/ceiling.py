@@ -15,7 +15,10 @@ or the sqlite3 shell (SQLite) sends the statements, the database does the rest. 
 - `orrery`: the `runs` table exactly as Orrery's migrations create it (`orrery migrate`), with
   its listing indexes, filled with scheduled runs;
 - `bare`: the least a durable queue needs (id, status, node; a partial index of ready rows and
-  one of active rows), what a queue with no run history or listing would pay.
+  one of active rows), what a queue with no run history or listing would pay;
+- `split`: the bare queue as a hot table beside Orrery's `runs` table as the history: a run's
+  end deletes it from the queue and inserts it finished into `runs` (with its listing
+  indexes), in the same transaction: what a queue split from the run history would pay.
 
 So the figures are upper bounds of what any Orrery node could reach on this machine: the
 node's own CPU (HTTP, decisions, the modules) comes out of the same two cores. Everything is
@@ -38,7 +41,7 @@ from benchlib import Postgres, database_url, debian_tool, psql, run, say  # noqa
 # rows: scheduled runs in each table; seconds: pgbench's time; sqlite_runs: runs the sqlite3
 # shell claims and ends (it runs a script, not for a time).
 SIZES = {"full": dict(rows=1_500_000, seconds=8, sqlite_runs=400_000, batches=[100, 1000], clients=[2]),
-         "smoke": dict(rows=100_000, seconds=1, sqlite_runs=20_000, batches=[100], clients=[2])}
+         "smoke": dict(rows=300_000, seconds=1, sqlite_runs=20_000, batches=[100], clients=[2])}
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -53,6 +56,11 @@ PG_FILL = {
         CREATE INDEX bare_ready ON bare (id) WHERE status = 'scheduled';
         CREATE INDEX bare_active ON bare (node) WHERE status = 'active';
         INSERT INTO bare SELECT g, 'scheduled', NULL FROM generate_series(1, {rows}) g""",
+    "split": """
+        CREATE TABLE hot (id BIGINT PRIMARY KEY, status TEXT NOT NULL, node TEXT);
+        CREATE INDEX hot_ready ON hot (id) WHERE status = 'scheduled';
+        CREATE INDEX hot_active ON hot (node) WHERE status = 'active';
+        INSERT INTO hot SELECT g, 'scheduled', NULL FROM generate_series(1, {rows}) g""",
 }
 
 # One pgbench transaction: claim up to :batch due runs for this client, end them.
@@ -71,10 +79,23 @@ UPDATE bare SET status = 'active', node = 'n' || :client_id
 UPDATE bare SET status = 'succeeded' WHERE status = 'active' AND node = 'n' || :client_id;
 COMMIT;
 """,
+    "split": """BEGIN;
+UPDATE hot SET status = 'active', node = 'n' || :client_id
+  WHERE id = ANY(ARRAY(SELECT id FROM hot WHERE status = 'scheduled' ORDER BY id LIMIT :batch FOR UPDATE SKIP LOCKED));
+INSERT INTO runs (id, task_id, project, module, attempt, status, trigger, scheduled_at, started_at, finished_at, updated_at, priority)
+  SELECT 'run' || id, 'task' || (id % 1000), 'default', 'noop', 1, 'succeeded', 'manual', id, 1, 3, 3, 0
+  FROM hot WHERE status = 'active' AND node = 'n' || :client_id;
+DELETE FROM hot WHERE status = 'active' AND node = 'n' || :client_id;
+COMMIT;
+""",
 }
 
-PG_DONE = {"orrery": "SELECT count(*) FROM runs WHERE status = 'succeeded'",
-           "bare": "SELECT count(*) FROM bare WHERE status = 'succeeded'"}
+DONE = {"orrery": "SELECT count(*) FROM runs WHERE status = 'succeeded'",
+        "bare": "SELECT count(*) FROM bare WHERE status = 'succeeded'",
+        "split": "SELECT count(*) FROM runs WHERE status = 'succeeded'"}
+TABLES = ("orrery", "bare", "split")
+NAMES = {"orrery": "Orrery's runs table", "bare": "a bare queue table", "split": "a bare queue, Orrery's runs table as history"}
+MIGRATED = ("orrery", "split")  # the tables that need Orrery's schema
 
 
 def postgres_ceiling(server_url, orrery, s):
@@ -85,14 +106,14 @@ def postgres_ceiling(server_url, orrery, s):
         raise RuntimeError("pgbench is missing (Debian's postgresql package has it)")
     admin = database_url(server_url, "postgres")
     figures = {}
-    for table in ("orrery", "bare"):
+    for table in TABLES:
         for batch in s["batches"]:
             for clients in s["clients"]:
                 name = f"ceiling_{table}"
                 psql(admin, f"DROP DATABASE IF EXISTS {name}")
                 psql(admin, f"CREATE DATABASE {name}")
                 url = database_url(server_url, name)
-                if table == "orrery":
+                if table in MIGRATED:
                     run([orrery, "migrate", "--database", url])
                 started = time.monotonic()
                 psql(url, PG_FILL[table].format(rows=s["rows"]))
@@ -107,7 +128,7 @@ def postgres_ceiling(server_url, orrery, s):
                     elapsed = time.monotonic() - started
                 finally:
                     os.unlink(f.name)
-                done = int(psql(url, PG_DONE[table]))
+                done = int(psql(url, DONE[table]))
                 if done >= s["rows"]:
                     raise RuntimeError(f"{table}: the table ran dry ({done:,} runs ended); raise --rows")
                 rate = done / elapsed
@@ -132,6 +153,12 @@ SQLITE_FILL = {
         CREATE INDEX bare_active ON bare (node) WHERE status = 'active';
         WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {rows})
         INSERT INTO bare SELECT n, 'scheduled', NULL FROM g""",
+    "split": """
+        CREATE TABLE hot (id INTEGER PRIMARY KEY, status TEXT NOT NULL, node TEXT);
+        CREATE INDEX hot_ready ON hot (id) WHERE status = 'scheduled';
+        CREATE INDEX hot_active ON hot (node) WHERE status = 'active';
+        WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {rows})
+        INSERT INTO hot SELECT n, 'scheduled', NULL FROM g""",
 }
 
 # One transaction: claim up to B due runs, end them (the same statements as PostgreSQL's).
@@ -145,8 +172,18 @@ UPDATE runs SET status = 'succeeded', finished_at = 3, updated_at = 3, lease_exp
 COMMIT;
 """,
     "bare": """BEGIN IMMEDIATE;
-UPDATE bare SET status = 'active', node = 'n' WHERE id IN (SELECT id FROM bare WHERE status = 'scheduled' ORDER BY id LIMIT {batch});
+UPDATE bare SET status = 'active', node = 'n'
+  WHERE id IN (SELECT id FROM bare INDEXED BY bare_ready WHERE status = 'scheduled' ORDER BY id LIMIT {batch});
 UPDATE bare SET status = 'succeeded' WHERE status = 'active' AND node = 'n';
+COMMIT;
+""",
+    "split": """BEGIN IMMEDIATE;
+UPDATE hot SET status = 'active', node = 'n'
+  WHERE id IN (SELECT id FROM hot INDEXED BY hot_ready WHERE status = 'scheduled' ORDER BY id LIMIT {batch});
+INSERT INTO runs (id, task_id, project, module, attempt, status, trigger, scheduled_at, started_at, finished_at, updated_at, priority)
+  SELECT 'run' || id, 'task' || (id % 1000), 'default', 'noop', 1, 'succeeded', 'manual', id, 1, 3, 3, 0
+  FROM hot WHERE status = 'active' AND node = 'n';
+DELETE FROM hot WHERE status = 'active' AND node = 'n';
 COMMIT;
 """,
 }
@@ -159,11 +196,11 @@ def sqlite_ceiling(orrery, s):
     works between the statements, as none does between pgbench's."""
     shell = debian_tool("sqlite3", "sqlite3")
     figures = {}
-    for table in ("orrery", "bare"):
+    for table in TABLES:
         for batch in s["batches"]:
             with tempfile.TemporaryDirectory(prefix="orrery-ceiling-") as d:
                 path = os.path.join(d, "orrery.sqlite")
-                if table == "orrery":
+                if table in MIGRATED:
                     run([orrery, "migrate", "--data-dir", d])
                 db = sqlite3.connect(path, isolation_level=None)
                 db.execute("PRAGMA journal_mode = WAL")
@@ -185,7 +222,7 @@ def sqlite_ceiling(orrery, s):
                 if p.returncode != 0:
                     raise RuntimeError(f"sqlite3 exited {p.returncode}: {p.stderr[-2000:]}")
                 db = sqlite3.connect(path)
-                done = db.execute(f"SELECT count(*) FROM {'runs' if table == 'orrery' else 'bare'} WHERE status = 'succeeded'").fetchone()[0]
+                done = db.execute(DONE[table]).fetchone()[0]
                 db.close()
                 if done != transactions * batch:
                     raise RuntimeError(f"{table}: {done:,} runs ended, {transactions * batch:,} expected")
@@ -211,11 +248,11 @@ def main():
         s["seconds"] = args.seconds
     if args.only != "postgres":
         for (table, batch), rate in sqlite_ceiling(args.orrery, s).items():
-            print(f"sqlite ceiling, {table} table, batches of {batch}: {rate:,.0f} runs/s")
+            print(f"sqlite ceiling, {NAMES[table]}, batches of {batch}: {rate:,.0f} runs/s")
     if args.only != "sqlite":
         with Postgres(args.postgres) as pg:
             for (table, batch, clients), rate in postgres_ceiling(pg.url, args.orrery, s).items():
-                print(f"postgres ceiling, {table} table, batches of {batch}, {clients} clients: {rate:,.0f} runs/s")
+                print(f"postgres ceiling, {NAMES[table]}, batches of {batch}, {clients} clients: {rate:,.0f} runs/s")
 
 
 if __name__ == "__main__":
