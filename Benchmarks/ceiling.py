@@ -106,7 +106,7 @@ def postgres_ceiling(server_url, orrery, s):
         raise RuntimeError("pgbench is missing (Debian's postgresql package has it)")
     admin = database_url(server_url, "postgres")
     figures = {}
-    for table in TABLES:
+    for table in s.get("tables", TABLES):
         for batch in s["batches"]:
             for clients in s["clients"]:
                 name = f"ceiling_{table}"
@@ -196,7 +196,7 @@ def sqlite_ceiling(orrery, s):
     works between the statements, as none does between pgbench's."""
     shell = debian_tool("sqlite3", "sqlite3")
     figures = {}
-    for table in TABLES:
+    for table in s.get("tables", TABLES):
         for batch in s["batches"]:
             with tempfile.TemporaryDirectory(prefix="orrery-ceiling-") as d:
                 path = os.path.join(d, "orrery.sqlite")
@@ -240,12 +240,21 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--rows", type=int)
     ap.add_argument("--seconds", type=int)
+    ap.add_argument("--batches", help="comma-separated batch sizes (default 100,1000)")
+    ap.add_argument("--clients", help="comma-separated pgbench client counts (default 2)")
+    ap.add_argument("--tables", help=f"comma-separated, of {', '.join(TABLES)} (default all)")
     args = ap.parse_args()
     s = dict(SIZES["smoke" if args.smoke else "full"])
     if args.rows:
         s["rows"] = args.rows
     if args.seconds:
         s["seconds"] = args.seconds
+    if args.batches:
+        s["batches"] = [int(b) for b in args.batches.split(",")]
+    if args.clients:
+        s["clients"] = [int(c) for c in args.clients.split(",")]
+    if args.tables:
+        s["tables"] = args.tables.split(",")
     if args.only != "postgres":
         for (table, batch), rate in sqlite_ceiling(args.orrery, s).items():
             print(f"sqlite ceiling, {NAMES[table]}, batches of {batch}: {rate:,.0f} runs/s")
