@@ -46,6 +46,16 @@ SIZES = {"full": dict(rows=1_500_000, seconds=8, sqlite_runs=400_000, batches=[1
 
 # ---------------------------------------------------------------- PostgreSQL
 
+# The split's history: a run's end inserts it, finished, into Orrery's runs table (with its
+# indexes) and deletes it from the queue. `node` is the claiming node's SQL expression.
+def history_end(node):
+    return f"""INSERT INTO runs (id, task_id, project, module, attempt, status, trigger, scheduled_at, started_at, finished_at, updated_at, priority)
+  SELECT 'run' || id, 'task' || (id % 1000), 'default', 'noop', 1, 'succeeded', 'manual', id, 1, 3, 3, 0
+  FROM bare WHERE status = 'active' AND node = {node};
+DELETE FROM bare WHERE status = 'active' AND node = {node};
+"""
+
+
 PG_FILL = {
     "orrery": """
         INSERT INTO runs (id, task_id, project, module, attempt, status, trigger, scheduled_at, updated_at, priority)
@@ -56,12 +66,13 @@ PG_FILL = {
         CREATE INDEX bare_ready ON bare (id) WHERE status = 'scheduled';
         CREATE INDEX bare_active ON bare (node) WHERE status = 'active';
         INSERT INTO bare SELECT g, 'scheduled', NULL FROM generate_series(1, {rows}) g""",
-    "split": """
-        CREATE TABLE hot (id BIGINT PRIMARY KEY, status TEXT NOT NULL, node TEXT);
-        CREATE INDEX hot_ready ON hot (id) WHERE status = 'scheduled';
-        CREATE INDEX hot_active ON hot (node) WHERE status = 'active';
-        INSERT INTO hot SELECT g, 'scheduled', NULL FROM generate_series(1, {rows}) g""",
 }
+PG_FILL["split"] = PG_FILL["bare"]  # the same queue, with Orrery's runs table beside it
+
+PG_NODE = "'n' || :client_id"
+PG_CLAIM_BARE = f"""UPDATE bare SET status = 'active', node = {PG_NODE}
+  WHERE id = ANY(ARRAY(SELECT id FROM bare WHERE status = 'scheduled' ORDER BY id LIMIT :batch FOR UPDATE SKIP LOCKED));
+"""
 
 # One pgbench transaction: claim up to :batch due runs for this client, end them.
 PG_SCRIPT = {
@@ -73,26 +84,18 @@ UPDATE runs SET status = 'succeeded', finished_at = 3, updated_at = 3, lease_exp
   WHERE status = 'active' AND node = 'n' || :client_id;
 COMMIT;
 """,
-    "bare": """BEGIN;
-UPDATE bare SET status = 'active', node = 'n' || :client_id
-  WHERE id = ANY(ARRAY(SELECT id FROM bare WHERE status = 'scheduled' ORDER BY id LIMIT :batch FOR UPDATE SKIP LOCKED));
-UPDATE bare SET status = 'succeeded' WHERE status = 'active' AND node = 'n' || :client_id;
+    "bare": f"""BEGIN;
+{PG_CLAIM_BARE}UPDATE bare SET status = 'succeeded' WHERE status = 'active' AND node = {PG_NODE};
 COMMIT;
 """,
-    "split": """BEGIN;
-UPDATE hot SET status = 'active', node = 'n' || :client_id
-  WHERE id = ANY(ARRAY(SELECT id FROM hot WHERE status = 'scheduled' ORDER BY id LIMIT :batch FOR UPDATE SKIP LOCKED));
-INSERT INTO runs (id, task_id, project, module, attempt, status, trigger, scheduled_at, started_at, finished_at, updated_at, priority)
-  SELECT 'run' || id, 'task' || (id % 1000), 'default', 'noop', 1, 'succeeded', 'manual', id, 1, 3, 3, 0
-  FROM hot WHERE status = 'active' AND node = 'n' || :client_id;
-DELETE FROM hot WHERE status = 'active' AND node = 'n' || :client_id;
-COMMIT;
+    "split": f"""BEGIN;
+{PG_CLAIM_BARE}{history_end(PG_NODE)}COMMIT;
 """,
 }
 
 DONE = {"orrery": "SELECT count(*) FROM runs WHERE status = 'succeeded'",
-        "bare": "SELECT count(*) FROM bare WHERE status = 'succeeded'",
-        "split": "SELECT count(*) FROM runs WHERE status = 'succeeded'"}
+        "bare": "SELECT count(*) FROM bare WHERE status = 'succeeded'"}
+DONE["split"] = DONE["orrery"]  # ended runs are in the history
 TABLES = ("orrery", "bare", "split")
 NAMES = {"orrery": "Orrery's runs table", "bare": "a bare queue table", "split": "a bare queue, Orrery's runs table as history"}
 MIGRATED = ("orrery", "split")  # the tables that need Orrery's schema
@@ -153,15 +156,13 @@ SQLITE_FILL = {
         CREATE INDEX bare_active ON bare (node) WHERE status = 'active';
         WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {rows})
         INSERT INTO bare SELECT n, 'scheduled', NULL FROM g""",
-    "split": """
-        CREATE TABLE hot (id INTEGER PRIMARY KEY, status TEXT NOT NULL, node TEXT);
-        CREATE INDEX hot_ready ON hot (id) WHERE status = 'scheduled';
-        CREATE INDEX hot_active ON hot (node) WHERE status = 'active';
-        WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {rows})
-        INSERT INTO hot SELECT n, 'scheduled', NULL FROM g""",
 }
+SQLITE_FILL["split"] = SQLITE_FILL["bare"]
 
 # One transaction: claim up to B due runs, end them (the same statements as PostgreSQL's).
+SQLITE_CLAIM_BARE = """UPDATE bare SET status = 'active', node = 'n'
+  WHERE id IN (SELECT id FROM bare INDEXED BY bare_ready WHERE status = 'scheduled' ORDER BY id LIMIT {batch});
+"""
 SQLITE_TRANSACTION = {
     "orrery": """BEGIN IMMEDIATE;
 UPDATE runs SET status = 'active', node = 'n', started_at = 1, lease_expires_at = 2, updated_at = 1
@@ -171,21 +172,9 @@ UPDATE runs SET status = 'succeeded', finished_at = 3, updated_at = 3, lease_exp
   WHERE status = 'active' AND node = 'n';
 COMMIT;
 """,
-    "bare": """BEGIN IMMEDIATE;
-UPDATE bare SET status = 'active', node = 'n'
-  WHERE id IN (SELECT id FROM bare INDEXED BY bare_ready WHERE status = 'scheduled' ORDER BY id LIMIT {batch});
-UPDATE bare SET status = 'succeeded' WHERE status = 'active' AND node = 'n';
-COMMIT;
-""",
-    "split": """BEGIN IMMEDIATE;
-UPDATE hot SET status = 'active', node = 'n'
-  WHERE id IN (SELECT id FROM hot INDEXED BY hot_ready WHERE status = 'scheduled' ORDER BY id LIMIT {batch});
-INSERT INTO runs (id, task_id, project, module, attempt, status, trigger, scheduled_at, started_at, finished_at, updated_at, priority)
-  SELECT 'run' || id, 'task' || (id % 1000), 'default', 'noop', 1, 'succeeded', 'manual', id, 1, 3, 3, 0
-  FROM hot WHERE status = 'active' AND node = 'n';
-DELETE FROM hot WHERE status = 'active' AND node = 'n';
-COMMIT;
-""",
+    "bare": "BEGIN IMMEDIATE;\n" + SQLITE_CLAIM_BARE
+            + "UPDATE bare SET status = 'succeeded' WHERE status = 'active' AND node = 'n';\nCOMMIT;\n",
+    "split": "BEGIN IMMEDIATE;\n" + SQLITE_CLAIM_BARE + history_end("'n'") + "COMMIT;\n",
 }
 
 

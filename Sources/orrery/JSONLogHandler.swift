@@ -24,7 +24,8 @@ struct JSONLogHandler: LogHandler {
             "label": .string(label), "message": .string(event.message.description), "source": .string(event.source),
         ]
         var shadowed: [String: JSONValue] = [:]
-        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { _, new in new }) {
+        // The same merge as the text lines': the line's metadata over the handler's, and an error.
+        for (key, value) in TextLogHandler.merged(metadata, provided: nil, explicit: event.metadata, error: event.error) {
             if Self.reserved.contains(key) { shadowed[key] = Self.json(value) } else { fields[key] = Self.json(value) }
         }
         if !shadowed.isEmpty { fields["metadata"] = .object(shadowed) }
