@@ -1,6 +1,7 @@
 public import Logging
 import OrreryCore
 import PostgresNIO
+public import ServiceLifecycle
 import Synchronization
 
 /// The shared store: one PostgreSQL database that several Orrery nodes use at once,
@@ -71,6 +72,13 @@ public final class PostgresStore: Sendable {
 
     /// Closes every connection; the store is unusable afterwards.
     public func close() { runner.cancel() }
+
+    /// Closes every connection and returns when the pool has stopped (every connection to the
+    /// server is closed by then); the store is unusable afterwards.
+    public func closeAndWait() async {
+        runner.cancel()
+        await runner.value
+    }
 
     // MARK: - Running statements
 
@@ -249,5 +257,20 @@ extension PostgresConnection {
         var count = 0
         for try await _ in try await self.query(query, logger: logger) { count += 1 }
         return count
+    }
+}
+
+/// The connection pool as a service of the node's `ServiceGroup`. The pool starts with the
+/// store (`connect` migrates before any service runs); the group owns when it stops. A group
+/// tells its services to shut down in reverse order, each after the one before has returned,
+/// so with the store first in the list the pool closes last: after the engine has handed back
+/// or ended its runs and the HTTP server has answered its last request, all of which write
+/// to the database. It then closes every connection and returns once they are closed, so a
+/// node that stops leaves no session behind on the server.
+extension PostgresStore: Service {
+    public func run() async throws {
+        // Returns on a graceful shutdown, throws when the group is canceled: either way, close.
+        try? await gracefulShutdown()
+        await closeAndWait()
     }
 }

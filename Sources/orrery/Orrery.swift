@@ -196,6 +196,8 @@ struct Serve: AsyncParsableCommand {
         pruning.keepNewestPerTask = keepRuns
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if case .postgres(let postgres) = opened {
+            // First in the group, so the last to stop: everything after it writes to the database.
+            services.append(.init(service: postgres))
             // Several nodes share the database: one leader rescues and prunes, and nodes
             // wake each other with LISTEN/NOTIFY (with a poll as a safety net).
             var election = LeaderElector.Configuration(node: config.node)

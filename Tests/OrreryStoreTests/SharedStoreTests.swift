@@ -4,6 +4,7 @@ import OrreryCore
 @testable import OrreryPostgres
 import PostgresNIO
 import OrreryTesting
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -25,6 +26,46 @@ struct SharedStoreTests {
         try await StoreKind.postgres.withStore { store in
             let tokens = try await store.tokenCount()
             #expect(tokens == 0)
+        }
+    }
+
+    /// Issue 16: the pool is a service of the node's group, first in it, so the last to stop.
+    /// A service after it writes to the database when told to stop (as the engine hands back
+    /// its runs); that write lands, and then the pool closes every connection it had.
+    @Test("the PostgreSQL pool stops with its service group, last, and leaves no session on the server",
+          .enabled(if: Prerequisite.postgresRuns, "no PostgreSQL server (CI=true fails instead)"))
+    func poolIsAService() async throws {
+        let t0 = self.t0
+        try await StoreKind.withFreshDatabase { url in
+            let store = try await PostgresStore.connect(url: url, connectWait: StoreKind.testConnectWait)
+            let observer = try await PostgresStore.connect(url: url, connectWait: StoreKind.testConnectWait)
+            defer { observer.close() }
+            @Sendable func sessionsOfOthers() async throws -> Int {
+                try await observer.withConnection { connection in
+                    try await connection.rows("""
+                        SELECT count(*)::bigint FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+                        """, logger: observer.logger)[0][0].decode(Int64.self)
+                }.asInt
+            }
+            _ = try await store.tokenCount()
+            #expect(try await sessionsOfOthers() >= 1, "the store holds a connection while it runs")
+            let lastWrite = WritesOnShutdown(store: store, task: Fixtures.task("written-on-shutdown", schedule: Schedule(.once(at: t0)), at: t0))
+            let group = ServiceGroup(configuration: .init(services: [store, lastWrite], logger: Logger(label: "test")))
+            let running = Task { try await group.run() }
+            try await eventually("the last service started") { lastWrite.started.withLock { $0 } }
+            await group.triggerGracefulShutdown()
+            try await running.value
+            #expect(lastWrite.outcome.withLock { $0 } == "written", "the pool was still open when the service after it stopped")
+            #expect(try await observer.task(id: lastWrite.task.id, project: nil).name == "written-on-shutdown")
+            // The pool has stopped: its backends are gone (the server ends them as it reads the
+            // close) and the store answers as unreachable, not with a hang.
+            try await eventually("no session of the stopped store on the server") { try await sessionsOfOthers() == 0 }
+            do {
+                _ = try await store.tokenCount()
+                Issue.record("a closed store answered a call")
+            } catch let error as OrreryError {
+                #expect(error.code == .unavailable)
+            }
         }
     }
 
@@ -268,4 +309,32 @@ final class Shared<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
     init(_ value: Value) { mutex = Mutex(value) }
     func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
+}
+
+/// A service that writes a task through the store when the group tells it to stop.
+private final class WritesOnShutdown: Service, Sendable {
+    let store: PostgresStore
+    let task: ScheduledTask
+    let started = Mutex(false)
+    let outcome = Mutex("not tried")
+
+    init(store: PostgresStore, task: ScheduledTask) {
+        self.store = store
+        self.task = task
+    }
+
+    func run() async throws {
+        started.withLock { $0 = true }
+        try? await gracefulShutdown()
+        do {
+            _ = try await store.createTasks([(task, nil)])
+            outcome.withLock { $0 = "written" }
+        } catch {
+            outcome.withLock { $0 = "failed: \(error)" }
+        }
+    }
+}
+
+private extension Int64 {
+    var asInt: Int { Int(self) }
 }
