@@ -17,10 +17,15 @@ enum Records {
     /// through `DatabaseValue`: together most of a GET by id's store time (issue 16).
     /// `decode` must not keep its row, which the next step reuses.
     static func decodeAll<T>(_ statement: Statement, arguments: StatementArguments, _ decode: (Row) throws -> T) throws -> [T] {
-        let cursor = try Row.fetchCursor(statement, arguments: arguments)
         var items: [T] = []
-        while let row = try cursor.next() { items.append(try decode(row)) }
+        try forEachRow(statement, arguments: arguments) { items.append(try decode($0)) }
         return items
+    }
+
+    /// Calls `body` with each row of `statement` where SQLite holds it (see `decodeAll`).
+    static func forEachRow(_ statement: Statement, arguments: StatementArguments, _ body: (Row) throws -> Void) throws {
+        let cursor = try Row.fetchCursor(statement, arguments: arguments)
+        while let row = try cursor.next() { try body(row) }
     }
 
     /// The first row of `statement`, decoded where SQLite holds it (see `decodeAll`).

@@ -16,7 +16,7 @@ extension SQLiteStore {
             var busy = Set<String>(), holding = Set<String>()
             let taskIDs = JSONValue.array(Set(due.map(\.taskID)).map(JSONValue.string)).jsonText
             var parser = ClaimTaskParser()
-            for row in try Row.fetchAll(db.cachedStatement(sql: Self.claimTasksSQL), arguments: [taskIDs]) {
+            try Records.forEachRow(db.cachedStatement(sql: Self.claimTasksSQL), arguments: [taskIDs]) { row in
                 // Only what claiming and successors need, each distinct JSON text parsed once;
                 // by position (`claimTasksSQL`'s order): a lookup by name lowercases every name.
                 let task = ScheduledTask(
@@ -85,11 +85,11 @@ extension SQLiteStore {
         var runs: [TaskRun] = []
         var level = try Int64.fetchOne(topLevel)
         while let priority = level, runs.count < limit {
-            for row in try Row.fetchAll(dueAtLevel, arguments: [priority, now, fullQueues, fullModules, onlyModules, onlyModules, limits.onlyProject, limits.onlyProject, limit - runs.count]) {
-                runs.append(TaskRun(
+            runs += try Records.decodeAll(dueAtLevel, arguments: [priority, now, fullQueues, fullModules, onlyModules, onlyModules, limits.onlyProject, limits.onlyProject, limit - runs.count]) { row in
+                TaskRun(
                     id: row[1], seq: row[0], taskID: row[2], project: row[3], module: row[4], resourceID: row[5],
                     attempt: row[6], status: .scheduled, trigger: RunTrigger(rawValue: row[7]) ?? .schedule,
-                    performedBy: row[8], slot: row[9], scheduledAt: row[10], priority: row[11], queue: row[12], updatedAt: now))
+                    performedBy: row[8], slot: row[9], scheduledAt: row[10], priority: row[11], queue: row[12], updatedAt: now)
             }
             level = try Int64.fetchOne(nextLevel, arguments: [priority])
         }

@@ -93,7 +93,7 @@ extension SQLiteStore: RunQueue {
             var values: [(any DatabaseValueConvertible)?] = [now, node]
             values.reserveCapacity(2 + chunk.count * 6)
             for e in chunk { values += [e.runID, e.status.rawValue, e.at, e.result?.jsonText, e.error?.code, e.error?.message] }
-            ended += try Row.fetchAll(
+            ended += try Records.decodeAll(
                 db.cachedStatement(sql: """
                     WITH o(id, status, at, result, error_code, error_message) AS (VALUES \(placeholders))
                     UPDATE runs SET status = o.status, finished_at = o.at, canceled_at = CASE WHEN o.status = 'canceled' THEN o.at END,
@@ -103,7 +103,7 @@ extension SQLiteStore: RunQueue {
                     RETURNING runs.id, runs.task_id, runs.status, coalesce(runs.started_at, runs.finished_at)
                     """),
                 arguments: StatementArguments(values)
-            ).map { row in
+            ) { row in
                 EndedRun(id: row[0], taskID: row[1], status: RunStatus(rawValue: row[2]) ?? .failed, startedAt: row[3])
             }
         }
