@@ -20,8 +20,8 @@ extension PostgresStore {
                 .map { try Self.dueRun($0, now: now) })
             guard !due.isEmpty else { return ([], false) }
             let taskIDs = Array(Set(due.map(\.taskID))).sorted()
-            var tasks: [String: ScheduledTask] = [:]
-            var params: [String: String] = [:]
+            var tasks: [String: ScheduledTask] = .init(minimumCapacity: taskIDs.count)
+            var params: [String: String] = .init(minimumCapacity: taskIDs.count)
             var parser = ClaimTaskParser()
             for row in try await connection.rows(Hot.ClaimTasks.self, """
                 SELECT id, project, module, params, resource_id, schedule, enabled, queue, priority, timeout_sec, overlap, misfire,
@@ -82,7 +82,7 @@ extension PostgresStore {
             try await self.enqueueNotifications(runIDs: plan.skipped.map(\.run.id), now: now, connection)
             _ = try await self.emitRunEnds(plan.skipped.map { ($0.run.id, RunStatus.skipped) }, errors: [:], now: now, connection)
 
-            let followUp = ClaimFollowUp(plan: plan, tasks: tasks.filter { $0.value.deletedAt == nil }, now: now) { self.ids.make(at: now) }
+            let followUp = ClaimFollowUp(plan: plan, tasks: tasks, now: now) { self.ids.make(at: now) }
             try await self.insert(followUp.successors, connection)
             // Slots missed under `misfire: skip` are run ends too: notified and followed like any skip.
             let missed = followUp.successors.filter { $0.status == .skipped }.map(\.id)

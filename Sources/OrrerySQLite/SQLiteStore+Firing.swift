@@ -11,10 +11,11 @@ extension SQLiteStore {
         try await write { db in
             let due = limits.admit(try Self.dueRuns(limit: limit, now: dueBy, limits: limits, db))
             guard !due.isEmpty else { return [] }
-            var tasks: [String: ScheduledTask] = [:]
-            var params: [String: String] = [:]
+            let distinctTaskIDs = Set(due.map(\.taskID))
+            var tasks: [String: ScheduledTask] = .init(minimumCapacity: distinctTaskIDs.count)
+            var params: [String: String] = .init(minimumCapacity: distinctTaskIDs.count)
             var busy = Set<String>(), holding = Set<String>()
-            let taskIDs = JSONValue.array(Set(due.map(\.taskID)).map(JSONValue.string)).jsonText
+            let taskIDs = JSONValue.array(distinctTaskIDs.map(JSONValue.string)).jsonText
             var parser = ClaimTaskParser()
             try Records.forEachRow(db.cachedStatement(sql: Self.claimTasksSQL), arguments: [taskIDs]) { row in
                 // Only what claiming and successors need, each distinct JSON text parsed once;
@@ -49,7 +50,7 @@ extension SQLiteStore {
             try self.enqueueNotifications(runIDs: skippedIDs, now: now, db)
             try self.emitRunEnds(skippedIDs.map { ($0, .skipped, nil) }, now: now, db)
 
-            let followUp = ClaimFollowUp(plan: plan, tasks: tasks.filter { $0.value.deletedAt == nil }, now: now) { self.ids.make(at: now) }
+            let followUp = ClaimFollowUp(plan: plan, tasks: tasks, now: now) { self.ids.make(at: now) }
             try Records.insert(followUp.successors, db)
             // Slots missed under `misfire: skip` are run ends too: notified and followed like any skip.
             let missed = followUp.successors.filter { $0.status == .skipped }.map(\.id)
@@ -83,13 +84,14 @@ extension SQLiteStore {
         let fullModules = JSONValue.array(limits.fullModules.map(JSONValue.string)).jsonText
         let onlyModules = limits.onlyModules.map { JSONValue.array($0.map(JSONValue.string)).jsonText }
         var runs: [TaskRun] = []
+        runs.reserveCapacity(limit)
         var level = try Int64.fetchOne(topLevel)
         while let priority = level, runs.count < limit {
-            runs += try Records.decodeAll(dueAtLevel, arguments: [priority, now, fullQueues, fullModules, onlyModules, onlyModules, limits.onlyProject, limits.onlyProject, limit - runs.count]) { row in
-                TaskRun(
+            try Records.forEachRow(dueAtLevel, arguments: [priority, now, fullQueues, fullModules, onlyModules, onlyModules, limits.onlyProject, limits.onlyProject, limit - runs.count]) { row in
+                runs.append(TaskRun(
                     id: row[1], seq: row[0], taskID: row[2], project: row[3], module: row[4], resourceID: row[5],
                     attempt: row[6], status: .scheduled, trigger: RunTrigger(rawValue: row[7]) ?? .schedule,
-                    performedBy: row[8], slot: row[9], scheduledAt: row[10], priority: row[11], queue: row[12], updatedAt: now)
+                    performedBy: row[8], slot: row[9], scheduledAt: row[10], priority: row[11], queue: row[12], updatedAt: now))
             }
             level = try Int64.fetchOne(nextLevel, arguments: [priority])
         }

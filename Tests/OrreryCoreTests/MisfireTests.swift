@@ -125,4 +125,22 @@ struct MisfireTests {
         let plan = ClaimPlan(due: [successor], policies: ["T1": t.claimPolicy], busy: ["T1"], holding: [], now: now)
         #expect(plan.held.map(\.id) == [successor.id] && plan.slotsUsed.isEmpty, "held, and its successor is made only when it runs")
     }
+
+    @Test("a claim's follow-up: a used slot of a live task gets its successor, one of a deleted task gets none")
+    func followUpSkipsDeletedTasks() {
+        let now = t0.adding(seconds: 1)
+        let live = task(.runOnce)
+        var deleted = task(.runOnce)
+        deleted.id = "T2"
+        deleted.deletedAt = t0
+        let runs = [live, deleted].map { t in
+            TaskRun(id: "due-" + t.id, taskID: t.id, module: "noop", slot: t0, scheduledAt: t0, updatedAt: t0)
+        }
+        let plan = ClaimPlan(due: runs, policies: ["T1": live.claimPolicy, "T2": deleted.claimPolicy], busy: [], holding: [], now: now)
+        #expect(plan.slotsUsed.count == 2, "both runs start")
+        var n = 0
+        let followUp = ClaimFollowUp(plan: plan, tasks: ["T1": live, "T2": deleted], now: now) { n += 1; return "S\(n)" }
+        #expect(followUp.successors.map(\.taskID) == ["T1"])
+        #expect(followUp.successors.first?.slot == t0.adding(seconds: 60))
+    }
 }

@@ -12,12 +12,12 @@ public struct ClaimFollowUp: Sendable {
 
     public init() {}
 
-    /// The follow-up of `plan`. `tasks` holds the live (not deleted) tasks of the due runs;
-    /// a run of a task not among them gets no successor.
+    /// The follow-up of `plan`. `tasks` holds the tasks of the due runs; a run of a task not
+    /// among them, or of a deleted one, gets no successor.
     public init(plan: ClaimPlan, tasks: [String: ScheduledTask], now: Timestamp, makeID: () -> String) {
         for (run, _) in plan.skipped { noteSkipped(run.taskID, at: now) }
         for run in plan.slotsUsed where run.trigger == .schedule {
-            guard let task = tasks[run.taskID], let slot = run.slot else { continue }
+            guard let task = tasks[run.taskID], task.deletedAt == nil, let slot = run.slot else { continue }
             let (next, missed) = task.successors(ofSlot: slot, now: now, makeID: makeID)
             successors += missed
             if let last = missed.last { noteSkipped(task.id, at: last.finishedAt ?? now) }
