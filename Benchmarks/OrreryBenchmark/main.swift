@@ -52,6 +52,10 @@ struct Options {
     var dropIndexes: [String] = []
     /// `--concurrency-pool`: every task goes to Swift's concurrency pool, none stays on NIO's event loops.
     var concurrencyPool = false
+    /// `--shuffled` (with `--store-only`): the tasks' ids are handed out in random order, so
+    /// their runs fall due in an order unrelated to the tasks' ids (as cron tasks made over
+    /// months do), not in the order the ids were made. The end-to-end run measures both.
+    var shuffled = false
 
     init(_ args: [String]) {
         var i = 0
@@ -81,6 +85,7 @@ struct Options {
             case "--nodes": nodes = next()
             case "--no-history": noHistory = true
             case "--concurrency-pool": concurrencyPool = true
+            case "--shuffled": shuffled = true
             case "--cron-computations": cronComputations = next()
             case "--cron-tasks": cronTasks = next()
             case "--drop-index":
@@ -116,16 +121,18 @@ func temporaryStore() throws -> (SQLiteStore, String) {
 }
 
 /// Inserts once-tasks (with their first runs) in chunks, as a bulk import would.
-func insertOnceTasks(_ store: SQLiteStore, module: String, at times: [Timestamp]) async throws {
-    try await insertTasks(store, count: times.count, module: module) { Schedule(.once(at: times[$0])) }
+func insertOnceTasks(_ store: SQLiteStore, module: String, at times: [Timestamp], shuffledIDs: Bool = false) async throws {
+    try await insertTasks(store, count: times.count, module: module, shuffledIDs: shuffledIDs) { Schedule(.once(at: times[$0])) }
 }
 
 /// Creates `count` tasks of `module`, the i-th with `schedule(i)`, in transactions of 5,000.
-func insertTasks(_ store: SQLiteStore, count: Int, module: String, schedule: (Int) throws -> Schedule) async throws {
+func insertTasks(_ store: SQLiteStore, count: Int, module: String, shuffledIDs: Bool = false, schedule: (Int) throws -> Schedule) async throws {
     let now = clock.now()
+    var taskIDs = (0..<count).map { _ in ids.make(at: now) }
+    if shuffledIDs { taskIDs.shuffle() }
     for chunk in stride(from: 0, to: count, by: 5_000) {
         let batch = try (chunk..<min(chunk + 5_000, count)).map { i -> (task: ScheduledTask, firstRun: TaskRun?) in
-            let task = ScheduledTask(id: ids.make(at: now), name: "bench", module: module, schedule: try schedule(i), createdAt: now)
+            let task = ScheduledTask(id: taskIDs[i], name: "bench", module: module, schedule: try schedule(i), createdAt: now)
             return (task, task.firstRun(now: now, id: ids.make(at: now)))
         }
         _ = try await store.createTasks(batch)
@@ -338,7 +345,7 @@ if options.storeOnly {
     let (store, dir) = try temporaryStore()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     try await store.dropIndexes(options.dropIndexes)
-    try await insertOnceTasks(store, module: "noop", at: Array(repeating: clock.now(), count: options.runs))
+    try await insertOnceTasks(store, module: "noop", at: Array(repeating: clock.now(), count: options.runs), shuffledIDs: options.shuffled)
     var claimTime = Duration.zero, recordTime = Duration.zero, n = 0
     let c = ContinuousClock()
     while true {
@@ -360,12 +367,13 @@ if options.storeOnly {
 
 if !options.dropIndexes.isEmpty { print("without the indexes \(options.dropIndexes.joined(separator: ", "))") }
 
-// 1. Throughput.
-do {
+// 1. Throughput: runs due in their tasks' order, then (as many cron tasks' runs fall due)
+// in an order unrelated to their tasks' ids.
+for shuffled in [false, true] {
     let (store, dir) = try temporaryStore()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     try await store.dropIndexes(options.dropIndexes)
-    try await insertOnceTasks(store, module: "noop", at: Array(repeating: clock.now(), count: options.runs))
+    try await insertOnceTasks(store, module: "noop", at: Array(repeating: clock.now(), count: options.runs), shuffledIDs: shuffled)
     let engine = makeEngine(store, modules: [NoopModule()])
     let start = ContinuousClock.now
     let target = options.runs
@@ -375,8 +383,9 @@ do {
     filter.statuses = [.complete]
     filter.limit = 1
     let complete = try await store.listRuns(filter).totalCount ?? 0
-    print(String(format: "throughput: %d no-op runs complete in %.2f s = %.0f runs/s (store says %d complete)",
-                 options.runs, elapsed, Double(options.runs) / elapsed, complete))
+    print((shuffled ? "throughput, runs due out of their tasks' order" : "throughput") + String(
+        format: ": %d no-op runs complete in %.2f s = %.0f runs/s (store says %d complete)",
+        options.runs, elapsed, Double(options.runs) / elapsed, complete))
     let stats = engine.stats
     print(String(format: "  %d claim transactions (%.1f runs each), %d group commits (%.1f ends each)",
                  stats.claimTransactions, Double(stats.claimed) / Double(max(stats.claimTransactions, 1)),

@@ -9,7 +9,8 @@ enum Records {
         seq, id, project, name, description, module, params, resource_id, labels, schedule, enabled, queue,
         priority, timeout_sec, retry, overlap, misfire, notify, owner, created_at, updated_at, version,
         last_run_at, last_status, deleted_at,
-        (SELECT min(r.scheduled_at) FROM runs r WHERE r.task_id = tasks.id AND r.status = 'scheduled') AS next_run_at
+        (SELECT min(r.scheduled_at) FROM runs r INDEXED BY runs_task
+         WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq AND r.status = 'scheduled') AS next_run_at
         """
 
     /// Decodes each row of `statement` where SQLite holds it. `Row.fetchAll` and `fetchOne`

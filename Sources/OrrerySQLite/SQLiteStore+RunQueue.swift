@@ -130,7 +130,7 @@ extension SQLiteStore: RunQueue {
     }
 
     /// Sets tasks' `last_status` and `last_run_at` in one statement, unless a task already
-    /// shows a newer run's.
+    /// shows a newer run's, and moves their `open_seq` up past the runs that have ended.
     static func recordLastStatuses(_ statuses: [String: (status: RunStatus, at: Timestamp)], _ db: Database) throws {
         try Records.forEachChunk(of: statuses, columns: 3) { placeholders, chunk in
             var values: [(any DatabaseValueConvertible)?] = []
@@ -138,11 +138,23 @@ extension SQLiteStore: RunQueue {
             for (taskID, last) in chunk { values += [taskID, last.status.rawValue, last.at] }
             try db.cachedStatement(sql: """
                 WITH u(id, status, at) AS (VALUES \(placeholders))
-                UPDATE tasks SET last_status = u.status, last_run_at = u.at
-                FROM u WHERE tasks.id = u.id AND (tasks.last_run_at IS NULL OR tasks.last_run_at <= u.at)
+                UPDATE tasks SET
+                    last_status = CASE WHEN tasks.last_run_at IS NULL OR tasks.last_run_at <= u.at THEN u.status ELSE tasks.last_status END,
+                    last_run_at = CASE WHEN tasks.last_run_at IS NULL OR tasks.last_run_at <= u.at THEN u.at ELSE tasks.last_run_at END,
+                    \(advanceOpenSeq)
+                FROM u WHERE tasks.id = u.id
                 """).execute(arguments: StatementArguments(values))
         }
     }
+
+    /// `SET` term for a task row: its `open_seq` (migration v12) moved up to its oldest open
+    /// run, or past its newest run when none is open. Reads only the task's runs from the old
+    /// bound on, in `runs_task`.
+    static let advanceOpenSeq = """
+        open_seq = coalesce((
+            SELECT coalesce(min(CASE WHEN r.status IN ('scheduled', 'active') THEN r.seq END), max(r.seq) + 1)
+            FROM runs r INDEXED BY runs_task WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq), tasks.open_seq)
+        """
 
     /// The next attempt after the failed run `runID`, when its task's retry policy allows one.
     private func retryRun(after runID: String, now: Timestamp, _ db: Database) throws -> TaskRun? {

@@ -59,7 +59,7 @@ extension SQLiteStore: TaskStore {
                 """, arguments: args)
             if let reschedule {
                 try db.execute(
-                    sql: "DELETE FROM runs WHERE task_id = ? AND status = 'scheduled' AND trigger = 'schedule'",
+                    sql: "DELETE FROM runs WHERE \(Self.openRunsOfTask) AND status = 'scheduled' AND trigger = 'schedule'",
                     arguments: [task.id])
                 if case .replace(let run) = reschedule { try Records.insert(run, db) }
             }
@@ -74,7 +74,7 @@ extension SQLiteStore: TaskStore {
                 throw OrreryError(.versionMismatch, "task \"\(id)\" is at version \(current.version), not \(expectedVersion)", field: "If-Match")
             }
             try db.execute(sql: "UPDATE tasks SET deleted_at = ?, enabled = 0, updated_at = ? WHERE id = ?", arguments: [now, now, id])
-            try db.execute(sql: "DELETE FROM runs WHERE task_id = ? AND status = 'scheduled'", arguments: [id])
+            try db.execute(sql: "DELETE FROM runs WHERE \(Self.openRunsOfTask) AND status = 'scheduled'", arguments: [id])
         }
     }
 
@@ -199,11 +199,12 @@ extension SQLiteStore: TaskStore {
         }
     }
 
+    /// The runs of task `?1` that may be open (`tasks.open_seq`, migration v12), by `runs_task`.
+    static let openRunsOfTask = "task_id = ?1 AND seq >= (SELECT open_seq FROM tasks WHERE id = ?1)"
+
     /// A task's `last_status` is its newest finished run's status.
     static func recordLastStatus(taskID: String, status: RunStatus, at: Timestamp, _ db: Database) throws {
-        try db.cachedStatement(sql: """
-            UPDATE tasks SET last_status = ?, last_run_at = ? WHERE id = ? AND (last_run_at IS NULL OR last_run_at <= ?)
-            """).execute(arguments: [status.rawValue, at, taskID, at])
+        try recordLastStatuses([taskID: (status, at)], db)
     }
 
     // MARK: Tokens

@@ -66,6 +66,7 @@ struct MigrationUpgradeTests {
             let done = try await store.run(id: "run-done", project: nil)
             #expect(done.status == .complete && done.result == .object(["ok": .bool(true)]) && done.queue == "default")
             #expect(try await store.logs(runID: "run-done", offset: 0, limit: 10).map(\.message) == ["hello from v1"])
+            #expect(read.nextRunAt == now.adding(seconds: -5), "the old scheduled run is the task's next run")
             let grant = try #require(try await store.tokenRole(hash: tokenHash, now: now))
             #expect(grant.role == "admin" && grant.rights.isEmpty, "a v1 token has no rights beyond its role")
 

@@ -277,6 +277,35 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("next_run_at and deleting a task find every open run of it: after runs end, after history is pruned, and when the store hands out a run number again", arguments: StoreKind.enabled)
+    func openRunsOfATask(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            // A task whose one run ends: nothing is next.
+            let a = Fixtures.task("a", schedule: Schedule(.once(at: t0)), at: t0)
+            try await Fixtures.create([a], in: store, now: t0)
+            let claimed = try await store.claimDue(limit: 10, now: t0, node: "n", leaseUntil: t0.adding(seconds: 30))
+            #expect(claimed.map(\.run.taskID) == [a.id])
+            _ = try await store.record(RecordBatch(outcomes: [RunOutcome(runID: claimed[0].run.id, end: .complete(result: nil), at: t0)]), node: "n", now: t0)
+            #expect(try await store.task(id: a.id, project: nil).nextRunAt == nil)
+            // The newest run number belongs to another task, which is deleted with its run, and
+            // the history is pruned: the store is empty of runs. SQLite then numbers the next
+            // run as if none had ever been made, below any mark a task was given.
+            let b = Fixtures.task("b", schedule: Schedule(.interval(everySec: 60), startAt: t0.adding(seconds: 60)), at: t0)
+            try await Fixtures.create([b], in: store, now: t0)
+            try await store.deleteTask(id: b.id, project: nil, expectedVersion: nil, now: t0)
+            #expect(try await store.pruneFinished(before: t0.adding(seconds: 1), limit: 100) == 1)
+            #expect(try await store.listRuns(RunFilter()).items.isEmpty)
+            // A run of the first task made now is its next run, and goes with the task.
+            let manual = a.manualRun(id: "manual", now: t0.adding(seconds: 50), performedBy: nil)
+            _ = try await store.insertRun(manual)
+            #expect(try await store.task(id: a.id, project: nil).nextRunAt == t0.adding(seconds: 50))
+            try await store.deleteTask(id: a.id, project: nil, expectedVersion: nil, now: t0.adding(seconds: 51))
+            var scheduled = RunFilter()
+            scheduled.statuses = [.scheduled]
+            #expect(try await store.listRuns(scheduled).items.isEmpty, "the deleted task's scheduled run is gone")
+        }
+    }
+
     @Test("a due run whose task row is gone is skipped, not left due for ever", arguments: StoreKind.enabled)
     func orphanRun(_ kind: StoreKind) async throws {
         try await kind.withStore { store in
