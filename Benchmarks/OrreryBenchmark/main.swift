@@ -56,6 +56,9 @@ struct Options {
     /// their runs fall due in an order unrelated to the tasks' ids (as cron tasks made over
     /// months do), not in the order the ids were made. The end-to-end run measures both.
     var shuffled = false
+    /// `--profile-statements` (with `--store-only`): time per run of each statement the writer
+    /// ran, as SQLite measures it (what `pg_stat_statements` gives on PostgreSQL).
+    var profileStatements = false
 
     init(_ args: [String]) {
         var i = 0
@@ -86,6 +89,7 @@ struct Options {
             case "--no-history": noHistory = true
             case "--concurrency-pool": concurrencyPool = true
             case "--shuffled": shuffled = true
+            case "--profile-statements": profileStatements = true
             case "--cron-computations": cronComputations = next()
             case "--cron-tasks": cronTasks = next()
             case "--drop-index":
@@ -346,6 +350,15 @@ if options.storeOnly {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     try await store.dropIndexes(options.dropIndexes)
     try await insertOnceTasks(store, module: "noop", at: Array(repeating: clock.now(), count: options.runs), shuffledIDs: options.shuffled)
+    let statements = Locked<[String: (count: Int, seconds: Double)]>([:])
+    if options.profileStatements {
+        try await store.profileWrites { sql, duration in
+            // One line per statement, whatever its chunk's number of VALUES rows.
+            let words = sql.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            let key = String((words.range(of: " VALUES ").map { words[..<$0.lowerBound] + " VALUES …" } ?? Substring(words)).prefix(150))
+            statements.withLock { $0[key, default: (0, 0)].count += 1; $0[key, default: (0, 0)].seconds += duration }
+        }
+    }
     var claimTime = Duration.zero, recordTime = Duration.zero, n = 0
     let c = ContinuousClock()
     while true {
@@ -362,6 +375,12 @@ if options.storeOnly {
     print(String(format: "store only: %d runs in batches of %d: claim %.1f µs/run, record %.1f µs/run, together %.0f runs/s",
                  n, options.concurrency, seconds(claimTime) / Double(n) * 1e6, seconds(recordTime) / Double(n) * 1e6,
                  Double(n) / seconds(claimTime + recordTime)))
+    if options.profileStatements {
+        print("statements by SQLite's time per run (µs/run, executions):")
+        for (sql, s) in statements.withLock({ $0 }).sorted(by: { $0.value.seconds > $1.value.seconds }) where s.seconds * 1e6 / Double(n) >= 0.05 {
+            print(String(format: "  %6.2f  %7d  ", s.seconds * 1e6 / Double(n), s.count) + sql)
+        }
+    }
     exit(0)
 }
 

@@ -25,3 +25,16 @@ extension SQLiteStore {
         }
     }
 }
+
+extension SQLiteStore {
+    /// Reports every statement the writer connection runs from now on, with its duration as
+    /// SQLite measures it, for the benchmark's per-statement breakdown
+    /// (`OrreryBenchmark --store-only --profile-statements`); never part of a served store.
+    package func profileWrites(_ record: @escaping @Sendable (_ sql: String, _ seconds: Double) -> Void) async throws {
+        try await pool.writeWithoutTransaction { db in
+            db.trace(options: .profile) { event in
+                if case .profile(let statement, let duration) = event { record(statement.sql, duration) }
+            }
+        }
+    }
+}
