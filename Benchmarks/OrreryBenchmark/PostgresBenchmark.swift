@@ -18,11 +18,14 @@ func withBenchDatabase(_ serverURL: String, _ body: (String) async throws -> Voi
     try await body(url)
 }
 
-func insertOnce(_ store: PostgresStore, module: String, at times: [Timestamp]) async throws {
+/// Once-tasks due at `times`; with `shuffledIDs` their ids are handed out in random order (`--shuffled`).
+func insertOnce(_ store: PostgresStore, module: String, at times: [Timestamp], shuffledIDs: Bool = false) async throws {
     let now = clock.now()
+    var taskIDs = times.map { _ in ids.make(at: now) }
+    if shuffledIDs { taskIDs.shuffle() }
     for chunk in stride(from: 0, to: times.count, by: 2_000) {
-        _ = try await store.createTasks(times[chunk..<min(chunk + 2_000, times.count)].map { at in
-            let task = ScheduledTask(id: ids.make(at: now), name: "bench", module: module, schedule: Schedule(.once(at: at)), createdAt: now)
+        _ = try await store.createTasks((chunk..<min(chunk + 2_000, times.count)).map { i in
+            let task = ScheduledTask(id: taskIDs[i], name: "bench", module: module, schedule: Schedule(.once(at: times[i])), createdAt: now)
             return (task, task.firstRun(now: now, id: ids.make(at: now)))
         })
     }
@@ -66,7 +69,7 @@ func postgresBenchmark(_ serverURL: String) async throws {
         try await withBenchDatabase(serverURL) { url in
             let seed = try await PostgresStore.connect(url: url, logger: logger)
             defer { seed.close() }
-            try await insertOnce(seed, module: "noop", at: Array(repeating: clock.now(), count: options.runs))
+            try await insertOnce(seed, module: "noop", at: Array(repeating: clock.now(), count: options.runs), shuffledIDs: options.shuffled)
             let start = ContinuousClock.now
             let nodes = try await startNodes(count, url: url, modules: [NoopModule()])
             let target = options.runs

@@ -52,9 +52,10 @@ struct Options {
     var dropIndexes: [String] = []
     /// `--concurrency-pool`: every task goes to Swift's concurrency pool, none stays on NIO's event loops.
     var concurrencyPool = false
-    /// `--shuffled` (with `--store-only`): the tasks' ids are handed out in random order, so
-    /// their runs fall due in an order unrelated to the tasks' ids (as cron tasks made over
-    /// months do), not in the order the ids were made. The end-to-end run measures both.
+    /// `--shuffled` (with `--store-only` or `--postgres`): the tasks' ids are handed out in
+    /// random order, so their runs fall due in an order unrelated to the tasks' ids (as cron
+    /// tasks made over months do), not in the order the ids were made. The SQLite end-to-end
+    /// run measures both orders whatever this says.
     var shuffled = false
     /// `--profile-statements` (with `--store-only`): time per run of each statement the writer
     /// ran, as SQLite measures it (what `pg_stat_statements` gives on PostgreSQL).

@@ -259,6 +259,12 @@ enum PostgresMigrations {
             "CREATE INDEX runs_resource_set ON runs(resource_id, seq) WHERE resource_id IS NOT NULL",
             "DROP INDEX runs_resource",
         ]),
+        // The tasks that notify anyone (issue 16): a run end looks its tasks up here, a seek
+        // in a small index, before it reads any run for its notifications. It holds neither
+        // `last_status` nor `last_run_at`, so a task's last-status update stays HOT.
+        Migration(name: "v11-tasks-notify", statements: [
+            "CREATE INDEX tasks_notify ON tasks(id) WHERE notify IS NOT NULL",
+        ]),
     ]
 }
 

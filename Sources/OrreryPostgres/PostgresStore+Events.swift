@@ -89,16 +89,25 @@ extension PostgresStore: EventStore {
     }
 
     /// Run ends are events `run.<status>`: they fire the trigger tasks that follow them, in
-    /// the transaction that ends the runs. Runs whose project has no trigger task waiting for
-    /// their end cost nothing beyond one statement for the whole batch (an index seek each).
-    /// Returns how many runs were fired.
-    func emitRunEnds(_ ended: [(id: String, status: RunStatus)], errors: [String: RunError], now: Timestamp, _ connection: PostgresConnection) async throws -> Int {
+    /// the transaction that ends the runs. First one seek of `tasks_trigger_event` for each
+    /// distinct project and status of the batch; the runs are read only when a trigger task
+    /// waits for some of them, so a batch no trigger task follows reads no run and stores
+    /// nothing. Returns how many runs were fired.
+    func emitRunEnds(_ ended: [RunEndRef], errors: [String: RunError], now: Timestamp, _ connection: PostgresConnection) async throws -> Int {
         guard !ended.isEmpty else { return 0 }
+        let keys = ended.eventKeys
+        let listened = try await connection.rows(Hot.RunEndListeners.self, """
+            SELECT k.project, k.type FROM unnest(\(keys.map(\.project))::text[], \(keys.map(\.type))::text[]) AS k(project, type)
+            WHERE EXISTS (
+                SELECT 1 FROM tasks f WHERE f.project = k.project AND (f.schedule::jsonb ->> 'event') = k.type
+                    AND f.schedule_type = 'trigger' AND f.deleted_at IS NULL)
+            """, logger: logger).map { (project: try $0[0].decode(String.self), type: try $0[1].decode(String.self)) }
+        guard !listened.isEmpty else { return 0 }
         let rows = try await connection.rows(Hot.RunEndTriggers.self, """
             SELECT r.id, r.task_id, r.project, r.resource_id, r.status, coalesce(t.name, ''),
                 coalesce((SELECT depth FROM events WHERE seq = r.event_seq), 0) + 1
             FROM runs r LEFT JOIN tasks t ON t.id = r.task_id
-            WHERE r.id = ANY(\(ended.map(\.id))) AND EXISTS (
+            WHERE r.id = ANY(\(ended.with(eventKeys: listened).map(\.id))) AND EXISTS (
                 SELECT 1 FROM tasks f WHERE f.project = r.project AND (f.schedule::jsonb ->> 'event') = 'run.' || r.status
                     AND f.schedule_type = 'trigger' AND f.deleted_at IS NULL)
             """, logger: logger)

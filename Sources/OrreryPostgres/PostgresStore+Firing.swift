@@ -79,15 +79,16 @@ extension PostgresStore {
                 }
             }
             try await self.apply(plan, now: now, node: node, leaseUntil: leaseUntil, connection)
-            try await self.enqueueNotifications(runIDs: plan.skipped.map(\.run.id), now: now, connection)
-            _ = try await self.emitRunEnds(plan.skipped.map { ($0.run.id, RunStatus.skipped) }, errors: [:], now: now, connection)
+            let skipped = plan.skipped.map { RunEndRef($0.run, status: .skipped) }
+            try await self.enqueueNotifications(skipped, now: now, connection)
+            _ = try await self.emitRunEnds(skipped, errors: [:], now: now, connection)
 
             let followUp = ClaimFollowUp(plan: plan, tasks: tasks, now: now) { self.ids.make(at: now) }
             try await self.insert(followUp.successors, connection)
             // Slots missed under `misfire: skip` are run ends too: notified and followed like any skip.
-            let missed = followUp.successors.filter { $0.status == .skipped }.map(\.id)
-            try await self.enqueueNotifications(runIDs: missed, now: now, connection)
-            _ = try await self.emitRunEnds(missed.map { ($0, RunStatus.skipped) }, errors: [:], now: now, connection)
+            let missed = followUp.successors.filter { $0.status == .skipped }.map { RunEndRef($0, status: .skipped) }
+            try await self.enqueueNotifications(missed, now: now, connection)
+            _ = try await self.emitRunEnds(missed, errors: [:], now: now, connection)
             if !followUp.lastSkipped.isEmpty {
                 // The tasks are locked by this claim already.
                 let rows = JSONValue.array(followUp.lastSkipped.map { .object(["id": .string($0.key), "at": .int($0.value.microseconds)]) })

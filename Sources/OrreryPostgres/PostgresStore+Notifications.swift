@@ -14,8 +14,15 @@ extension PostgresStore: NotificationStore {
     /// Writes the deliveries the tasks' `notify` blocks ask for when `runIDs` ended, in the
     /// caller's transaction: one statement finds the runs whose task notifies anyone, and
     /// one inserts their deliveries when there are any.
-    func enqueueNotifications(runIDs: [String], now: Timestamp, _ connection: PostgresConnection) async throws {
-        guard !runIDs.isEmpty else { return }
+    func enqueueNotifications(_ ended: [RunEndRef], now: Timestamp, _ connection: PostgresConnection) async throws {
+        guard !ended.isEmpty else { return }
+        // One seek of `tasks_notify` (the tasks that notify anyone) for each task of the batch;
+        // when none notifies, no run is read.
+        let notifying = Set(try await connection.rows(Hot.NotifyingTasks.self, """
+            SELECT id FROM tasks WHERE id = ANY(\(Array(Set(ended.map(\.taskID))))) AND notify IS NOT NULL
+            """, logger: logger).map { try $0[0].decode(String.self) })
+        guard !notifying.isEmpty else { return }
+        let runIDs = ended.with(taskIDs: notifying).map(\.id)
         var deliveries: [NotificationDelivery] = []
         for row in try await connection.rows(Hot.NotifiedRuns.self, """
             SELECT r.id, r.task_id, t.name, r.project, r.status, r.error_code, r.result::jsonb ->> 'skipped', t.notify

@@ -118,15 +118,15 @@ extension PostgresStore: RunQueue {
                     AS o(id text, status text, at bigint, result text, error_code text, error_message text)
                 WHERE runs.id = o.id AND runs.id = ANY(\(resolved.endings.map(\.runID))) AND runs.status = 'active'
                     AND (\(node)::text IS NULL OR runs.node = \(node))
-                RETURNING runs.id, runs.task_id, runs.status, coalesce(runs.started_at, o.at)
+                RETURNING runs.id, runs.task_id, runs.project, runs.status, coalesce(runs.started_at, o.at)
                 """, logger: logger).map { row in
                     EndedRun(
-                        id: try row[0].decode(String.self), taskID: try row[1].decode(String.self),
-                        status: RunStatus(rawValue: try row[2].decode(String.self)) ?? .failed,
-                        startedAt: Timestamp(microseconds: try row[3].decode(Int64.self)))
+                        id: try row[0].decode(String.self), taskID: try row[1].decode(String.self), project: try row[2].decode(String.self),
+                        status: RunStatus(rawValue: try row[3].decode(String.self)) ?? .failed,
+                        startedAt: Timestamp(microseconds: try row[4].decode(Int64.self)))
                 }
             summary.ended += ended.count
-            if try await emitRunEnds(ended.map { ($0.id, $0.status) }, errors: resolved.errors, now: now, connection) > 0 { wake = true }
+            if try await emitRunEnds(ended.map(\.ref), errors: resolved.errors, now: now, connection) > 0 { wake = true }
             let taskIDs = Array(Set(ended.map(\.taskID))).sorted()
             // Runs held behind these (`overlap: queue`, `run_all` catch-ups) may start now. The
             // tasks are locked first (in id order): a claim deciding to hold a run of one of
@@ -149,7 +149,7 @@ extension PostgresStore: RunQueue {
                 wake = true
             }
             // Notifications go out for a run's last attempt only (a retried failure is not the end).
-            try await enqueueNotifications(runIDs: ended.map(\.id).filter { retries[$0] == nil }, now: now, connection)
+            try await enqueueNotifications(ended.filter { retries[$0.id] == nil }.map(\.ref), now: now, connection)
             // A task's last_status is its newest finished run's (by start) status; a run
             // retried leaves it to its next attempt.
             let newest = EndedRun.lastStatuses(of: ended, retried: Set(retries.keys))

@@ -190,7 +190,7 @@ extension PostgresStore: TaskStore {
                     WHERE id = \(runID) AND status = 'scheduled'
                     """, logger: self.logger)
                 try await self.recordLastStatus(taskID: run.taskID, status: .canceled, at: now, connection)
-                if try await self.emitRunEnds([(runID, .canceled)], errors: [:], now: now, connection) > 0 { try await self.notifyDue(connection) }
+                if try await self.emitRunEnds([RunEndRef(run, status: .canceled)], errors: [:], now: now, connection) > 0 { try await self.notifyDue(connection) }
                 // Cancelling one slot does not stop the schedule: the next slot takes its place.
                 try await self.materializeSuccessors(of: run, now: now, connection)
             } else {

@@ -23,9 +23,11 @@ enum Hot {
     enum ApplyClaim {}
     enum EndRuns {}
     enum RunEndTriggers {}
+    enum RunEndListeners {}
     enum LockTasks {}
     enum ReleaseHeld {}
     enum NotifiedRuns {}
+    enum NotifyingTasks {}
     enum LastStatuses {}
     enum InsertRuns {}
     enum NotifyDue {}

@@ -247,22 +247,27 @@ enum Migrations {
             // scheduled run by task, so each claim deleted an entry on a random leaf of it: with
             // runs falling due in an order unrelated to their tasks' ids (cron tasks made over
             // time), that one write was about 40% of a claim. A task's open (scheduled or
-            // active) runs are now found in `runs_task` from `tasks.open_seq` on: a lower bound
-            // of their seqs, moved up when a run of the task ends (with its last status, in the
-            // same write of the task row) and lowered by `runs_open_seq` when a new run would
-            // fall below it (SQLite reuses the largest rowid once that row is deleted).
+            // active) runs are now found in `runs_task` from `tasks.open_seq` on: the seq of its
+            // oldest open run, or the largest integer when it has none. The trigger
+            // `runs_open_seq` lowers it when a run is made open below it (a task's first run;
+            // SQLite may hand out the rowid of a deleted largest row again), and a task's run
+            // ends move it up (with its last status, in the same write of the task row).
             try db.execute(sql: """
-                ALTER TABLE tasks ADD COLUMN open_seq INTEGER NOT NULL DEFAULT 0;
-                UPDATE tasks SET open_seq = coalesce(min(
+                ALTER TABLE tasks ADD COLUMN open_seq INTEGER NOT NULL DEFAULT 9223372036854775807;
+                UPDATE tasks SET open_seq = min(
                     coalesce((SELECT min(seq) FROM runs INDEXED BY runs_task_next WHERE task_id = tasks.id AND status = 'scheduled'), 9223372036854775807),
-                    coalesce((SELECT min(seq) FROM runs INDEXED BY runs_task_active WHERE task_id = tasks.id AND status = 'active'), 9223372036854775807),
-                    coalesce((SELECT max(seq) + 1 FROM runs INDEXED BY runs_task WHERE task_id = tasks.id), 0)), 0);
+                    coalesce((SELECT min(seq) FROM runs INDEXED BY runs_task_active WHERE task_id = tasks.id AND status = 'active'), 9223372036854775807));
                 DROP INDEX runs_task_next;
                 CREATE TRIGGER runs_open_seq AFTER INSERT ON runs WHEN NEW.status IN ('scheduled', 'active')
                 BEGIN
                     UPDATE tasks SET open_seq = NEW.seq WHERE id = NEW.task_id AND open_seq > NEW.seq;
                 END;
                 """)
+        }
+        migrator.registerMigration("v13-tasks-notify") { db in
+            // The tasks that notify anyone (issue 16): a run end looks its tasks up here, a
+            // seek in a small index, before it reads any run for its notifications.
+            try db.execute(sql: "CREATE INDEX tasks_notify ON tasks(id) WHERE notify IS NOT NULL")
         }
         return migrator
     }

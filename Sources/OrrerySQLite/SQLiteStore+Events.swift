@@ -78,30 +78,37 @@ extension SQLiteStore: EventStore {
 
     /// A run's end is the event `run.<status>`: it fires the trigger tasks that follow it,
     /// in the transaction that ends the run.
-    func emitRunEnd(runID: String, status: RunStatus, error: RunError?, now: Timestamp, _ db: Database) throws {
-        try emitRunEnds([(runID, status, error)], now: now, db)
+    func emitRunEnd(_ end: RunEndRef, error: RunError?, now: Timestamp, _ db: Database) throws {
+        try emitRunEnds([end], errors: error.map { [end.id: $0] } ?? [:], now: now, db)
     }
 
     /// Run ends are events `run.<status>`: they fire the trigger tasks that follow them, in
-    /// the transaction that ends the runs. Runs whose project has no trigger task waiting for
-    /// their end cost one statement for the whole batch (an index seek each) and store nothing.
-    func emitRunEnds(_ ended: [(id: String, status: RunStatus, error: RunError?)], now: Timestamp, _ db: Database) throws {
+    /// the transaction that ends the runs. First one seek of `tasks_trigger_event` for each
+    /// distinct project and status of the batch; the runs are read only when a trigger task
+    /// waits for some of them, so a batch no trigger task follows reads no run and stores nothing.
+    func emitRunEnds(_ ended: [RunEndRef], errors: [String: RunError], now: Timestamp, _ db: Database) throws {
         guard !ended.isEmpty else { return }
+        let keys = ended.eventKeys
+        var listened: [(project: String, type: String)] = []
+        try Records.forEachRow(
+            db.cachedStatement(sql: """
+                SELECT k.value ->> 0, k.value ->> 1 FROM json_each(?) k WHERE EXISTS (
+                    SELECT 1 FROM tasks f INDEXED BY tasks_trigger_event
+                    WHERE f.project = k.value ->> 0 AND json_extract(f.schedule, '$.event') = k.value ->> 1
+                        AND f.schedule_type = 'trigger' AND f.deleted_at IS NULL)
+                """),
+            arguments: [JSONValue.array(keys.map { .array([.string($0.project), .string($0.type)]) }).jsonText]
+        ) { row in listened.append((row[0], row[1])) }
+        guard !listened.isEmpty else { return }
         let rows = try Row.fetchAll(
             db.cachedStatement(sql: """
                 SELECT r.id, r.task_id, r.project, r.resource_id, r.status, coalesce(t.name, ''),
                     coalesce((SELECT depth FROM events WHERE seq = r.event_seq), 0) + 1
                 FROM runs r LEFT JOIN tasks t ON t.id = r.task_id
-                WHERE r.id IN (SELECT value FROM json_each(?)) AND EXISTS (
-                    SELECT 1 FROM tasks f INDEXED BY tasks_trigger_event
-                    WHERE f.project = r.project AND json_extract(f.schedule, '$.event') = 'run.' || r.status
-                        AND f.schedule_type = 'trigger' AND f.deleted_at IS NULL)
+                WHERE r.id IN (SELECT value FROM json_each(?))
                 """),
-            arguments: [JSONValue.array(ended.map { .string($0.id) }).jsonText])
+            arguments: [JSONValue.array(ended.with(eventKeys: listened).map { .string($0.id) }).jsonText])
         guard !rows.isEmpty else { return }
-        let errors = ended.reduce(into: [String: RunError]()) { errors, run in
-            if let error = run.error { errors[run.id] = error }
-        }
         for row in rows {
             let runID: String = row[0], taskID: String = row[1]
             let status = RunStatus(rawValue: row[4]) ?? .failed

@@ -46,16 +46,16 @@ extension SQLiteStore {
                 for run in plan.replacing { replaced[run.id] = activeByTask[run.taskID] ?? [] }
             }
             try Self.apply(plan, now: now, node: node, leaseUntil: leaseUntil, db)
-            let skippedIDs = plan.skipped.map(\.run.id)
-            try self.enqueueNotifications(runIDs: skippedIDs, now: now, db)
-            try self.emitRunEnds(skippedIDs.map { ($0, .skipped, nil) }, now: now, db)
+            let skipped = plan.skipped.map { RunEndRef($0.run, status: .skipped) }
+            try self.enqueueNotifications(skipped, now: now, db)
+            try self.emitRunEnds(skipped, errors: [:], now: now, db)
 
             let followUp = ClaimFollowUp(plan: plan, tasks: tasks, now: now) { self.ids.make(at: now) }
             try Records.insert(followUp.successors, db)
             // Slots missed under `misfire: skip` are run ends too: notified and followed like any skip.
-            let missed = followUp.successors.filter { $0.status == .skipped }.map(\.id)
-            try self.enqueueNotifications(runIDs: missed, now: now, db)
-            try self.emitRunEnds(missed.map { ($0, .skipped, nil) }, now: now, db)
+            let missed = followUp.successors.filter { $0.status == .skipped }.map { RunEndRef($0, status: .skipped) }
+            try self.enqueueNotifications(missed, now: now, db)
+            try self.emitRunEnds(missed, errors: [:], now: now, db)
             try Self.recordLastStatuses(followUp.lastSkipped.mapValues { (.skipped, $0) }, db)
             let claimed = plan.toRun.compactMap { run -> ClaimedRun? in
                 guard let task = tasks[run.taskID] else { return nil }

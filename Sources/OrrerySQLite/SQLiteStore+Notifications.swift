@@ -10,11 +10,18 @@ extension SQLiteStore: NotificationStore {
         next_attempt_at, created_at, updated_at
         """
 
-    /// Writes the deliveries the tasks' `notify` blocks ask for when `runIDs` ended, in the
-    /// caller's transaction. One indexed statement finds the runs whose task notifies
-    /// anyone; when none does, nothing else runs.
-    func enqueueNotifications(runIDs: [String], now: Timestamp, _ db: Database) throws {
-        guard !runIDs.isEmpty else { return }
+    /// Writes the deliveries the tasks' `notify` blocks ask for when `ended` ended, in the
+    /// caller's transaction. First one seek of `tasks_notify` (the tasks that notify anyone)
+    /// for each task of the batch; when none notifies, no run is read and nothing else runs.
+    func enqueueNotifications(_ ended: [RunEndRef], now: Timestamp, _ db: Database) throws {
+        guard !ended.isEmpty else { return }
+        let notifying = try Set(String.fetchAll(
+            db.cachedStatement(sql: """
+                SELECT id FROM tasks INDEXED BY tasks_notify WHERE notify IS NOT NULL AND id IN (SELECT value FROM json_each(?))
+                """),
+            arguments: [JSONValue.array(Set(ended.map(\.taskID)).map(JSONValue.string)).jsonText]))
+        guard !notifying.isEmpty else { return }
+        let runIDs = ended.with(taskIDs: notifying).map(\.id)
         let rows = try Row.fetchAll(
             db.cachedStatement(sql: """
                 SELECT r.id, r.task_id, t.name, r.project, r.status, r.error_code, json_extract(r.result, '$.skipped'), t.notify

@@ -100,17 +100,16 @@ extension SQLiteStore: RunQueue {
                         updated_at = ?1, result = o.result, error_code = o.error_code, error_message = o.error_message,
                         lease_expires_at = NULL
                     FROM o WHERE runs.id = o.id AND +runs.status = 'active' AND (?2 IS NULL OR runs.node = ?2)
-                    RETURNING runs.id, runs.task_id, runs.status, coalesce(runs.started_at, runs.finished_at)
+                    RETURNING runs.id, runs.task_id, runs.project, runs.status, coalesce(runs.started_at, runs.finished_at)
                     """),
                 arguments: StatementArguments(values)
             ) { row in
-                EndedRun(id: row[0], taskID: row[1], status: RunStatus(rawValue: row[2]) ?? .failed, startedAt: row[3])
+                EndedRun(id: row[0], taskID: row[1], project: row[2], status: RunStatus(rawValue: row[3]) ?? .failed, startedAt: row[4])
             }
         }
         guard !ended.isEmpty else { return summary }
         summary.ended += ended.count
-        let errors = resolved.errors
-        try emitRunEnds(ended.map { ($0.id, $0.status, errors[$0.id]) }, now: now, db)
+        try emitRunEnds(ended.map(\.ref), errors: resolved.errors, now: now, db)
         // Runs held behind these (`overlap: queue`, `run_all` catch-ups) may start now.
         try db.cachedStatement(sql: """
             UPDATE runs INDEXED BY runs_held SET held = 0 WHERE held = 1 AND task_id IN (SELECT value FROM json_each(?))
@@ -124,7 +123,7 @@ extension SQLiteStore: RunQueue {
         }
         summary.retriesScheduled = retried.count
         // Notifications go out for a run's last attempt only (a retried failure is not the end).
-        try enqueueNotifications(runIDs: ended.map(\.id).filter { !retried.contains($0) }, now: now, db)
+        try enqueueNotifications(ended.filter { !retried.contains($0.id) }.map(\.ref), now: now, db)
         try Self.recordLastStatuses(EndedRun.lastStatuses(of: ended, retried: retried), db)
         return summary
     }
@@ -148,12 +147,12 @@ extension SQLiteStore: RunQueue {
     }
 
     /// `SET` term for a task row: its `open_seq` (migration v12) moved up to its oldest open
-    /// run, or past its newest run when none is open. Reads only the task's runs from the old
-    /// bound on, in `runs_task`.
+    /// run, or to the largest integer when none is open. Reads only the task's runs from the
+    /// old bound on, in `runs_task`.
     static let advanceOpenSeq = """
         open_seq = coalesce((
-            SELECT coalesce(min(CASE WHEN r.status IN ('scheduled', 'active') THEN r.seq END), max(r.seq) + 1)
-            FROM runs r INDEXED BY runs_task WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq), tasks.open_seq)
+            SELECT min(r.seq) FROM runs r INDEXED BY runs_task
+            WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq AND r.status IN ('scheduled', 'active')), 9223372036854775807)
         """
 
     /// The next attempt after the failed run `runID`, when its task's retry policy allows one.

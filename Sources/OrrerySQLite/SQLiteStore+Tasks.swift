@@ -174,7 +174,7 @@ extension SQLiteStore: TaskStore {
                     sql: "UPDATE runs SET status = 'canceled', canceled_at = ?, finished_at = ?, updated_at = ? WHERE id = ? AND status = 'scheduled'",
                     arguments: [now, now, now, runID])
                 try Self.recordLastStatus(taskID: run.taskID, status: .canceled, at: now, db)
-                try self.emitRunEnd(runID: runID, status: .canceled, error: nil, now: now, db)
+                try self.emitRunEnd(RunEndRef(run, status: .canceled), error: nil, now: now, db)
                 // Cancelling one slot does not stop the schedule: the next slot takes its place.
                 try self.materializeSuccessors(of: run, now: now, db)
             } else {

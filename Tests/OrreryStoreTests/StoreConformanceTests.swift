@@ -306,6 +306,38 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("one batch of run ends across projects fires only the trigger tasks waiting for them and notifies only for the tasks that notify", arguments: StoreKind.enabled)
+    func runEndFollowUpsOfABatch(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            var loud = Fixtures.task("loud", schedule: Schedule(.once(at: t0)), at: t0)
+            loud.notify = NotifyPolicy(webhooks: [.init(url: "http://127.0.0.1:9/hook", secret: "a-secret-of-32-bytes-for-signing")]).json
+            var quiet = Fixtures.task("quiet", schedule: Schedule(.once(at: t0)), at: t0)
+            quiet.project = "other"
+            var failing = Fixtures.task("failing", schedule: Schedule(.once(at: t0)), at: t0)
+            failing.project = "other"
+            // Waits for run.complete in "other": quiet's end fires it; loud's (another
+            // project) and failing's (another status) do not.
+            var follower = Fixtures.task("follower", schedule: Schedule(.trigger(TriggerSpec(event: "run.complete"))), at: t0)
+            follower.project = "other"
+            try await Fixtures.create([loud, quiet, failing, follower], in: store, now: t0)
+            let claimed = try await store.claimDue(limit: 10, now: t0, node: "n", leaseUntil: t0.adding(seconds: 30))
+            #expect(Set(claimed.map(\.run.taskID)) == [loud.id, quiet.id, failing.id])
+            _ = try await store.record(RecordBatch(outcomes: claimed.map { c in
+                RunOutcome(runID: c.run.id, end: c.run.taskID == failing.id ? .failed(RunError(code: "x", message: "y")) : .complete(result: nil), at: t0)
+            }), node: "n", now: t0)
+            var fired = RunFilter()
+            fired.taskID = follower.id
+            #expect(try await store.listRuns(fired).items.map(\.status) == [.scheduled], "the follower fired once")
+            let quietRun = try #require(claimed.first { $0.run.taskID == quiet.id }).run.id
+            var events = EventFilter()
+            events.type = "run.complete"
+            #expect(try await store.listEvents(events).items.map(\.causedByRun) == [quietRun], "only quiet's end fired anything")
+            let loudRun = try #require(claimed.first { $0.run.taskID == loud.id }).run.id
+            let notifications = try #require(store as? any NotificationStore)
+            #expect(try await notifications.listNotifications(NotificationFilter()).map(\.runID) == [loudRun])
+        }
+    }
+
     @Test("a due run whose task row is gone is skipped, not left due for ever", arguments: StoreKind.enabled)
     func orphanRun(_ kind: StoreKind) async throws {
         try await kind.withStore { store in
