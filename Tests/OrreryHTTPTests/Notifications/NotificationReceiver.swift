@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hummingbird
 import Logging
 import NIOCore
@@ -41,9 +44,17 @@ final class WebhookReceiver: Sendable {
             onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: Logger(label: "receiver"))
         let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "receiver")))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
+            tasks.addTask {
+                // A server that cannot start (its port taken) ends the wait for its port with
+                // its error instead of leaving it waiting for ever.
+                defer { continuation.finish() }
+                try await group.run()
+            }
             var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw TimedOut(what: "receiver port") }
+            guard let port = await iterator.next() else {
+                try await tasks.waitForAll()
+                throw TimedOut(what: "receiver port")
+            }
             do {
                 try await body(port)
             } catch {
@@ -120,4 +131,40 @@ struct SendmailStandIn {
             return (text, arguments.trimmingCharacters(in: .newlines))
         }
     }
+}
+
+/// A TCP port on 127.0.0.1 held by a socket that is bound but not listening: a connection to
+/// it is refused, as to a receiver that is down, and no other socket (another test's server,
+/// an outgoing connection's ephemeral port) can take it until `release()`. A port found free
+/// and closed again could be taken by then, and a receiver could not start on it.
+final class HeldPort {
+    let port: Int
+    private var fd: Int32
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TimedOut(what: "a socket to hold a port") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else {
+            close(fd)
+            throw TimedOut(what: "a free port on 127.0.0.1")
+        }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Frees the port for a receiver to start on it at once.
+    func release() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+    }
+
+    deinit { release() }
 }

@@ -213,9 +213,10 @@ struct NotifierTests {
 
     @Test("a receiver that is down: the delivery waits in the store, and after a restart (a new store on the same data) it goes out", arguments: StoreKind.enabled)
     func survivesRestart(kind: StoreKind) async throws {
-        // A port with nothing listening: take a free one, then close it.
-        var port = 0
-        try await WebhookReceiver().serve { port = $0 }
+        // A port with nothing listening, held so that nothing else takes it before the
+        // receiver starts on it.
+        let held = try HeldPort()
+        let port = held.port
         try await kind.withLocation { location in
             let clock = ManualClock()
             var runID = ""
@@ -230,6 +231,7 @@ struct NotifierTests {
             }
             clock.advance(by: .seconds(10))
             let receiver = WebhookReceiver()
+            held.release()
             try await receiver.serve(port: port) { _ in
                 try await EngineHarness.with(location: location, clock: clock) { h in
                     let transport = WebhookTransport(addressGuard: AddressGuard(trusted: ["127.0.0.1:\(port)"]))
