@@ -107,9 +107,7 @@ extension PostgresStore: EventStore {
             SELECT r.id, r.task_id, r.project, r.resource_id, r.status, coalesce(t.name, ''),
                 coalesce((SELECT depth FROM events WHERE seq = r.event_seq), 0) + 1
             FROM runs r LEFT JOIN tasks t ON t.id = r.task_id
-            WHERE r.id = ANY(\(ended.with(eventKeys: listened).map(\.id))) AND EXISTS (
-                SELECT 1 FROM tasks f WHERE f.project = r.project AND (f.schedule::jsonb ->> 'event') = 'run.' || r.status
-                    AND f.schedule_type = 'trigger' AND f.deleted_at IS NULL)
+            WHERE r.id = ANY(\(ended.with(eventKeys: listened).map(\.id)))
             """, logger: logger)
         guard !rows.isEmpty else { return 0 }
         var fired = 0
