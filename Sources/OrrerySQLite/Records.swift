@@ -8,10 +8,44 @@ enum Records {
     static let taskColumns = """
         seq, id, project, name, description, module, params, resource_id, labels, schedule, enabled, queue,
         priority, timeout_sec, retry, overlap, misfire, notify, owner, created_at, updated_at, version,
-        last_run_at, last_status, deleted_at,
+        \(lastRunSQL) AS last_run, deleted_at,
         (SELECT min(r.scheduled_at) FROM runs r INDEXED BY runs_task
          WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq AND r.status = 'scheduled') AS next_run_at
         """
+
+    /// A task's last run, as `'<start, 20 digits> <status>'` (NULL when it has none): read
+    /// from its runs, so that no run's end writes its task row (issue 16: in a store of
+    /// scattered tasks that write was the largest cost of a run, `Benchmarks/sqlite.md`).
+    ///
+    /// The last run is the newest-started ended run, not counting a failure that was retried
+    /// (its next attempt decides), ties to the later end. Its candidates are the task's runs
+    /// from its `open_seq` on (every run open at the bound's last move, and every run made
+    /// since: the claim keeps that range short, `claimTasksSQL`) and its four newest runs:
+    /// a run made earlier than another (a slot's run made ahead, a manual run) may start
+    /// later. Runs that pruning deleted left their task's newest in `tasks.last_run_at` and
+    /// `last_status` (`keepLastRuns`); the newer of the two is the last run. A text, so that
+    /// one scan gives both values and `max` picks the newer.
+    static let lastRunSQL = """
+        nullif(max(
+            coalesce((SELECT printf('%020d %s', coalesce(r.started_at, r.finished_at), r.status) FROM runs r INDEXED BY runs_task
+                WHERE r.task_id = tasks.id AND r.finished_at IS NOT NULL
+                    AND r.seq >= min(tasks.open_seq, coalesce((SELECT n.seq FROM runs n INDEXED BY runs_task
+                        WHERE n.task_id = tasks.id ORDER BY n.seq DESC LIMIT 1 OFFSET 3), 0))
+                    AND NOT (r.status = 'failed' AND EXISTS (SELECT 1 FROM runs x INDEXED BY runs_task
+                        WHERE x.task_id = r.task_id AND x.seq > r.seq AND x.trigger = 'retry' AND x.attempt = r.attempt + 1))
+                ORDER BY coalesce(r.started_at, r.finished_at) DESC, r.finished_at DESC, r.seq DESC LIMIT 1), ''),
+            CASE WHEN tasks.last_status IS NULL THEN '' ELSE printf('%020d %s', tasks.last_run_at, tasks.last_status) END), '')
+        """
+
+    /// A task's last status (`lastRunSQL`), for a filter.
+    static let lastStatusSQL = "substr(\(lastRunSQL), 22)"
+
+    /// Splits `lastRunSQL`'s text.
+    static func lastRun(_ text: String?) -> (at: Timestamp, status: RunStatus)? {
+        guard let text, let space = text.firstIndex(of: " "), let micros = Int64(text[..<space]),
+              let status = RunStatus(rawValue: String(text[text.index(after: space)...])) else { return nil }
+        return (Timestamp(microseconds: micros), status)
+    }
 
     /// Decodes each row of `statement` where SQLite holds it. `Row.fetchAll` and `fetchOne`
     /// first copy every column into a `Row` of their own, and decoding from that copy goes
@@ -44,6 +78,7 @@ enum Records {
         var labels: [String: String] = [:]
         for (k, v) in labelsJSON.objectValue ?? [:] { labels[k] = v.stringValue }
         let notifyText: String? = row[17]
+        let last = lastRun(row[22])
         return ScheduledTask(
             id: row[1], seq: row[0], project: row[2], name: row[3],
             description: row[4], module: row[5],
@@ -55,8 +90,7 @@ enum Records {
             misfire: try MisfirePolicy.parse(try JSONValue.fromStored(row[16]), path: "misfire"),
             notify: try notifyText.map(JSONValue.fromStored), owner: row[18],
             createdAt: row[19], updatedAt: row[20], version: row[21],
-            nextRunAt: row[25], lastRunAt: row[22],
-            lastStatus: (row[23] as String?).flatMap(RunStatus.init(rawValue:)), deletedAt: row[24])
+            nextRunAt: row[24], lastRunAt: last?.at, lastStatus: last?.status, deletedAt: row[23])
     }
 
     static func taskArguments(_ t: ScheduledTask) -> StatementArguments {

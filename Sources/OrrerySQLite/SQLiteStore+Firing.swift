@@ -14,7 +14,7 @@ extension SQLiteStore {
             let distinctTaskIDs = Set(due.map(\.taskID))
             var tasks: [String: ScheduledTask] = .init(minimumCapacity: distinctTaskIDs.count)
             var params: [String: String] = .init(minimumCapacity: distinctTaskIDs.count)
-            var busy = Set<String>(), holding = Set<String>()
+            var busy = Set<String>(), holding = Set<String>(), openSeq: [String: Int64] = [:]
             let taskIDs = JSONValue.array(distinctTaskIDs.map(JSONValue.string)).jsonText
             var parser = ClaimTaskParser()
             try Records.forEachRow(db.cachedStatement(sql: Self.claimTasksSQL), arguments: [taskIDs]) { row in
@@ -29,6 +29,7 @@ extension SQLiteStore {
                 params[task.id] = row[3]
                 if row[14] as Bool { busy.insert(task.id) }
                 if row[15] as Bool { holding.insert(task.id) }
+                openSeq[task.id] = row[16]
             }
             let plan = ClaimPlan(due: due, policies: tasks.mapValues(\.claimPolicy), busy: busy, holding: holding, now: now)
 
@@ -46,6 +47,10 @@ extension SQLiteStore {
                 for run in plan.replacing { replaced[run.id] = activeByTask[run.taskID] ?? [] }
             }
             try Self.apply(plan, now: now, node: node, leaseUntil: leaseUntil, db)
+            let crowded = Set(due.filter { run in openSeq[run.taskID].map { $0 < run.seq } ?? false }.map(\.taskID))
+            if !crowded.isEmpty {
+                try db.cachedStatement(sql: Self.advanceCrowdedOpenSeq).execute(arguments: [JSONValue.array(crowded.map(JSONValue.string)).jsonText])
+            }
             let skipped = plan.skipped.map { RunEndRef($0.run, status: .skipped) }
             try self.enqueueNotifications(skipped, now: now, db)
             try self.emitRunEnds(skipped, errors: [:], now: now, db)
@@ -56,7 +61,6 @@ extension SQLiteStore {
             let missed = followUp.successors.filter { $0.status == .skipped }.map { RunEndRef($0, status: .skipped) }
             try self.enqueueNotifications(missed, now: now, db)
             try self.emitRunEnds(missed, errors: [:], now: now, db)
-            try Self.recordLastStatuses(followUp.lastSkipped.mapValues { (.skipped, $0) }, db)
             let claimed = plan.toRun.compactMap { run -> ClaimedRun? in
                 guard let task = tasks[run.taskID] else { return nil }
                 return ClaimedRun(
@@ -118,8 +122,20 @@ extension SQLiteStore {
         SELECT id, project, module, params, resource_id, schedule, enabled, queue, priority, timeout_sec, overlap, misfire,
             created_at, deleted_at,
             EXISTS (SELECT 1 FROM runs r INDEXED BY runs_task_active WHERE r.status = 'active' AND r.task_id = tasks.id) AS busy,
-            EXISTS (SELECT 1 FROM runs r INDEXED BY runs_held WHERE r.held = 1 AND r.task_id = tasks.id) AS holding
+            EXISTS (SELECT 1 FROM runs r INDEXED BY runs_held WHERE r.held = 1 AND r.task_id = tasks.id) AS holding,
+            open_seq
         FROM tasks WHERE id IN (SELECT value FROM json_each(?))
+        """
+
+    /// Moves up the `open_seq` of those of `taskIDs` with at least 8 runs at or above it. No
+    /// run's end moves it (that wrote the task row, issue 16), so the runs of a recurring task
+    /// pile up above it, and `next_run_at` and `Records.lastRunSQL` read them all; a claim of
+    /// the task keeps them few. Asked only for a task with runs below the one claimed: a
+    /// task's first run, the common case, costs no look-up.
+    static let advanceCrowdedOpenSeq = """
+        UPDATE tasks SET \(advanceOpenSeq)
+        WHERE id IN (SELECT value FROM json_each(?)) AND (SELECT r.seq FROM runs r INDEXED BY runs_task
+            WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq ORDER BY r.seq LIMIT 1 OFFSET 7) IS NOT NULL
         """
 
     /// Writes a claim plan's decisions about its runs in one statement: `run` → active under
@@ -172,7 +188,6 @@ extension SQLiteStore {
         let task = try Records.task(row)
         let (next, missed) = task.successors(ofSlot: slot, now: now) { ids.make(at: now) }
         for skipped in missed { try Records.insert(skipped, db) }
-        if let last = missed.last { try Self.recordLastStatus(taskID: task.id, status: .skipped, at: last.finishedAt ?? now, db) }
         if let next { try Records.insert(next, db) }
     }
 

@@ -4,14 +4,21 @@ public import OrreryCore
 extension SQLiteStore: PruningStore {
     public func pruneFinished(before finishedBefore: Timestamp, limit: Int) async throws -> Int {
         try await write { db in
-            let ids = try String.fetchAll(
+            var seqs: [Int64] = [], taskIDs = Set<String>()
+            try Records.forEachRow(
                 db.cachedStatement(sql: """
-                    DELETE FROM runs WHERE seq IN (
-                        SELECT seq FROM runs INDEXED BY runs_finished
-                        WHERE finished_at IS NOT NULL AND finished_at < ? ORDER BY finished_at LIMIT ?)
-                    RETURNING id
+                    SELECT seq, task_id FROM runs INDEXED BY runs_finished
+                    WHERE finished_at IS NOT NULL AND finished_at < ? ORDER BY finished_at LIMIT ?
                     """),
-                arguments: [finishedBefore, limit])
+                arguments: [finishedBefore, limit]) { row in
+                seqs.append(row[0])
+                taskIDs.insert(row[1])
+            }
+            guard !seqs.isEmpty else { return 0 }
+            try Self.keepLastRuns(ofTasks: taskIDs, db)
+            let ids = try String.fetchAll(
+                db.cachedStatement(sql: "DELETE FROM runs WHERE seq IN (SELECT value FROM json_each(?)) RETURNING id"),
+                arguments: [JSONValue.array(seqs.map { .int($0) }).jsonText])
             try Self.deleteLogs(of: ids, db)
             return ids.count
         }
@@ -41,6 +48,7 @@ extension SQLiteStore: PruningStore {
                         """),
                     arguments: [task[1], keep - 1])
                 else { continue }
+                try Self.keepLastRuns(ofTasks: [task[1]], db)
                 let ids = try String.fetchAll(
                     db.cachedStatement(sql: """
                         DELETE FROM runs WHERE task_id = ? AND seq < ? AND finished_at IS NOT NULL RETURNING id
@@ -51,6 +59,17 @@ extension SQLiteStore: PruningStore {
             }
             return (deleted, tasks.count < taskLimit ? nil : tasks.last?[0])
         }
+    }
+
+    /// Writes each task's last run (`Records.lastRunSQL`) into its row, before pruning deletes
+    /// the runs it is read from: the task keeps showing it.
+    static func keepLastRuns(ofTasks taskIDs: Set<String>, _ db: Database) throws {
+        try db.cachedStatement(sql: """
+            UPDATE tasks SET last_run_at = CAST(substr(l.last, 1, 20) AS INTEGER), last_status = substr(l.last, 22)
+            FROM (SELECT id, \(Records.lastRunSQL) AS last FROM tasks WHERE id IN (SELECT value FROM json_each(?))) AS l
+            WHERE tasks.id = l.id AND l.last IS NOT NULL
+                AND (tasks.last_status IS NOT substr(l.last, 22) OR tasks.last_run_at IS NOT CAST(substr(l.last, 1, 20) AS INTEGER))
+            """).execute(arguments: [JSONValue.array(taskIDs.map(JSONValue.string)).jsonText])
     }
 
     static func deleteLogs(of runIDs: [String], _ db: Database) throws {

@@ -123,27 +123,9 @@ extension SQLiteStore: RunQueue {
         }
         summary.retriesScheduled = retried.count
         // Notifications go out for a run's last attempt only (a retried failure is not the end).
+        // The tasks' rows are not written: their last run is read from their runs (`Records.lastRunSQL`).
         try enqueueNotifications(ended.filter { !retried.contains($0.id) }.map(\.ref), now: now, db)
-        try Self.recordLastStatuses(EndedRun.lastStatuses(of: ended, retried: retried), db)
         return summary
-    }
-
-    /// Sets tasks' `last_status` and `last_run_at` in one statement, unless a task already
-    /// shows a newer run's, and moves their `open_seq` up past the runs that have ended.
-    static func recordLastStatuses(_ statuses: [String: (status: RunStatus, at: Timestamp)], _ db: Database) throws {
-        try Records.forEachChunk(of: statuses, columns: 3) { placeholders, chunk in
-            var values: [(any DatabaseValueConvertible)?] = []
-            values.reserveCapacity(chunk.count * 3)
-            for (taskID, last) in chunk { values += [taskID, last.status.rawValue, last.at] }
-            try db.cachedStatement(sql: """
-                WITH u(id, status, at) AS (VALUES \(placeholders))
-                UPDATE tasks SET
-                    last_status = CASE WHEN tasks.last_run_at IS NULL OR tasks.last_run_at <= u.at THEN u.status ELSE tasks.last_status END,
-                    last_run_at = CASE WHEN tasks.last_run_at IS NULL OR tasks.last_run_at <= u.at THEN u.at ELSE tasks.last_run_at END,
-                    \(advanceOpenSeq)
-                FROM u WHERE tasks.id = u.id
-                """).execute(arguments: StatementArguments(values))
-        }
     }
 
     /// `SET` term for a task row: its `open_seq` (migration v12) moved up to its oldest open

@@ -173,7 +173,6 @@ extension SQLiteStore: TaskStore {
                 try db.execute(
                     sql: "UPDATE runs SET status = 'canceled', canceled_at = ?, finished_at = ?, updated_at = ? WHERE id = ? AND status = 'scheduled'",
                     arguments: [now, now, now, runID])
-                try Self.recordLastStatus(taskID: run.taskID, status: .canceled, at: now, db)
                 try self.emitRunEnd(RunEndRef(run, status: .canceled), error: nil, now: now, db)
                 // Cancelling one slot does not stop the schedule: the next slot takes its place.
                 try self.materializeSuccessors(of: run, now: now, db)
@@ -202,10 +201,6 @@ extension SQLiteStore: TaskStore {
     /// The runs of task `?1` that may be open (`tasks.open_seq`, migration v12), by `runs_task`.
     static let openRunsOfTask = "task_id = ?1 AND seq >= (SELECT open_seq FROM tasks WHERE id = ?1)"
 
-    /// A task's `last_status` is its newest finished run's status.
-    static func recordLastStatus(taskID: String, status: RunStatus, at: Timestamp, _ db: Database) throws {
-        try recordLastStatuses([taskID: (status, at)], db)
-    }
 
     // MARK: Tokens
 

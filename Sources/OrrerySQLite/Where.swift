@@ -50,4 +50,7 @@ struct Where: FilterClauses {
     }
 
     static func jsonText(_ column: String, key: String) -> String { "json_extract(\(column), '$.\(key)')" }
+
+    /// Read from the task's runs (`Records.lastRunSQL`): no run's end writes its task row.
+    static var taskLastStatus: String { Records.lastStatusSQL }
 }

@@ -120,6 +120,77 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("last_status is the newest-started run's, whichever run was made first; task filters see it; pruning the runs keeps it", arguments: StoreKind.enabled)
+    func lastStatusByStart(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let task = Fixtures.task(schedule: Schedule(.interval(everySec: 60), startAt: t0.adding(seconds: 60)), at: t0)
+            try await Fixtures.create([task], in: store, now: t0)
+            func lastOf() async throws -> (RunStatus?, Timestamp?) {
+                let read = try await store.task(id: task.id, project: nil)
+                return (read.lastStatus, read.lastRunAt)
+            }
+            func listed(_ status: RunStatus) async throws -> [String] {
+                var filter = TaskFilter()
+                filter.lastStatus = [status]
+                return try await store.listTasks(filter).items.map(\.id)
+            }
+            // A manual run, made after the slot's run that waits for t0+60, ends first.
+            let manual = try await store.insertRun(task.manualRun(id: IDGenerator().make(at: t0), now: t0.adding(seconds: 10), performedBy: nil))
+            let first = try await store.claimDue(limit: 10, now: t0.adding(seconds: 10), node: "n", leaseUntil: t0.adding(seconds: 40))
+            #expect(first.map(\.run.id) == [manual.id])
+            _ = try await store.record(RecordBatch(outcomes: [RunOutcome(runID: manual.id, end: .complete(result: nil), at: t0.adding(seconds: 11))]), node: "n", now: t0.adding(seconds: 11))
+            #expect(try await lastOf() == (.complete, t0.adding(seconds: 10)))
+            // The slot's run was made earlier but starts later: its failure is the last status.
+            let slot = try await store.claimDue(limit: 10, now: t0.adding(seconds: 60), node: "n", leaseUntil: t0.adding(seconds: 90))
+            #expect(slot.map(\.run.trigger) == [.schedule])
+            _ = try await store.record(RecordBatch(outcomes: [RunOutcome(runID: slot[0].run.id, end: .failed(RunError(code: "module_error", message: "boom")), at: t0.adding(seconds: 61))]), node: "n", now: t0.adding(seconds: 61))
+            #expect(try await lastOf() == (.failed, t0.adding(seconds: 60)))
+            #expect(try await listed(.failed) == [task.id])
+            #expect(try await listed(.complete).isEmpty)
+            // Both runs pruned: the task still shows what its last run did.
+            #expect(try await store.pruneFinished(before: t0.adding(seconds: 100), limit: 100) == 2)
+            #expect(try await lastOf() == (.failed, t0.adding(seconds: 60)))
+            #expect(try await listed(.failed) == [task.id])
+            // A run canceled while it waits ends at its cancel.
+            let next = try #require(try await store.task(id: task.id, project: nil).nextRunAt)
+            var scheduled = RunFilter()
+            scheduled.statuses = [.scheduled]
+            let waiting = try #require(try await store.listRuns(scheduled).items.first)
+            #expect(waiting.scheduledAt == next)
+            _ = try await store.cancel(runID: waiting.id, project: nil, now: t0.adding(seconds: 70))
+            #expect(try await lastOf() == (.canceled, t0.adding(seconds: 70)))
+        }
+    }
+
+    @Test("a recurring task after many runs: next_run_at, last_status and deleting the task still find the right runs", arguments: StoreKind.enabled)
+    func manyRunsOfATask(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let task = Fixtures.task(schedule: Schedule(.interval(everySec: 10), startAt: t0), at: t0)
+            let other = Fixtures.task("other", schedule: Schedule(.interval(everySec: 10), startAt: t0), at: t0)
+            try await Fixtures.create([task, other], in: store, now: t0)
+            // SQLite moves a task's open-run bound up at a claim once 8 runs sit above it.
+            for slot in 0..<20 {
+                let at = t0.adding(seconds: Int64(slot) * 10)
+                let claimed = try await store.claimDue(limit: 10, now: at, node: "n", leaseUntil: at.adding(seconds: 5))
+                #expect(Set(claimed.map(\.run.taskID)) == [task.id, other.id])
+                let outcomes = claimed.map { claim in
+                    RunOutcome(runID: claim.run.id, end: slot == 19 && claim.run.taskID == task.id ? .failed(RunError(code: "x", message: "x")) : .complete(result: nil), at: at.adding(seconds: 1))
+                }
+                _ = try await store.record(RecordBatch(outcomes: outcomes), node: "n", now: at.adding(seconds: 1))
+                let read = try await store.task(id: task.id, project: nil)
+                #expect(read.nextRunAt == at.adding(seconds: 10), "slot \(slot)")
+                #expect(read.lastRunAt == at && read.lastStatus == (slot == 19 ? .failed : .complete), "slot \(slot)")
+            }
+            // A manual run made now is the next run, and goes with the task.
+            _ = try await store.insertRun(task.manualRun(id: IDGenerator().make(at: t0), now: t0.adding(seconds: 195), performedBy: nil))
+            #expect(try await store.task(id: task.id, project: nil).nextRunAt == t0.adding(seconds: 195))
+            try await store.deleteTask(id: task.id, project: nil, expectedVersion: nil, now: t0.adding(seconds: 196))
+            var scheduled = RunFilter()
+            scheduled.statuses = [.scheduled]
+            #expect(try await store.listRuns(scheduled).items.map(\.taskID) == [other.id])
+        }
+    }
+
     @Test("a node that lost a run cannot end it (fencing)", arguments: StoreKind.enabled)
     func fencing(_ kind: StoreKind) async throws {
         try await kind.withStore { store in

@@ -1,8 +1,8 @@
 /// What a claim writes after applying its `ClaimPlan`, decided for the whole batch at once:
 /// the runs that follow each used slot of a recurring task (made ahead, so the next fire is a
 /// claim of a ready row) and the tasks whose `last_status` becomes `skipped`. A store writes
-/// the successors with one multi-row insert (a slot that already has a run keeps it) and the
-/// tasks with one update.
+/// the successors with one multi-row insert (a slot that already has a run keeps it) and, where
+/// it keeps a task's last status in the task's row (PostgreSQL), the tasks with one update.
 public struct ClaimFollowUp: Sendable {
     /// The next scheduled run after each used slot, and for `misfire: skip` the missed slots
     /// recorded as skipped runs.

@@ -28,9 +28,13 @@ public protocol FilterClauses {
     mutating func taskMatching(_ build: (inout Self) -> Void)
     /// The text under `key` of the JSON object stored in `column`, as an expression.
     static func jsonText(_ column: String, key: String) -> String
+    /// A task's last status, as an expression of the `tasks` row (default: its column).
+    static var taskLastStatus: String { get }
 }
 
 extension FilterClauses {
+    public static var taskLastStatus: String { "last_status" }
+
     private mutating func equal(_ column: String, _ value: String?) { if let value { equal(column, .text(value)) } }
     private mutating func equal(_ column: String, _ value: Int64?) { if let value { equal(column, .integer(value)) } }
     private mutating func equal(_ column: String, _ value: Bool?) { if let value { equal(column, .boolean(value)) } }
@@ -52,7 +56,7 @@ extension FilterClauses {
         equal("owner", filter.owner)
         equal(Self.jsonText("schedule", key: "event"), filter.triggerEvent)
         if let part = filter.nameContains { contains("name", part) }
-        among("last_status", filter.lastStatus)
+        among(Self.taskLastStatus, filter.lastStatus)
         if !filter.scheduleTypes.isEmpty { among("schedule_type", filter.scheduleTypes) }
         if !filter.labels.isEmpty { labels(filter.labels, column: "tasks.labels") }
     }
