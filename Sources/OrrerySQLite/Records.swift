@@ -13,37 +13,40 @@ enum Records {
          WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq AND r.status = 'scheduled') AS next_run_at
         """
 
-    /// A task's last run, as `'<start, 20 digits> <status>'` (NULL when it has none): read
-    /// from its runs, so that no run's end writes its task row (issue 16: in a store of
-    /// scattered tasks that write was the largest cost of a run, `Benchmarks/sqlite.md`).
+    /// A task's last run, as `'<start> <end> <seq> <status>'` (the numbers 20 digits each;
+    /// NULL when it has none): read from its runs, so that no run's end writes its task row
+    /// (issue 16: in a store of scattered tasks that write was the largest cost of a run,
+    /// `Benchmarks/sqlite.md`). The newest-started ended run, ties to the later end; a failure
+    /// that was retried leaves it to its next attempt. A text, so that one scan gives every
+    /// value and `max` picks the newest without a sort.
     ///
-    /// The last run is the newest-started ended run, not counting a failure that was retried
-    /// (its next attempt decides), ties to the later end. Its candidates are the task's runs
-    /// from its `open_seq` on (every run open at the bound's last move, and every run made
-    /// since: the claim keeps that range short, `claimTasksSQL`) and its four newest runs:
-    /// a run made earlier than another (a slot's run made ahead, a manual run) may start
-    /// later. Runs that pruning deleted left their task's newest in `tasks.last_run_at` and
-    /// `last_status` (`keepLastRuns`); the newer of the two is the last run. A text, so that
-    /// one scan gives both values and `max` picks the newer.
+    /// Only runs from the task's `open_seq` on are read: a bound below every open run and
+    /// at or below the last run when it last moved (`SQLiteStore.advanceOpenSeq`), so every
+    /// run that has ended since is above it too. Runs that pruning deleted left their task's
+    /// last run in `tasks.last_run_at` and `last_status` (`keepLastRuns`); the newer of the two
+    /// is the last run (`lastRunSQL`).
+    static let lastRunOfRunsSQL = """
+        (SELECT max(printf('%020d %020d %020d %s', coalesce(r.started_at, r.finished_at), r.finished_at, r.seq, r.status))
+         FROM runs r INDEXED BY runs_task
+         WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq AND r.finished_at IS NOT NULL
+            AND NOT (r.status = 'failed' AND EXISTS (SELECT 1 FROM runs x INDEXED BY runs_task
+                WHERE x.task_id = r.task_id AND x.seq > r.seq AND x.trigger = 'retry' AND x.attempt = r.attempt + 1)))
+        """
+
+    /// A task's last run (`lastRunOfRunsSQL`), or what pruning kept of it, whichever is newer.
     static let lastRunSQL = """
-        nullif(max(
-            coalesce((SELECT printf('%020d %s', coalesce(r.started_at, r.finished_at), r.status) FROM runs r INDEXED BY runs_task
-                WHERE r.task_id = tasks.id AND r.finished_at IS NOT NULL
-                    AND r.seq >= min(tasks.open_seq, coalesce((SELECT n.seq FROM runs n INDEXED BY runs_task
-                        WHERE n.task_id = tasks.id ORDER BY n.seq DESC LIMIT 1 OFFSET 3), 0))
-                    AND NOT (r.status = 'failed' AND EXISTS (SELECT 1 FROM runs x INDEXED BY runs_task
-                        WHERE x.task_id = r.task_id AND x.seq > r.seq AND x.trigger = 'retry' AND x.attempt = r.attempt + 1))
-                ORDER BY coalesce(r.started_at, r.finished_at) DESC, r.finished_at DESC, r.seq DESC LIMIT 1), ''),
-            CASE WHEN tasks.last_status IS NULL THEN '' ELSE printf('%020d %s', tasks.last_run_at, tasks.last_status) END), '')
+        nullif(max(coalesce(\(lastRunOfRunsSQL), ''),
+            CASE WHEN tasks.last_status IS NULL THEN ''
+                 ELSE printf('%020d %020d %020d %s', tasks.last_run_at, 0, 0, tasks.last_status) END), '')
         """
 
     /// A task's last status (`lastRunSQL`), for a filter.
-    static let lastStatusSQL = "substr(\(lastRunSQL), 22)"
+    static let lastStatusSQL = "substr(\(lastRunSQL), 64)"
 
-    /// Splits `lastRunSQL`'s text.
+    /// The start and status of `lastRunSQL`'s text.
     static func lastRun(_ text: String?) -> (at: Timestamp, status: RunStatus)? {
-        guard let text, let space = text.firstIndex(of: " "), let micros = Int64(text[..<space]),
-              let status = RunStatus(rawValue: String(text[text.index(after: space)...])) else { return nil }
+        guard let text, text.utf8.count > 63, let micros = Int64(text.prefix(20)),
+              let status = RunStatus(rawValue: String(text.dropFirst(63))) else { return nil }
         return (Timestamp(microseconds: micros), status)
     }
 

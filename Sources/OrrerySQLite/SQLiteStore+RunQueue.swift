@@ -129,12 +129,14 @@ extension SQLiteStore: RunQueue {
     }
 
     /// `SET` term for a task row: its `open_seq` (migration v12) moved up to its oldest open
-    /// run, or to the largest integer when none is open. Reads only the task's runs from the
-    /// old bound on, in `runs_task`.
+    /// run or its last run (`Records.lastRunOfRunsSQL`), whichever is older; the largest integer
+    /// when it has neither. Reads only the task's runs from the old bound on, in `runs_task`.
     static let advanceOpenSeq = """
-        open_seq = coalesce((
-            SELECT min(r.seq) FROM runs r INDEXED BY runs_task
-            WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq AND r.status IN ('scheduled', 'active')), 9223372036854775807)
+        open_seq = min(
+            coalesce((SELECT min(r.seq) FROM runs r INDEXED BY runs_task
+                      WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq AND r.status IN ('scheduled', 'active')),
+                     9223372036854775807),
+            coalesce(CAST(substr(\(Records.lastRunOfRunsSQL), 43, 20) AS INTEGER), 9223372036854775807))
         """
 
     /// The next attempt after the failed run `runID`, when its task's retry policy allows one.

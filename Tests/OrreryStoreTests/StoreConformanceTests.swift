@@ -173,6 +173,9 @@ struct StoreConformanceTests {
                 let at = t0.adding(seconds: Int64(slot) * 10)
                 let claimed = try await store.claimDue(limit: 10, now: at, node: "n", leaseUntil: at.adding(seconds: 5))
                 #expect(Set(claimed.map(\.run.taskID)) == [task.id, other.id])
+                // While a slot runs, the last run is the one before it.
+                let running = try await store.task(id: task.id, project: nil)
+                #expect(running.lastRunAt == (slot == 0 ? nil : at.adding(seconds: -10)), "slot \(slot)")
                 let outcomes = claimed.map { claim in
                     RunOutcome(runID: claim.run.id, end: slot == 19 && claim.run.taskID == task.id ? .failed(RunError(code: "x", message: "x")) : .complete(result: nil), at: at.adding(seconds: 1))
                 }
