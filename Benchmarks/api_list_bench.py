@@ -69,6 +69,21 @@ def fill(db_path, runs):
     return time.perf_counter() - t0
 
 
+def bound_open_runs(db_path):
+    """Leaves each filled task's open-run bound (`tasks.open_seq`) where a claim of the task may
+    leave it, with the most runs at or above it (4): a task read then scans as many runs as it
+    can in a store the engine made, not none (the bound of a task that never had an open run).
+    After `fill`, with the indexes of `runs` in place."""
+    db = sqlite3.connect(db_path)
+    with db:
+        db.execute("""
+            UPDATE tasks SET open_seq = coalesce(
+                (SELECT seq FROM runs INDEXED BY runs_task WHERE task_id = tasks.id ORDER BY seq DESC LIMIT 1 OFFSET 3),
+                (SELECT min(seq) FROM runs INDEXED BY runs_task WHERE task_id = tasks.id))
+            WHERE EXISTS (SELECT 1 FROM runs INDEXED BY runs_task WHERE task_id = tasks.id)""")
+    db.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=1_000_000)
@@ -82,6 +97,7 @@ def main():
     try:
         subprocess.run([args.binary, "migrate", "--data-dir", data], check=True, capture_output=True)
         seconds = fill(os.path.join(data, "orrery.sqlite"), args.runs)
+        bound_open_runs(os.path.join(data, "orrery.sqlite"))
         print(f"filled {args.runs:,} finished runs in {seconds:.1f} s")
         env = dict(os.environ, ORRERY_ADMIN_TOKEN=TOKEN)
         log = open(os.path.join(work, "serve.log"), "w+")

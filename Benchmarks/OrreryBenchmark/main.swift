@@ -57,6 +57,11 @@ struct Options {
     /// tasks made over months do), not in the order the ids were made. The SQLite end-to-end
     /// run measures both orders whatever this says.
     var shuffled = false
+    /// `--wide-tasks` (with `--store-only` or the throughput part): the tasks are as users
+    /// write them (a description, a shell command's params, labels, retry and misfire blocks),
+    /// about as wide as `Benchmarks/task_writes.py`'s, not a bare name: 100,000 of them no
+    /// longer fit in SQLite's page cache.
+    var wideTasks = false
     /// `--profile-statements` (with `--store-only`): time per run of each statement the writer
     /// ran, as SQLite measures it (what `pg_stat_statements` gives on PostgreSQL).
     var profileStatements = false
@@ -90,6 +95,7 @@ struct Options {
             case "--no-history": noHistory = true
             case "--concurrency-pool": concurrencyPool = true
             case "--shuffled": shuffled = true
+            case "--wide-tasks": wideTasks = true
             case "--profile-statements": profileStatements = true
             case "--cron-computations": cronComputations = next()
             case "--cron-tasks": cronTasks = next()
@@ -137,7 +143,17 @@ func insertTasks(_ store: SQLiteStore, count: Int, module: String, shuffledIDs: 
     if shuffledIDs { taskIDs.shuffle() }
     for chunk in stride(from: 0, to: count, by: 5_000) {
         let batch = try (chunk..<min(chunk + 5_000, count)).map { i -> (task: ScheduledTask, firstRun: TaskRun?) in
-            let task = ScheduledTask(id: taskIDs[i], name: "bench", module: module, schedule: try schedule(i), createdAt: now)
+            var task = ScheduledTask(id: taskIDs[i], name: "bench", module: module, schedule: try schedule(i), createdAt: now)
+            if options.wideTasks {
+                task.name = "nightly report \(i)"
+                task.description = "A task as users write them: the nightly export of yesterday's orders for the finance team, "
+                    + "as CSV, to the shared reports bucket; page the on-call engineer of the data team when it fails twice."
+                task.params = .object(["command": .array(["/usr/local/bin/report", "--since", "1d", "--format", "csv",
+                                                          "--output", "s3://reports/finance/orders-\(i).csv"].map(JSONValue.string))])
+                task.labels = ["team": "finance", "env": "prod", "owner": "data-platform", "tier": "2"]
+                task.retry = RetryPolicy(maxAttempts: 3, backoffBaseSec: 10, backoffMaxSec: 600)
+                task.misfire = MisfirePolicy(policy: .runOnce, graceSec: 300)
+            }
             return (task, task.firstRun(now: now, id: ids.make(at: now)))
         }
         _ = try await store.createTasks(batch)
@@ -373,8 +389,8 @@ if options.storeOnly {
         recordTime += c.now - t1
         n += claimed.count
     }
-    print(String(format: "store only: %d runs in batches of %d: claim %.1f µs/run, record %.1f µs/run, together %.0f runs/s",
-                 n, options.concurrency, seconds(claimTime) / Double(n) * 1e6, seconds(recordTime) / Double(n) * 1e6,
+    print(String(format: "store only%@: %d runs in batches of %d: claim %.1f µs/run, record %.1f µs/run, together %.0f runs/s",
+                 options.wideTasks ? ", wide tasks" : "", n, options.concurrency, seconds(claimTime) / Double(n) * 1e6, seconds(recordTime) / Double(n) * 1e6,
                  Double(n) / seconds(claimTime + recordTime)))
     if options.profileStatements {
         print("statements by SQLite's time per run (µs/run, executions):")
@@ -403,7 +419,7 @@ for shuffled in [false, true] {
     filter.statuses = [.complete]
     filter.limit = 1
     let complete = try await store.listRuns(filter).totalCount ?? 0
-    print((shuffled ? "throughput, runs due out of their tasks' order" : "throughput") + String(
+    print((shuffled ? "throughput, runs due out of their tasks' order" : "throughput") + (options.wideTasks ? ", wide tasks" : "") + String(
         format: ": %d no-op runs complete in %.2f s = %.0f runs/s (store says %d complete)",
         options.runs, elapsed, Double(options.runs) / elapsed, complete))
     let stats = engine.stats

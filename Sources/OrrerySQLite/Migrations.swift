@@ -269,6 +269,19 @@ enum Migrations {
             // seek in a small index, before it reads any run for its notifications.
             try db.execute(sql: "CREATE INDEX tasks_notify ON tasks(id) WHERE notify IS NOT NULL")
         }
+        migrator.registerMigration("v14-retried-runs") { db in
+            // A failed run that was retried (issue 16): a task's last run is read from its runs
+            // (`Records.lastRunOfRunsSQL`), and a retried failure leaves it to its next attempt.
+            // Set by the end that schedules the retry. Marked here for the failures whose retry
+            // has not ended; once it has, the retry is the newer run anyway.
+            try db.execute(sql: """
+                ALTER TABLE runs ADD COLUMN retried INTEGER NOT NULL DEFAULT 0;
+                UPDATE runs SET retried = 1 WHERE seq IN (
+                    SELECT f.seq FROM runs x JOIN runs f INDEXED BY runs_task
+                        ON f.task_id = x.task_id AND f.seq < x.seq AND f.attempt = x.attempt - 1 AND f.status = 'failed'
+                    WHERE x.status IN ('scheduled', 'active') AND x.trigger = 'retry');
+                """)
+        }
         return migrator
     }
 }

@@ -18,7 +18,7 @@ enum Records {
     /// (issue 16: in a store of scattered tasks that write was the largest cost of a run,
     /// `Benchmarks/sqlite.md`). The newest-started ended run, ties to the later end; a failure
     /// that was retried leaves it to its next attempt. A text, so that one scan gives every
-    /// value and `max` picks the newest without a sort.
+    /// value and `max` picks the newest without a sort. (`runs.retried`: migration v14.)
     ///
     /// Only runs from the task's `open_seq` on are read: a bound below every open run and
     /// at or below the last run when it last moved (`SQLiteStore.advanceOpenSeq`), so every
@@ -28,9 +28,7 @@ enum Records {
     static let lastRunOfRunsSQL = """
         (SELECT max(printf('%020d %020d %020d %s', coalesce(r.started_at, r.finished_at), r.finished_at, r.seq, r.status))
          FROM runs r INDEXED BY runs_task
-         WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq AND r.finished_at IS NOT NULL
-            AND NOT (r.status = 'failed' AND EXISTS (SELECT 1 FROM runs x INDEXED BY runs_task
-                WHERE x.task_id = r.task_id AND x.seq > r.seq AND x.trigger = 'retry' AND x.attempt = r.attempt + 1)))
+         WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq AND r.finished_at IS NOT NULL AND r.retried = 0)
         """
 
     /// A task's last run (`lastRunOfRunsSQL`), or what pruning kept of it, whichever is newer.

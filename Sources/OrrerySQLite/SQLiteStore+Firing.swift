@@ -127,7 +127,7 @@ extension SQLiteStore {
         FROM tasks WHERE id IN (SELECT value FROM json_each(?))
         """
 
-    /// Moves up the `open_seq` of those of `taskIDs` with at least 8 runs at or above it. No
+    /// Moves up the `open_seq` of those of `taskIDs` with at least 4 runs at or above it. No
     /// run's end moves it (that wrote the task row, issue 16), so the runs of a recurring task
     /// pile up above it, and `next_run_at` and `Records.lastRunSQL` read them all; a claim of
     /// the task keeps them few. Asked only for a task with runs below the one claimed: a
@@ -135,7 +135,7 @@ extension SQLiteStore {
     static let advanceCrowdedOpenSeq = """
         UPDATE tasks SET \(advanceOpenSeq)
         WHERE id IN (SELECT value FROM json_each(?)) AND (SELECT r.seq FROM runs r INDEXED BY runs_task
-            WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq ORDER BY r.seq LIMIT 1 OFFSET 7) IS NOT NULL
+            WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq ORDER BY r.seq LIMIT 1 OFFSET 3) IS NOT NULL
         """
 
     /// Writes a claim plan's decisions about its runs in one statement: `run` → active under

@@ -122,6 +122,11 @@ extension SQLiteStore: RunQueue {
             retried.insert(run.id)
         }
         summary.retriesScheduled = retried.count
+        if !retried.isEmpty {
+            // A retried failure is not its task's last run (`Records.lastRunOfRunsSQL`).
+            try db.cachedStatement(sql: "UPDATE runs SET retried = 1 WHERE id IN (SELECT value FROM json_each(?))")
+                .execute(arguments: [JSONValue.array(retried.map(JSONValue.string)).jsonText])
+        }
         // Notifications go out for a run's last attempt only (a retried failure is not the end).
         // The tasks' rows are not written: their last run is read from their runs (`Records.lastRunSQL`).
         try enqueueNotifications(ended.filter { !retried.contains($0.id) }.map(\.ref), now: now, db)

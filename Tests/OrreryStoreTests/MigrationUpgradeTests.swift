@@ -32,11 +32,12 @@ struct MigrationUpgradeTests {
             return [
                 """
                 INSERT INTO tasks (id, project, name, description, module, params, resource_id, labels, schedule, schedule_type,
-                    enabled, queue, priority, timeout_sec, retry, overlap, misfire, notify, owner, created_at, updated_at, version)
+                    enabled, queue, priority, timeout_sec, retry, overlap, misfire, notify, owner, created_at, updated_at, version,
+                    last_status, last_run_at)
                 VALUES (\(text(t.id)), 'default', \(text(t.name)), 'made by v1', 'noop', '{}', 'vm-1',
                     \(text(JSONValue.object(t.labels.mapValues { .string($0) }).jsonText)), \(text(t.schedule.json.jsonText)),
                     \(text(t.schedule.typeName)), \(enabled), 'default', 0, NULL, \(text(t.retry.json.jsonText)), 'skip',
-                    \(text(t.misfire.json.jsonText)), NULL, NULL, \(µ(done)), \(µ(done)), 1)
+                    \(text(t.misfire.json.jsonText)), NULL, NULL, \(µ(done)), \(µ(done)), 1, 'complete', \(µ(done)))
                 """,
                 """
                 INSERT INTO runs (id, task_id, project, module, resource_id, attempt, status, trigger, slot, scheduled_at,
@@ -47,6 +48,19 @@ struct MigrationUpgradeTests {
                 """
                 INSERT INTO runs (id, task_id, project, module, resource_id, attempt, status, trigger, slot, scheduled_at, updated_at, priority)
                 VALUES ('run-due', \(text(t.id)), 'default', 'noop', 'vm-1', 1, 'scheduled', 'schedule', \(µ(due)), \(µ(due)), \(µ(done)), 0)
+                """,
+                // A manual run that failed, after run-done, and its retry, which waits: the
+                // task's last status stays run-done's.
+                """
+                INSERT INTO runs (id, task_id, project, module, resource_id, attempt, status, trigger, scheduled_at,
+                    started_at, finished_at, updated_at, priority)
+                VALUES ('run-failed', \(text(t.id)), 'default', 'noop', 'vm-1', 1, 'failed', 'manual', \(µ(done.adding(seconds: 10))),
+                    \(µ(done.adding(seconds: 10))), \(µ(done.adding(seconds: 11))), \(µ(done.adding(seconds: 11))), 0)
+                """,
+                """
+                INSERT INTO runs (id, task_id, project, module, resource_id, attempt, status, trigger, scheduled_at, updated_at, priority)
+                VALUES ('run-retry', \(text(t.id)), 'default', 'noop', 'vm-1', 2, 'scheduled', 'retry', \(µ(now.adding(seconds: 300))),
+                    \(µ(done.adding(seconds: 11))), 0)
                 """,
                 """
                 INSERT INTO run_logs (run_id, idx, level, msg, timestamp) VALUES ('run-done', 0, 'info', 'hello from v1', \(µ(done)))
@@ -67,6 +81,7 @@ struct MigrationUpgradeTests {
             #expect(done.status == .complete && done.result == .object(["ok": .bool(true)]) && done.queue == "default")
             #expect(try await store.logs(runID: "run-done", offset: 0, limit: 10).map(\.message) == ["hello from v1"])
             #expect(read.nextRunAt == now.adding(seconds: -5), "the old scheduled run is the task's next run")
+            #expect(read.lastStatus == .complete && read.lastRunAt == now.adding(seconds: -65), "a failure whose retry waits is not the last run")
             let grant = try #require(try await store.tokenRole(hash: tokenHash, now: now))
             #expect(grant.role == "admin" && grant.rights.isEmpty, "a v1 token has no rights beyond its role")
 

@@ -168,7 +168,7 @@ struct StoreConformanceTests {
             let task = Fixtures.task(schedule: Schedule(.interval(everySec: 10), startAt: t0), at: t0)
             let other = Fixtures.task("other", schedule: Schedule(.interval(everySec: 10), startAt: t0), at: t0)
             try await Fixtures.create([task, other], in: store, now: t0)
-            // SQLite moves a task's open-run bound up at a claim once 8 runs sit above it.
+            // SQLite moves a task's open-run bound up at a claim once 4 runs sit at or above it.
             for slot in 0..<20 {
                 let at = t0.adding(seconds: Int64(slot) * 10)
                 let claimed = try await store.claimDue(limit: 10, now: at, node: "n", leaseUntil: at.adding(seconds: 5))
