@@ -38,8 +38,13 @@ enum Records {
                  ELSE printf('%020d %020d %020d %s', tasks.last_run_at, 0, 0, tasks.last_status) END), '')
         """
 
+    /// The parts of a `lastRunOfRunsSQL` / `lastRunSQL` text, as SQL expressions of `key`.
+    static func lastRunStart(_ key: String) -> String { "CAST(substr(\(key), 1, 20) AS INTEGER)" }
+    static func lastRunSeq(_ key: String) -> String { "CAST(substr(\(key), 43, 20) AS INTEGER)" }
+    static func lastRunStatus(_ key: String) -> String { "substr(\(key), 64)" }
+
     /// A task's last status (`lastRunSQL`), for a filter.
-    static let lastStatusSQL = "substr(\(lastRunSQL), 64)"
+    static let lastStatusSQL = lastRunStatus(lastRunSQL)
 
     /// The start and status of `lastRunSQL`'s text.
     static func lastRun(_ text: String?) -> (at: Timestamp, status: RunStatus)? {

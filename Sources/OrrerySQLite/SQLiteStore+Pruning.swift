@@ -65,10 +65,10 @@ extension SQLiteStore: PruningStore {
     /// the runs it is read from: the task keeps showing it.
     static func keepLastRuns(ofTasks taskIDs: Set<String>, _ db: Database) throws {
         try db.cachedStatement(sql: """
-            UPDATE tasks SET last_run_at = CAST(substr(l.last, 1, 20) AS INTEGER), last_status = substr(l.last, 64)
+            UPDATE tasks SET last_run_at = \(Records.lastRunStart("l.last")), last_status = \(Records.lastRunStatus("l.last"))
             FROM (SELECT id, \(Records.lastRunSQL) AS last FROM tasks WHERE id IN (SELECT value FROM json_each(?))) AS l
             WHERE tasks.id = l.id AND l.last IS NOT NULL
-                AND (tasks.last_status IS NOT substr(l.last, 64) OR tasks.last_run_at IS NOT CAST(substr(l.last, 1, 20) AS INTEGER))
+                AND (tasks.last_status IS NOT \(Records.lastRunStatus("l.last")) OR tasks.last_run_at IS NOT \(Records.lastRunStart("l.last")))
             """).execute(arguments: [JSONValue.array(taskIDs.map(JSONValue.string)).jsonText])
     }
 

@@ -141,7 +141,7 @@ extension SQLiteStore: RunQueue {
             coalesce((SELECT min(r.seq) FROM runs r INDEXED BY runs_task
                       WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq AND r.status IN ('scheduled', 'active')),
                      9223372036854775807),
-            coalesce(CAST(substr(\(Records.lastRunOfRunsSQL), 43, 20) AS INTEGER), 9223372036854775807))
+            coalesce(\(Records.lastRunSeq(Records.lastRunOfRunsSQL)), 9223372036854775807))
         """
 
     /// The next attempt after the failed run `runID`, when its task's retry policy allows one.
