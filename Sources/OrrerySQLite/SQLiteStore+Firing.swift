@@ -38,7 +38,7 @@ extension SQLiteStore {
                 var activeByTask: [String: [String]] = [:]
                 for row in try Row.fetchAll(
                     db.cachedStatement(sql: """
-                        UPDATE runs INDEXED BY runs_task_active SET cancel_requested_at = coalesce(cancel_requested_at, ?1), updated_at = ?1
+                        UPDATE OR FAIL runs INDEXED BY runs_task_active SET cancel_requested_at = coalesce(cancel_requested_at, ?1), updated_at = ?1
                         WHERE status = 'active' AND task_id IN (SELECT value FROM json_each(?2)) RETURNING id, task_id
                         """),
                     arguments: [now, JSONValue.array(plan.replacing.map { .string($0.taskID) }).jsonText]) {
@@ -133,13 +133,19 @@ extension SQLiteStore {
     /// the task keeps them few. Asked only for a task with runs below the one claimed: a
     /// task's first run, the common case, costs no look-up.
     static let advanceCrowdedOpenSeq = """
-        UPDATE tasks SET \(advanceOpenSeq)
+        UPDATE OR FAIL tasks SET \(advanceOpenSeq)
         WHERE id IN (SELECT value FROM json_each(?)) AND (SELECT r.seq FROM runs r INDEXED BY runs_task
             WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq ORDER BY r.seq LIMIT 1 OFFSET 3) IS NOT NULL
         """
 
     /// Writes a claim plan's decisions about its runs in one statement: `run` → active under
     /// `node`, `skip` → skipped with its reason, `hold` → held, `spread` → due later.
+    ///
+    /// Statements that write many rows inside a transaction say `UPDATE OR FAIL`. With the
+    /// default (`ABORT`) SQLite keeps a statement journal to undo a failed statement alone: a
+    /// copy of every page the statement changes, spilled to a temporary file past 64 KiB, so
+    /// a claim of 100 runs created, wrote and deleted a file (two per claim and end, 20% of a
+    /// run's store time, issue 16). A failure rolls the whole transaction back here anyway.
     static func apply(_ plan: ClaimPlan, now: Timestamp, node: String, leaseUntil: Timestamp, _ db: Database) throws {
         let changes = try plan.runChanges(now: now)
         // Runs that start, the common case, by a statement that sets only what starting
@@ -154,7 +160,7 @@ extension SQLiteStore {
             // status index's scheduled rows.
             try db.cachedStatement(sql: """
                 WITH c(seq, at) AS (VALUES \(placeholders))
-                UPDATE runs SET status = 'active', started_at = c.at, node = ?2, lease_expires_at = ?3, updated_at = ?1
+                UPDATE OR FAIL runs SET status = 'active', started_at = c.at, node = ?2, lease_expires_at = ?3, updated_at = ?1
                 FROM c WHERE runs.seq = c.seq AND +runs.status = 'scheduled'
                 """).execute(arguments: StatementArguments(values))
         }
@@ -165,7 +171,7 @@ extension SQLiteStore {
             for c in chunk { values += [c.run.seq, c.change.rawValue, c.result?.jsonText, c.at] }
             try db.cachedStatement(sql: """
                 WITH c(seq, kind, result, at) AS (VALUES \(placeholders))
-                UPDATE runs SET
+                UPDATE OR FAIL runs SET
                     status = CASE c.kind WHEN 'skip' THEN 'skipped' ELSE runs.status END,
                     finished_at = CASE c.kind WHEN 'skip' THEN ?1 ELSE runs.finished_at END,
                     result = CASE c.kind WHEN 'skip' THEN c.result ELSE runs.result END,

@@ -74,12 +74,13 @@ extension SQLiteStore: RunQueue {
     /// Ends active runs (fenced by `node`, nil for the rescuer) and applies retry policy, in
     /// a fixed number of statements however many runs end (a failed run that is retried
     /// adds its own): a group commit's cost is its rows, not a round of statements per run.
+    /// Its updates say `OR FAIL`: no statement journal (`apply`).
     func end(_ outcomes: [RunOutcome], heldBy node: String?, now: Timestamp, _ db: Database) throws -> RecordSummary {
         let resolved = try ResolvedOutcomes(outcomes)
         var summary = RecordSummary()
         if !resolved.handedBack.isEmpty {
             try db.cachedStatement(sql: """
-                UPDATE runs SET status = 'scheduled', started_at = NULL, node = NULL, lease_expires_at = NULL, updated_at = ?1
+                UPDATE OR FAIL runs SET status = 'scheduled', started_at = NULL, node = NULL, lease_expires_at = NULL, updated_at = ?1
                 WHERE id IN (SELECT value FROM json_each(?2)) AND status = 'active' AND (?3 IS NULL OR node = ?3)
                 """).execute(arguments: [now, JSONValue.array(resolved.handedBack.map(JSONValue.string)).jsonText, node])
             summary.ended += db.changesCount
@@ -96,7 +97,7 @@ extension SQLiteStore: RunQueue {
             ended += try Records.decodeAll(
                 db.cachedStatement(sql: """
                     WITH o(id, status, at, result, error_code, error_message) AS (VALUES \(placeholders))
-                    UPDATE runs SET status = o.status, finished_at = o.at, canceled_at = CASE WHEN o.status = 'canceled' THEN o.at END,
+                    UPDATE OR FAIL runs SET status = o.status, finished_at = o.at, canceled_at = CASE WHEN o.status = 'canceled' THEN o.at END,
                         updated_at = ?1, result = o.result, error_code = o.error_code, error_message = o.error_message,
                         lease_expires_at = NULL
                     FROM o WHERE runs.id = o.id AND +runs.status = 'active' AND (?2 IS NULL OR runs.node = ?2)
@@ -112,7 +113,7 @@ extension SQLiteStore: RunQueue {
         try emitRunEnds(ended.map(\.ref), errors: resolved.errors, now: now, db)
         // Runs held behind these (`overlap: queue`, `run_all` catch-ups) may start now.
         try db.cachedStatement(sql: """
-            UPDATE runs INDEXED BY runs_held SET held = 0 WHERE held = 1 AND task_id IN (SELECT value FROM json_each(?))
+            UPDATE OR FAIL runs INDEXED BY runs_held SET held = 0 WHERE held = 1 AND task_id IN (SELECT value FROM json_each(?))
             """).execute(arguments: [JSONValue.array(Set(ended.map(\.taskID)).map(JSONValue.string)).jsonText])
         var retried = Set<String>()
         for run in ended where run.status == .failed {
@@ -124,7 +125,7 @@ extension SQLiteStore: RunQueue {
         summary.retriesScheduled = retried.count
         if !retried.isEmpty {
             // A retried failure is not its task's last run (`Records.lastRunOfRunsSQL`).
-            try db.cachedStatement(sql: "UPDATE runs SET retried = 1 WHERE id IN (SELECT value FROM json_each(?))")
+            try db.cachedStatement(sql: "UPDATE OR FAIL runs SET retried = 1 WHERE id IN (SELECT value FROM json_each(?))")
                 .execute(arguments: [JSONValue.array(retried.map(JSONValue.string)).jsonText])
         }
         // Notifications go out for a run's last attempt only (a retried failure is not the end).
@@ -165,7 +166,7 @@ extension SQLiteStore: RunQueue {
         let ids = JSONValue.array(runIDs.map(JSONValue.string)).jsonText
         return try await write { db in
             try db.cachedStatement(sql: """
-                UPDATE runs SET lease_expires_at = ?
+                UPDATE OR FAIL runs SET lease_expires_at = ?
                 WHERE status = 'active' AND node = ? AND id IN (SELECT value FROM json_each(?)) AND (? IS NULL OR lease_expires_at < ?)
                 """).execute(arguments: [until, node, ids, expiringBefore, expiringBefore])
             return try String.fetchAll(db.cachedStatement(sql: """
