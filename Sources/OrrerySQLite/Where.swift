@@ -52,5 +52,18 @@ struct Where: FilterClauses {
     static func jsonText(_ column: String, key: String) -> String { "json_extract(\(column), '$.\(key)')" }
 
     /// Read from the task's runs (`Records.lastRunSQL`): no run's end writes its task row.
-    static var taskLastStatus: String { Records.lastStatusSQL }
+    /// That read costs about 4.6 µs per task scanned (the `sqlite3` module, 4 runs above each
+    /// task's bound), and a filter that few tasks match scans them all. So each task is first
+    /// asked whether it could match at all, which most cannot: its kept status is one of
+    /// `values`, or one of its runs from the bound on ended so (the runs' rows, no text
+    /// built), about 1.8 µs per task. `CASE` keeps that order.
+    mutating func lastStatusAmong(_ values: [String]) {
+        let marks = Array(repeating: "?", count: values.count).joined(separator: ",")
+        add("""
+            CASE WHEN tasks.last_status IN (\(marks)) OR EXISTS (
+                    SELECT 1 FROM runs r INDEXED BY runs_task WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq
+                        AND r.status IN (\(marks)) AND r.finished_at IS NOT NULL AND r.retried = 0)
+                THEN \(Records.lastStatusSQL) IN (\(marks)) ELSE 0 END
+            """, Array(repeating: values.map(\.databaseValue), count: 3).flatMap { $0 })
+    }
 }

@@ -28,12 +28,12 @@ public protocol FilterClauses {
     mutating func taskMatching(_ build: (inout Self) -> Void)
     /// The text under `key` of the JSON object stored in `column`, as an expression.
     static func jsonText(_ column: String, key: String) -> String
-    /// A task's last status, as an expression of the `tasks` row (default: its column).
-    static var taskLastStatus: String { get }
+    /// The task's last status is one of `values` (not empty). Default: its column.
+    mutating func lastStatusAmong(_ values: [String])
 }
 
 extension FilterClauses {
-    public static var taskLastStatus: String { "last_status" }
+    public mutating func lastStatusAmong(_ values: [String]) { among("last_status", values) }
 
     private mutating func equal(_ column: String, _ value: String?) { if let value { equal(column, .text(value)) } }
     private mutating func equal(_ column: String, _ value: Int64?) { if let value { equal(column, .integer(value)) } }
@@ -56,7 +56,7 @@ extension FilterClauses {
         equal("owner", filter.owner)
         equal(Self.jsonText("schedule", key: "event"), filter.triggerEvent)
         if let part = filter.nameContains { contains("name", part) }
-        among(Self.taskLastStatus, filter.lastStatus)
+        if !filter.lastStatus.isEmpty { lastStatusAmong(filter.lastStatus.map(\.rawValue)) }
         if !filter.scheduleTypes.isEmpty { among("schedule_type", filter.scheduleTypes) }
         if !filter.labels.isEmpty { labels(filter.labels, column: "tasks.labels") }
     }
