@@ -87,7 +87,8 @@ extension SQLiteStore: EventStore {
     /// distinct project and status of the batch; the runs are read only when a trigger task
     /// waits for some of them, so a batch no trigger task follows reads no run and stores nothing.
     func emitRunEnds(_ ended: [RunEndRef], errors: [String: RunError], now: Timestamp, _ db: Database) throws {
-        guard !ended.isEmpty else { return }
+        guard !ended.isEmpty, try Self.any(in: "tasks INDEXED BY tasks_trigger_event WHERE schedule_type = 'trigger' AND deleted_at IS NULL", db)
+        else { return }
         let keys = ended.eventKeys
         var listened: [(project: String, type: String)] = []
         try Records.forEachRow(
@@ -118,6 +119,14 @@ extension SQLiteStore: EventStore {
                 receivedAt: now, causedByRun: runID, depth: row[6])
             try fire(event, sourceTaskID: taskID, dedupe: false, storeAlways: false, now: now, db)
         }
+    }
+
+    /// Whether `rows` (`<table> INDEXED BY <partial index> WHERE <its condition>`) holds any
+    /// row: one seek. Most stores have no trigger task, no notifying task and no held run, and
+    /// then a batch of run ends skips the look-ups (and the keys built for them) that would
+    /// find none for each of its runs (issue 16).
+    static func any(in rows: String, _ db: Database) throws -> Bool {
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM \(rows))")) ?? false
     }
 
     /// A retry keeps the event its failed attempt was fired by (the module sees it again, and

@@ -14,7 +14,7 @@ extension SQLiteStore: NotificationStore {
     /// caller's transaction. First one seek of `tasks_notify` (the tasks that notify anyone)
     /// for each task of the batch; when none notifies, no run is read and nothing else runs.
     func enqueueNotifications(_ ended: [RunEndRef], now: Timestamp, _ db: Database) throws {
-        guard !ended.isEmpty else { return }
+        guard !ended.isEmpty, try Self.any(in: "tasks INDEXED BY tasks_notify WHERE notify IS NOT NULL", db) else { return }
         let notifying = try Set(String.fetchAll(
             db.cachedStatement(sql: """
                 SELECT id FROM tasks INDEXED BY tasks_notify WHERE notify IS NOT NULL AND id IN (SELECT value FROM json_each(?))

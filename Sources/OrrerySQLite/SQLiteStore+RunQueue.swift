@@ -112,9 +112,11 @@ extension SQLiteStore: RunQueue {
         summary.ended += ended.count
         try emitRunEnds(ended.map(\.ref), errors: resolved.errors, now: now, db)
         // Runs held behind these (`overlap: queue`, `run_all` catch-ups) may start now.
-        try db.cachedStatement(sql: """
-            UPDATE OR FAIL runs INDEXED BY runs_held SET held = 0 WHERE held = 1 AND task_id IN (SELECT value FROM json_each(?))
-            """).execute(arguments: [JSONValue.array(Set(ended.map(\.taskID)).map(JSONValue.string)).jsonText])
+        if try Self.any(in: "runs INDEXED BY runs_held WHERE held = 1", db) {
+            try db.cachedStatement(sql: """
+                UPDATE OR FAIL runs INDEXED BY runs_held SET held = 0 WHERE held = 1 AND task_id IN (SELECT value FROM json_each(?))
+                """).execute(arguments: [JSONValue.array(Set(ended.map(\.taskID)).map(JSONValue.string)).jsonText])
+        }
         var retried = Set<String>()
         for run in ended where run.status == .failed {
             guard let retry = try retryRun(after: run.id, now: now, db) else { continue }
