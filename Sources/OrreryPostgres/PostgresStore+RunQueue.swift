@@ -110,10 +110,6 @@ extension PostgresStore: RunQueue {
         if !endings.isEmpty {
             // Rows no longer ours (rescued, or another node's) are fenced off by the WHERE;
             // `id = ANY(…)` reaches them by key (a hash join over every active run otherwise).
-            // The same round trip says whether any trigger task or notifying task exists (one
-            // seek of each partial index, once per statement): most stores have neither, and
-            // their batches then skip both look-ups, two round trips of about nine (issue 16).
-            var follow = (triggers: true, notifications: true)
             let ended = try await connection.rows(Hot.EndRuns.self, """
                 UPDATE runs SET status = o.status, finished_at = o.at,
                     canceled_at = CASE WHEN o.status = 'canceled' THEN o.at END, updated_at = \(now.microseconds),
@@ -122,18 +118,15 @@ extension PostgresStore: RunQueue {
                     AS o(id text, status text, at bigint, result text, error_code text, error_message text)
                 WHERE runs.id = o.id AND runs.id = ANY(\(resolved.endings.map(\.runID))) AND runs.status = 'active'
                     AND (\(node)::text IS NULL OR runs.node = \(node))
-                RETURNING runs.id, runs.task_id, runs.project, runs.status, coalesce(runs.started_at, o.at),
-                    (SELECT EXISTS (SELECT 1 FROM tasks WHERE schedule_type = 'trigger' AND deleted_at IS NULL)),
-                    (SELECT EXISTS (SELECT 1 FROM tasks WHERE notify IS NOT NULL))
+                RETURNING runs.id, runs.task_id, runs.project, runs.status, coalesce(runs.started_at, o.at)
                 """, logger: logger).map { row in
-                    follow = (try row[5].decode(Bool.self), try row[6].decode(Bool.self))
-                    return EndedRun(
+                    EndedRun(
                         id: try row[0].decode(String.self), taskID: try row[1].decode(String.self), project: try row[2].decode(String.self),
                         status: RunStatus(rawValue: try row[3].decode(String.self)) ?? .failed,
                         startedAt: Timestamp(microseconds: try row[4].decode(Int64.self)))
                 }
             summary.ended += ended.count
-            if follow.triggers, try await emitRunEnds(ended.map(\.ref), errors: resolved.errors, now: now, connection) > 0 { wake = true }
+            if try await emitRunEnds(ended.map(\.ref), errors: resolved.errors, now: now, connection) > 0 { wake = true }
             let taskIDs = Array(Set(ended.map(\.taskID))).sorted()
             // Runs held behind these (`overlap: queue`, `run_all` catch-ups) may start now. The
             // tasks are locked first (in id order): a claim deciding to hold a run of one of
@@ -143,28 +136,12 @@ extension PostgresStore: RunQueue {
                 try await connection.execute(
                     Hot.LockTasks.self, "SELECT 1 FROM tasks WHERE id = ANY(\(taskIDs)) ORDER BY id FOR NO KEY UPDATE", logger: logger)
             }
-            let retries = try await retryRuns(after: ended.filter { $0.status == .failed }.map(\.id), now: now, connection)
-            if !taskIDs.isEmpty {
-                // A task's last_status is its newest finished run's (by start) status; a run
-                // retried leaves it to its next attempt. Written by the statement that releases
-                // the held runs, one round trip for both (its CTE runs to completion whatever
-                // it returns); the tasks are locked already, in id order, above.
-                let newest = EndedRun.lastStatuses(of: ended, retried: Set(retries.keys))
-                let rows = JSONValue.array(newest.map { taskID, last in
-                    .object(["id": .string(taskID), "status": .string(last.status.rawValue), "started_at": .int(last.at.microseconds)])
-                })
-                // `id = ANY(…)` reaches the tasks by key, whatever the planner guesses of the JSON's size.
-                if try await connection.execute(Hot.ReleaseHeld.self, """
-                    WITH last AS (
-                        UPDATE tasks SET last_status = u.status, last_run_at = u.started_at
-                        FROM jsonb_to_recordset(\(rows.jsonText)::jsonb) AS u(id text, status text, started_at bigint)
-                        WHERE tasks.id = u.id AND tasks.id = ANY(\(Array(newest.keys)))
-                            AND (tasks.last_run_at IS NULL OR tasks.last_run_at <= u.started_at))
-                    UPDATE runs SET held = false WHERE held AND task_id = ANY(\(taskIDs)) RETURNING 1
-                    """, logger: logger) > 0 {
-                    wake = true
-                }
+            if !taskIDs.isEmpty,
+               try await connection.execute(
+                Hot.ReleaseHeld.self, "UPDATE runs SET held = false WHERE held AND task_id = ANY(\(taskIDs)) RETURNING 1", logger: logger) > 0 {
+                wake = true
             }
+            let retries = try await retryRuns(after: ended.filter { $0.status == .failed }.map(\.id), now: now, connection)
             if !retries.isEmpty {
                 try await insert(Array(retries.values), connection)
                 try await carryEvents(retries.mapValues(\.id), connection)
@@ -172,8 +149,22 @@ extension PostgresStore: RunQueue {
                 wake = true
             }
             // Notifications go out for a run's last attempt only (a retried failure is not the end).
-            if follow.notifications {
-                try await enqueueNotifications(ended.filter { retries[$0.id] == nil }.map(\.ref), now: now, connection)
+            try await enqueueNotifications(ended.filter { retries[$0.id] == nil }.map(\.ref), now: now, connection)
+            // A task's last_status is its newest finished run's (by start) status; a run
+            // retried leaves it to its next attempt.
+            let newest = EndedRun.lastStatuses(of: ended, retried: Set(retries.keys))
+            if !newest.isEmpty {
+                let rows = JSONValue.array(newest.map { taskID, last in
+                    .object(["id": .string(taskID), "status": .string(last.status.rawValue), "started_at": .int(last.at.microseconds)])
+                })
+                // The tasks are locked already (in id order, above); `id = ANY(…)` reaches
+                // them by key, whatever the planner guesses of the JSON's size.
+                try await connection.execute(Hot.LastStatuses.self, """
+                    UPDATE tasks SET last_status = u.status, last_run_at = u.started_at
+                    FROM jsonb_to_recordset(\(rows.jsonText)::jsonb) AS u(id text, status text, started_at bigint)
+                    WHERE tasks.id = u.id AND tasks.id = ANY(\(Array(newest.keys)))
+                        AND (tasks.last_run_at IS NULL OR tasks.last_run_at <= u.started_at)
+                    """, logger: logger)
             }
         }
         if wake { try await notifyDue(connection) }

@@ -28,6 +28,7 @@ enum Hot {
     enum ReleaseHeld {}
     enum NotifiedRuns {}
     enum NotifyingTasks {}
+    enum LastStatuses {}
     enum InsertRuns {}
     enum NotifyDue {}
     enum RenewLeases {}
