@@ -14,8 +14,15 @@ import OrreryPostgres
 func withBenchDatabase(_ serverURL: String, _ body: (String) async throws -> Void) async throws {
     let name = "orrery_bench_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
     let url = try await PostgresAdmin.createDatabase(String(name), serverURL: serverURL)
-    defer { Task { try? await PostgresAdmin.dropDatabase(String(name), serverURL: serverURL) } }
-    try await body(url)
+    // Dropped before returning: a `Task` started in a `defer` did not run before the
+    // benchmark exited, and every run left its database on the server.
+    do {
+        try await body(url)
+    } catch {
+        try? await PostgresAdmin.dropDatabase(String(name), serverURL: serverURL)
+        throw error
+    }
+    try? await PostgresAdmin.dropDatabase(String(name), serverURL: serverURL)
 }
 
 /// Once-tasks due at `times`; with `shuffledIDs` their ids are handed out in random order (`--shuffled`).
