@@ -143,9 +143,10 @@ extension SQLiteStore {
     ///
     /// Statements that write many rows inside a transaction say `UPDATE OR FAIL`. With the
     /// default (`ABORT`) SQLite keeps a statement journal to undo a failed statement alone: a
-    /// copy of every page the statement changes, spilled to a temporary file past 64 KiB, so
-    /// a claim of 100 runs created, wrote and deleted a file (two per claim and end, 20% of a
-    /// run's store time, issue 16). A failure rolls the whole transaction back here anyway.
+    /// copy of every page the statement changes, spilled to a temporary file past 64 KiB. A
+    /// claim of 100 runs and its end each created, wrote and deleted such a file; without
+    /// them the store verbs ran 15–20% faster (issue 16, `Benchmarks/sqlite.md`). A failure
+    /// rolls the whole transaction back here anyway.
     static func apply(_ plan: ClaimPlan, now: Timestamp, node: String, leaseUntil: Timestamp, _ db: Database) throws {
         let changes = try plan.runChanges(now: now)
         // Runs that start, the common case, by a statement that sets only what starting
