@@ -14,8 +14,8 @@ import OrreryPostgres
 func withBenchDatabase(_ serverURL: String, _ body: (String) async throws -> Void) async throws {
     let name = "orrery_bench_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
     let url = try await PostgresAdmin.createDatabase(String(name), serverURL: serverURL)
-    // Dropped before returning: a `Task` started in a `defer` did not run before the
-    // benchmark exited, and every run left its database on the server.
+    // Dropped before returning: a `Task` started in a `defer` could be cut short by the
+    // benchmark's exit, and left its database on the server.
     do {
         try await body(url)
     } catch {

@@ -27,8 +27,14 @@ enum Records {
     /// is the last run (`lastRunSQL`).
     static let lastRunOfRunsSQL = """
         (SELECT max(printf('%020d %020d %020d %s', coalesce(r.started_at, r.finished_at), r.finished_at, r.seq, r.status))
-         FROM runs r INDEXED BY runs_task
-         WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq AND r.finished_at IS NOT NULL AND r.retried = 0)
+         \(lastRunCandidates))
+        """
+
+    /// The runs `lastRunOfRunsSQL` picks a task's last run from (as `r`): ended, not retried,
+    /// from the task's `open_seq` on.
+    static let lastRunCandidates = """
+        FROM runs r INDEXED BY runs_task
+         WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq AND r.finished_at IS NOT NULL AND r.retried = 0
         """
 
     /// A task's last run (`lastRunOfRunsSQL`), or what pruning kept of it, whichever is newer.

@@ -121,14 +121,6 @@ extension SQLiteStore: EventStore {
         }
     }
 
-    /// Whether `rows` (`<table> INDEXED BY <partial index> WHERE <its condition>`) holds any
-    /// row: one seek. Most stores have no trigger task, no notifying task and no held run, and
-    /// then a batch of run ends skips the look-ups (and the keys built for them) that would
-    /// find none for each of its runs (issue 16).
-    static func any(in rows: String, _ db: Database) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM \(rows))")) ?? false
-    }
-
     /// A retry keeps the event its failed attempt was fired by (the module sees it again, and
     /// the chain's depth holds across retries).
     func carryEvent(from failedRunID: String, to retryRunID: String, _ db: Database) throws {

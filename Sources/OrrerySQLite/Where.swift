@@ -27,8 +27,11 @@ struct Where: FilterClauses {
 
     mutating func among(_ column: String, _ values: [String]) {
         guard !values.isEmpty else { return }
-        add("\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ",")))", values.map(\.databaseValue))
+        add("\(column) IN \(Self.list(values.count))", values.map(\.databaseValue))
     }
+
+    /// `(?,?,…)` with `count` placeholders, for `IN`.
+    private static func list(_ count: Int) -> String { "(" + Array(repeating: "?", count: count).joined(separator: ",") + ")" }
 
     mutating func before(_ column: String, _ time: Timestamp) { add("\(column) < ?", [time.databaseValue]) }
 
@@ -58,12 +61,10 @@ struct Where: FilterClauses {
     /// `values`, or one of its runs from the bound on ended so (the runs' rows, no text
     /// built), about 1.8 µs per task. `CASE` keeps that order.
     mutating func lastStatusAmong(_ values: [String]) {
-        let marks = Array(repeating: "?", count: values.count).joined(separator: ",")
+        let list = Self.list(values.count)
         add("""
-            CASE WHEN tasks.last_status IN (\(marks)) OR EXISTS (
-                    SELECT 1 FROM runs r INDEXED BY runs_task WHERE r.task_id = tasks.id AND r.seq >= tasks.open_seq
-                        AND r.status IN (\(marks)) AND r.finished_at IS NOT NULL AND r.retried = 0)
-                THEN \(Records.lastStatusSQL) IN (\(marks)) ELSE 0 END
+            CASE WHEN tasks.last_status IN \(list) OR EXISTS (SELECT 1 \(Records.lastRunCandidates) AND r.status IN \(list))
+                THEN \(Records.lastStatusSQL) IN \(list) ELSE 0 END
             """, Array(repeating: values.map(\.databaseValue), count: 3).flatMap { $0 })
     }
 }

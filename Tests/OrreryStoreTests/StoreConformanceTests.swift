@@ -159,6 +159,9 @@ struct StoreConformanceTests {
             #expect(waiting.scheduledAt == next)
             _ = try await store.cancel(runID: waiting.id, project: nil, now: t0.adding(seconds: 70))
             #expect(try await lastOf() == (.canceled, t0.adding(seconds: 70)))
+            // What pruning kept (failed) is older: the filter must not list the task under it.
+            #expect(try await listed(.canceled) == [task.id])
+            #expect(try await listed(.failed).isEmpty)
         }
     }
 
