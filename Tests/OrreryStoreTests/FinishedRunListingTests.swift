@@ -6,6 +6,8 @@ import Testing
 /// Listings of finished runs by module or project (issue 16): such a listing reads the
 /// finished runs' own indexes, past the scheduled runs that are newest of all. Whatever
 /// index it reads, it must answer exactly what the filters say, newest first, page by page.
+/// So must a list of statuses that mixes open ones (scheduled, active) with finished ones,
+/// which no one partial index serves.
 @Suite("Finished run listing", .timeLimit(.minutes(5)))
 struct FinishedRunListingTests {
     let t0 = Timestamp(rfc3339: "2026-03-01T12:00:00Z")!
@@ -40,6 +42,47 @@ struct FinishedRunListingTests {
                 filter.limit = 100
                 let one = try await store.listRuns(filter)
                 #expect(one.items.map(\.id) == expected && one.totalCount == expected.count && one.nextCursor == nil, "\(shape)")
+            }
+        }
+    }
+
+    @Test("status lists with open statuses, alone or mixed with finished ones, list the right runs, newest first, across cursor and offset pages, with exact totals", arguments: StoreKind.enabled)
+    func openAndMixedStatuses(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            try await makeHistory(in: store)
+            let all = try await store.listRuns(Self.filter(limit: 1000)).items
+            #expect(all.filter { $0.status == .active }.count == 3)
+            let shapes: [(statuses: [RunStatus], module: String?, project: String?)] = [
+                ([.active], nil, nil),
+                ([.active], "noop", "other"),
+                ([.scheduled], nil, "default"),
+                ([.scheduled], "sleep", nil),
+                ([.active, .failed], nil, nil),
+                ([.scheduled, .complete], "noop", nil),
+                ([.active, .complete, .failed, .canceled, .skipped], nil, "default"),
+                ([.scheduled, .active], nil, nil),
+                ([.skipped, .active, .scheduled, .canceled], "noop", nil),
+            ]
+            for shape in shapes {
+                let expected = all.filter { run in
+                    shape.statuses.contains(run.status) && (shape.module ?? run.module) == run.module
+                        && (shape.project ?? run.project) == run.project
+                }.map(\.id)
+                #expect(!expected.isEmpty, "the history has runs for \(shape)")
+                var filter = Self.filter(limit: 2)
+                filter.statuses = shape.statuses
+                filter.module = shape.module
+                filter.project = shape.project
+                #expect(try await Self.everyPage(of: filter, in: store) == expected, "\(shape)")
+                filter.limit = 100
+                filter.countTotal = true
+                let one = try await store.listRuns(filter)
+                #expect(one.items.map(\.id) == expected && one.totalCount == expected.count && one.nextCursor == nil, "\(shape)")
+                filter.limit = 2
+                filter.offset = 1
+                let skipped = try await store.listRuns(filter)
+                #expect(skipped.items.map(\.id) == Array(expected.dropFirst(1).prefix(2)), "offset 1, \(shape)")
+                #expect(skipped.totalCount == expected.count, "\(shape)")
             }
         }
     }
@@ -104,6 +147,12 @@ struct FinishedRunListingTests {
         for claimed in try await store.claimDue(limit: 10, now: at, node: "n", leaseUntil: at.adding(seconds: 30)) {
             _ = try await store.record(RecordBatch(outcomes: [RunOutcome(runID: claimed.run.id, end: .complete(result: nil), at: at)]), node: "n", now: at)
         }
+        // Running runs, older than the recurring tasks' next runs.
+        at = at.adding(seconds: 1)
+        for task in [noop, sleep, elsewhere] {
+            _ = try await store.insertRun(task.manualRun(id: IDGenerator().make(at: at), now: at, performedBy: nil))
+        }
+        #expect(try await store.claimDue(limit: 10, now: at, node: "n", leaseUntil: at.adding(seconds: 3_600)).count == 3)
         // The newest rows: recurring tasks' next runs, in both modules and projects.
         var recurring: [ScheduledTask] = []
         for i in 0..<6 {
