@@ -16,13 +16,10 @@ func withBenchDatabase(_ serverURL: String, _ body: (String) async throws -> Voi
     let url = try await PostgresAdmin.createDatabase(String(name), serverURL: serverURL)
     // Dropped before returning: a `Task` started in a `defer` could be cut short by the
     // benchmark's exit, and left its database on the server.
-    do {
-        try await body(url)
-    } catch {
-        try? await PostgresAdmin.dropDatabase(String(name), serverURL: serverURL)
-        throw error
-    }
+    var failure: (any Error)?
+    do { try await body(url) } catch { failure = error }
     try? await PostgresAdmin.dropDatabase(String(name), serverURL: serverURL)
+    if let failure { throw failure }
 }
 
 /// Once-tasks due at `times`; with `shuffledIDs` their ids are handed out in random order (`--shuffled`).

@@ -21,28 +21,14 @@ struct FinishedRunListingTests {
             #expect(Set(all.map(\.status)).isSuperset(of: [.complete, .failed, .canceled, .skipped]))
             #expect(all.filter(\.status.isFinished).allSatisfy { $0.finishedAt != nil })
 
-            let shapes: [(statuses: [RunStatus], module: String?, project: String?)] = [
+            let shapes: [Shape] = [
                 ([.complete, .failed], "noop", nil),
                 ([.canceled, .skipped], nil, "default"),
                 ([.complete, .failed, .canceled, .skipped], "noop", "other"),
                 ([.failed], "sleep", nil),
                 ([.complete, .failed, .canceled, .skipped], nil, "other"),
             ]
-            for shape in shapes {
-                let expected = all.filter { run in
-                    shape.statuses.contains(run.status) && (shape.module ?? run.module) == run.module
-                        && (shape.project ?? run.project) == run.project
-                }.map(\.id)
-                #expect(!expected.isEmpty, "the history has runs for \(shape)")
-                var filter = Self.filter(limit: 2)
-                filter.statuses = shape.statuses
-                filter.module = shape.module
-                filter.project = shape.project
-                #expect(try await Self.everyPage(of: filter, in: store) == expected, "\(shape)")
-                filter.limit = 100
-                let one = try await store.listRuns(filter)
-                #expect(one.items.map(\.id) == expected && one.totalCount == expected.count && one.nextCursor == nil, "\(shape)")
-            }
+            for shape in shapes { try await Self.expectListing(shape, of: all, in: store) }
         }
     }
 
@@ -52,7 +38,7 @@ struct FinishedRunListingTests {
             try await makeHistory(in: store)
             let all = try await store.listRuns(Self.filter(limit: 1000)).items
             #expect(all.filter { $0.status == .active }.count == 3)
-            let shapes: [(statuses: [RunStatus], module: String?, project: String?)] = [
+            let shapes: [Shape] = [
                 ([.active], nil, nil),
                 ([.active], "noop", "other"),
                 ([.scheduled], nil, "default"),
@@ -63,28 +49,33 @@ struct FinishedRunListingTests {
                 ([.scheduled, .active], nil, nil),
                 ([.skipped, .active, .scheduled, .canceled], "noop", nil),
             ]
-            for shape in shapes {
-                let expected = all.filter { run in
-                    shape.statuses.contains(run.status) && (shape.module ?? run.module) == run.module
-                        && (shape.project ?? run.project) == run.project
-                }.map(\.id)
-                #expect(!expected.isEmpty, "the history has runs for \(shape)")
-                var filter = Self.filter(limit: 2)
-                filter.statuses = shape.statuses
-                filter.module = shape.module
-                filter.project = shape.project
-                #expect(try await Self.everyPage(of: filter, in: store) == expected, "\(shape)")
-                filter.limit = 100
-                filter.countTotal = true
-                let one = try await store.listRuns(filter)
-                #expect(one.items.map(\.id) == expected && one.totalCount == expected.count && one.nextCursor == nil, "\(shape)")
-                filter.limit = 2
-                filter.offset = 1
-                let skipped = try await store.listRuns(filter)
-                #expect(skipped.items.map(\.id) == Array(expected.dropFirst(1).prefix(2)), "offset 1, \(shape)")
-                #expect(skipped.totalCount == expected.count, "\(shape)")
-            }
+            for shape in shapes { try await Self.expectListing(shape, of: all, in: store) }
         }
+    }
+
+    typealias Shape = (statuses: [RunStatus], module: String?, project: String?)
+
+    /// A listing of `shape` answers exactly the runs of `all` it matches, newest first: page by
+    /// page (2 a page, by cursor), on one page with the exact total, and from an offset of 1.
+    private static func expectListing(_ shape: Shape, of all: [TaskRun], in store: any ConformingStore) async throws {
+        let expected = all.filter { run in
+            shape.statuses.contains(run.status) && (shape.module ?? run.module) == run.module
+                && (shape.project ?? run.project) == run.project
+        }.map(\.id)
+        #expect(!expected.isEmpty, "the history has runs for \(shape)")
+        var filter = Self.filter(limit: 2)
+        filter.statuses = shape.statuses
+        filter.module = shape.module
+        filter.project = shape.project
+        #expect(try await Self.everyPage(of: filter, in: store) == expected, "\(shape)")
+        filter.limit = 100
+        let one = try await store.listRuns(filter)
+        #expect(one.items.map(\.id) == expected && one.totalCount == expected.count && one.nextCursor == nil, "\(shape)")
+        filter.limit = 2
+        filter.offset = 1
+        let skipped = try await store.listRuns(filter)
+        #expect(skipped.items.map(\.id) == Array(expected.dropFirst(1).prefix(2)), "offset 1, \(shape)")
+        #expect(skipped.totalCount == expected.count, "\(shape)")
     }
 
     private static func filter(limit: Int) -> RunFilter {
