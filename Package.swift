@@ -44,6 +44,7 @@ let package = Package(
             dependencies: [
                 "OrreryCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Synchronization
 import OrreryCore
 
@@ -54,9 +55,14 @@ enum Records {
 
     /// The start and status of `lastRunSQL`'s text.
     static func lastRun(_ text: String?) -> (at: Timestamp, status: RunStatus)? {
-        guard let text, text.utf8.count > 63, let micros = Int64(text.prefix(20)),
-              let status = RunStatus(rawValue: String(text.dropFirst(63))) else { return nil }
-        return (Timestamp(microseconds: micros), status)
+        guard var text else { return nil }
+        // By UTF-8 offsets: `prefix` and `dropFirst` of the `String` walk it by characters.
+        return text.withUTF8 { bytes -> (at: Timestamp, status: RunStatus)? in
+            guard bytes.count > 63, let micros = Int64(decimal: UnsafeBufferPointer(rebasing: bytes[..<20])),
+                  let status = RunStatus(rawValue: String(decoding: UnsafeBufferPointer(rebasing: bytes[63...]), as: UTF8.self))
+            else { return nil }
+            return (Timestamp(microseconds: micros), status)
+        }
     }
 
     /// Decodes each row of `statement` where SQLite holds it. `Row.fetchAll` and `fetchOne`
@@ -75,6 +81,27 @@ enum Records {
         while let row = try cursor.next() { try body(row) }
     }
 
+    /// The first row of `statement` (read-only), decoded from the statement as it is stepped
+    /// (`StatementColumns`): a point read by id makes no `Row`, whose making names every
+    /// column again (a lowercased copy of each name, in a new dictionary: about 27,000
+    /// instructions of a GET /v1/tasks/{id}, issue 16).
+    static func decodeFirstInPlace<T>(
+        _ statement: Statement, arguments: StatementArguments, _ decode: (StatementColumns) throws -> T
+    ) throws -> T? {
+        precondition(statement.isReadonly, "decodeFirstInPlace steps read-only statements only")
+        try statement.setArguments(arguments)  // resets the statement, then binds
+        let sqlite = statement.sqliteStatement
+        defer { sqlite3_reset(sqlite) }
+        switch sqlite3_step(sqlite) {
+        case SQLITE_ROW: return try decode(StatementColumns(sqlite: sqlite))
+        case SQLITE_DONE: return nil
+        case let code:
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(sqlite))),
+                sql: statement.sql)
+        }
+    }
+
     /// The first row of `statement`, decoded where SQLite holds it (see `decodeAll`).
     static func decodeFirst<T>(_ statement: Statement, arguments: StatementArguments, _ decode: (Row) throws -> T) throws -> T? {
         // The row reads the cursor's statement: the cursor must outlive the decoding.
@@ -83,9 +110,22 @@ enum Records {
         return try withExtendedLifetime(cursor) { try decode(row) }
     }
 
+    /// A task from a row of `taskColumns`, with what `cache` holds of the row at its version:
+    /// only the run-derived fields (last and next run, deletion) are decoded again.
+    static func task(_ row: some PositionalColumns, cache: TaskDecodeCache) throws -> ScheduledTask {
+        var task = try cache.task(seq: row[0], version: row[21], updatedAt: row[20]) { try Records.task(row) }
+        let last = lastRun(row[22])
+        task.enabled = row[10]
+        task.nextRunAt = row[24]
+        task.lastRunAt = last?.at
+        task.lastStatus = last?.status
+        task.deletedAt = row[23]
+        return task
+    }
+
     /// A task from a row of `taskColumns`, by position: by name, GRDB looks each column up
     /// case-insensitively (a `lowercased()` per column), which was most of a GET task's decode.
-    static func task(_ row: Row) throws -> ScheduledTask {
+    static func task(_ row: some PositionalColumns) throws -> ScheduledTask {
         let labelsJSON = try JSONValue.fromStored(row[8])
         var labels: [String: String] = [:]
         for (k, v) in labelsJSON.objectValue ?? [:] { labels[k] = v.stringValue }
@@ -127,13 +167,13 @@ enum Records {
         """
 
     /// Decodes a row selected with `runColumns`, by position (the hot path: claims and lists).
-    static func run(_ row: Row) throws -> TaskRun {
+    static func run(_ row: some PositionalColumns) throws -> TaskRun {
         var run = try positionalRun(row)
         run.eventID = row[27]  // event_id, the last of runColumns
         return run
     }
 
-    private static func positionalRun(_ row: Row) throws -> TaskRun {
+    private static func positionalRun(_ row: some PositionalColumns) throws -> TaskRun {
         let percent: Double? = row[17]
         let message: String? = row[18]
         let resultText: String? = row[19]
@@ -222,5 +262,95 @@ enum Records {
         LogEntry(
             runID: row["run_id"], idx: row["idx"], level: LogEntry.Level(rawValue: row["level"]) ?? .info,
             message: row["msg"], progressPercent: row["progress_percent"], timestamp: row["timestamp"])
+    }
+}
+
+
+/// Tasks as decoded from their rows, by row and version: a task's JSON columns (params,
+/// labels, schedule, retry, misfire, notify) are parsed once per version, not at every read
+/// (issue 16: parsing them was about half of a GET /v1/tasks/{id}'s store time).
+///
+/// A row's `version` and `updated_at` name one state of its columns but the run-derived ones
+/// (last and next run), `enabled` and `deleted_at`, which are decoded at every read: every
+/// change of a task through `TaskInput` sets a new version, a delete a new `updated_at`. The
+/// store forgets a task when it writes it, too, for a caller that keeps the version. Only
+/// reads of committed data fill it (`pointRead`, the readers), so a state that a rolled-back
+/// write saw never gets in. Bounded: when full it starts again empty.
+final class TaskDecodeCache: Sendable {
+    static let capacity = 4_096
+    private let entries = Mutex<[Int64: (version: Int64, updatedAt: Timestamp, task: ScheduledTask)]>([:])
+
+    func task(seq: Int64, version: Int64, updatedAt: Timestamp, decode: () throws -> ScheduledTask) throws -> ScheduledTask {
+        if let entry = entries.withLock({ $0[seq] }), entry.version == version, entry.updatedAt == updatedAt { return entry.task }
+        let task = try decode()
+        entries.withLock { e in
+            if e.count >= Self.capacity { e.removeAll(keepingCapacity: true) }
+            e[seq] = (version, updatedAt, task)
+        }
+        return task
+    }
+
+    /// The task of row `seq` was written.
+    func forget(seq: Int64) {
+        _ = entries.withLock { $0.removeValue(forKey: seq) }
+    }
+}
+
+extension Int64 {
+    /// The value of `digits`, optionally signed decimal digits (`printf('%020d')`'s), or nil.
+    init?(decimal digits: UnsafeBufferPointer<UInt8>) {
+        var rest = digits[...]
+        let negative = rest.first == UInt8(ascii: "-")
+        if negative { rest = rest.dropFirst() }
+        guard !rest.isEmpty else { return nil }
+        var value: Int64 = 0
+        for byte in rest {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
+            guard !o1, !o2 else { return nil }
+            value = sum
+        }
+        self = negative ? -value : value
+    }
+}
+
+/// The columns of a row by position, as `Records`' decoders read them: GRDB's `Row`, or
+/// `StatementColumns`. Read with the same two subscripts `Row` has (the extension below): the
+/// second, for values SQLite hands over without a `DatabaseValue` (strings, integers), is the
+/// one picked for them.
+protocol PositionalColumns {
+    func value<Value: DatabaseValueConvertible>(at index: Int) -> Value
+    func fastValue<Value: DatabaseValueConvertible & StatementColumnConvertible>(at index: Int) -> Value
+}
+
+extension PositionalColumns {
+    subscript<Value: DatabaseValueConvertible>(_ index: Int) -> Value { value(at: index) }
+    subscript<Value: DatabaseValueConvertible & StatementColumnConvertible>(_ index: Int) -> Value { fastValue(at: index) }
+}
+
+extension Row: PositionalColumns {
+    func value<Value: DatabaseValueConvertible>(at index: Int) -> Value { self[index] }
+    func fastValue<Value: DatabaseValueConvertible & StatementColumnConvertible>(at index: Int) -> Value { self[index] }
+}
+
+/// The current row of a statement being stepped (`Records.decodeFirstInPlace`). A value that
+/// does not convert stops the process, as `Row`'s subscripts do: the columns are ours.
+struct StatementColumns: PositionalColumns {
+    let sqlite: SQLiteStatement
+
+    func value<Value: DatabaseValueConvertible>(at index: Int) -> Value {
+        let value = DatabaseValue(sqliteStatement: sqlite, index: CInt(index))
+        guard let converted = Value.fromDatabaseValue(value) else {
+            fatalError("column \(index): \(value) is not a \(Value.self)")
+        }
+        return converted
+    }
+
+    func fastValue<Value: DatabaseValueConvertible & StatementColumnConvertible>(at index: Int) -> Value {
+        guard let value = Value.fromStatement(sqlite, atUncheckedIndex: CInt(index)) else {
+            fatalError("column \(index): \(DatabaseValue(sqliteStatement: sqlite, index: CInt(index))) is not a \(Value.self)")
+        }
+        return value
     }
 }

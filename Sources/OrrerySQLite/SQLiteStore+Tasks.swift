@@ -23,13 +23,21 @@ extension SQLiteStore: TaskStore {
     }
 
     public func task(id: String, project: String?) async throws -> ScheduledTask {
-        try pointRead { db in try Self.fetchTask(id: id, project: project, db) }
+        try pointRead { db in
+            // Committed data only (a reader of its own): the decoded task may be kept.
+            let task = try Records.decodeFirstInPlace(
+                db.cachedStatement(sql: Self.taskByIDSQL), arguments: [id, project, project]) { [taskCache] in
+                try Records.task($0, cache: taskCache)
+            }
+            guard let task else { throw OrreryError.notFound("task", id) }
+            return task
+        }
     }
 
+    static let taskByIDSQL = "SELECT \(Records.taskColumns) FROM tasks WHERE id = ? AND deleted_at IS NULL AND (? IS NULL OR project = ?)"
+
     static func fetchTask(id: String, project: String?, _ db: Database) throws -> ScheduledTask {
-        let task = try Records.decodeFirst(
-            db.cachedStatement(sql: "SELECT \(Records.taskColumns) FROM tasks WHERE id = ? AND deleted_at IS NULL AND (? IS NULL OR project = ?)"),
-            arguments: [id, project, project], Records.task)
+        let task = try Records.decodeFirst(db.cachedStatement(sql: taskByIDSQL), arguments: [id, project, project], Records.task)
         guard let task else { throw OrreryError.notFound("task", id) }
         return task
     }
@@ -40,11 +48,11 @@ extension SQLiteStore: TaskStore {
         return try await page(
             table: "tasks", columns: Records.taskColumns, filter: w,
             after: try filter.cursor.map { ("seq > ?", try PageCursor.decode($0)) }, order: "seq", limit: filter.limit,
-            offset: filter.offset, count: filter.countTotal, decode: Records.task, seq: \.seq)
+            offset: filter.offset, count: filter.countTotal, decode: { [taskCache] in try Records.task($0, cache: taskCache) }, seq: \.seq)
     }
 
     public func updateTask(_ task: ScheduledTask, expectedVersion: Int64, reschedule: Reschedule?) async throws -> ScheduledTask {
-        try await write { db in
+        let stored = try await write { db in
             let current = try Self.fetchTask(id: task.id, project: task.project, db)
             guard current.version == expectedVersion else {
                 throw OrreryError(.versionMismatch, "task \"\(task.id)\" is at version \(current.version), not \(expectedVersion)", field: "If-Match")
@@ -65,17 +73,22 @@ extension SQLiteStore: TaskStore {
             }
             return try Self.fetchTask(id: task.id, project: task.project, db)
         }
+        // After the commit: a read between the write and it would keep the row as it was.
+        taskCache.forget(seq: stored.seq)
+        return stored
     }
 
     public func deleteTask(id: String, project: String?, expectedVersion: Int64?, now: Timestamp) async throws {
-        try await write { db in
+        let seq = try await write { db in
             let current = try Self.fetchTask(id: id, project: project, db)
             if let expectedVersion, current.version != expectedVersion {
                 throw OrreryError(.versionMismatch, "task \"\(id)\" is at version \(current.version), not \(expectedVersion)", field: "If-Match")
             }
             try db.execute(sql: "UPDATE tasks SET deleted_at = ?, enabled = 0, updated_at = ? WHERE id = ?", arguments: [now, now, id])
             try db.execute(sql: "DELETE FROM runs WHERE \(Self.openRunsOfTask) AND status = 'scheduled'", arguments: [id])
+            return current.seq
         }
+        taskCache.forget(seq: seq)
     }
 
     public func insertRun(_ run: TaskRun) async throws -> TaskRun {
@@ -88,13 +101,17 @@ extension SQLiteStore: TaskStore {
     }
 
     public func run(id: String, project: String?) async throws -> TaskRun {
-        try pointRead { db in try Self.fetchRun(id: id, project: project, db) }
+        try pointRead { db in
+            let run = try Records.decodeFirstInPlace(db.cachedStatement(sql: Self.runByIDSQL), arguments: [id, project, project], Records.run)
+            guard let run else { throw OrreryError.notFound("run", id) }
+            return run
+        }
     }
 
+    static let runByIDSQL = "SELECT \(Records.runColumns) FROM runs WHERE id = ? AND (? IS NULL OR project = ?)"
+
     static func fetchRun(id: String, project: String?, _ db: Database) throws -> TaskRun {
-        let run = try Records.decodeFirst(
-            db.cachedStatement(sql: "SELECT \(Records.runColumns) FROM runs WHERE id = ? AND (? IS NULL OR project = ?)"),
-            arguments: [id, project, project], Records.run)
+        let run = try Records.decodeFirst(db.cachedStatement(sql: runByIDSQL), arguments: [id, project, project], Records.run)
         guard let run else { throw OrreryError.notFound("run", id) }
         return run
     }

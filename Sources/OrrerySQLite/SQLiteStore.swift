@@ -31,6 +31,8 @@ public final class SQLiteStore: Sendable {
     private let pointReaders: [DatabaseQueue]
     private let nextPointReader = Atomic<Int>(0)
     let ids = IDGenerator()
+    /// Decoded tasks by row version, for reads of committed data.
+    let taskCache = TaskDecodeCache()
     private let lockFD: Int32?
     private let checkpointer: Task<Void, Never>?
     public let path: String

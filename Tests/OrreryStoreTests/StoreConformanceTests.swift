@@ -23,6 +23,56 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("a task read by id or listed again shows each change: an update (even one that keeps its version and time), a run's end, a pause, a delete", arguments: StoreKind.enabled)
+    func readsShowEveryVersion(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let created = try #require(try await Fixtures.create(
+                [Fixtures.task("first", params: .object(["n": .int(1)]), schedule: Schedule(.interval(everySec: 60)), at: t0)], in: store, now: t0).first)
+            var list = TaskFilter()
+            list.limit = 10
+            // The same read twice, by id and listed.
+            for _ in 0..<2 {
+                let read = try await store.task(id: created.id, project: nil)
+                #expect(read.name == "first" && read.params == .object(["n": .int(1)]) && read.enabled && read.nextRunAt == t0.adding(seconds: 60))
+                #expect(try await store.listTasks(list).items.map(\.name) == ["first"])
+            }
+            // A caller that keeps the version and the time still sees what it wrote.
+            var same = try await store.task(id: created.id, project: nil)
+            same.name = "renamed in place"
+            same.params = .object(["n": .int(2)])
+            _ = try await store.updateTask(same, expectedVersion: same.version, reschedule: nil)
+            let inPlace = try await store.task(id: created.id, project: nil)
+            #expect(inPlace.name == "renamed in place" && inPlace.params == .object(["n": .int(2)]))
+            #expect(try await store.listTasks(list).items.map(\.name) == ["renamed in place"])
+            // A run's end shows at once, at the same version.
+            _ = try await store.insertRun(TaskRun(
+                id: "manual-1", taskID: created.id, module: "noop", trigger: .manual, scheduledAt: t0.adding(seconds: 2),
+                updatedAt: t0.adding(seconds: 2)))
+            let claimed = try await store.claimDue(limit: 1, now: t0.adding(seconds: 2), node: "n1", leaseUntil: t0.adding(seconds: 30))
+            #expect(claimed.map(\.run.id) == ["manual-1"])
+            _ = try await store.record(RecordBatch(outcomes: [
+                RunOutcome(runID: "manual-1", end: .failed(RunError(code: "module_error", message: "boom")), at: t0.adding(seconds: 3)),
+            ]), node: "n1", now: t0.adding(seconds: 3))
+            let ended = try await store.task(id: created.id, project: nil)
+            #expect(ended.lastStatus == .failed && ended.lastRunAt == t0.adding(seconds: 2) && ended.version == inPlace.version)
+            #expect(try await store.listTasks(list).items.map(\.lastStatus) == [.failed])
+            // A pause at a new version: the schedule's runs are dropped, next_run_at goes.
+            var paused = ended
+            paused.enabled = false
+            paused.schedule = Schedule(.interval(everySec: 120))
+            paused.version += 1
+            paused.updatedAt = t0.adding(seconds: 4)
+            _ = try await store.updateTask(paused, expectedVersion: ended.version, reschedule: .clear)
+            let read = try await store.task(id: created.id, project: nil)
+            #expect(!read.enabled && read.schedule == Schedule(.interval(everySec: 120)) && read.version == ended.version + 1)
+            #expect(read.nextRunAt == nil && read.lastStatus == .failed)
+            #expect(try await store.listTasks(list).items.map(\.enabled) == [false])
+            // Deleted at the time of its last write: gone by id.
+            try await store.deleteTask(id: created.id, project: nil, expectedVersion: read.version, now: t0.adding(seconds: 4))
+            await #expect(throws: OrreryError.self) { try await store.task(id: created.id, project: nil) }
+        }
+    }
+
     @Test("claiming takes only due runs, by priority, and materializes the next slot of a recurring task", arguments: StoreKind.enabled)
     func claim(_ kind: StoreKind) async throws {
         try await kind.withStore { store in
