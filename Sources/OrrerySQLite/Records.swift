@@ -265,7 +265,6 @@ enum Records {
     }
 }
 
-
 /// Tasks as decoded from their rows, by row and version: a task's JSON columns (params,
 /// labels, schedule, retry, misfire, notify) are parsed once per version, not at every read
 /// (issue 16: parsing them was about half of a GET /v1/tasks/{id}'s store time).

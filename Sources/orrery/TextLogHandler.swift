@@ -39,16 +39,9 @@ struct TextLogHandler: LogHandler {
             source: event.source, message: event.message))
     }
 
-    /// The line `StreamLogHandler` writes for these parts, newline included.
-    static func line(
-        timestamp: String, level: Logger.Level, label: String, metadata: Logger.Metadata,
-        source: String, message: Logger.Message
-    ) -> String {
-        String(decoding: lineBytes(timestamp: timestamp, level: level, label: label, metadata: metadata, source: source, message: message), as: UTF8.self)
-    }
-
-    /// `line` as UTF-8, appended into one array: every request writes one, and appending
-    /// `String` pieces cost about 12,000 instructions a line (issue 16, GET by id).
+    /// The line `StreamLogHandler` writes for these parts, newline included, as UTF-8 in one
+    /// array: every request writes one, and appending `String` pieces cost about 12,000
+    /// instructions a line (issue 16, GET by id).
     static func lineBytes(
         timestamp: String, level: Logger.Level, label: String, metadata: Logger.Metadata,
         source: String, message: Logger.Message
