@@ -1,6 +1,7 @@
 """What the benchmark scripts share: progress lines, running a program, a throwaway PostgreSQL.
 
-Imported by `Benchmarks/compare` and `Benchmarks/ceiling.py`; not a program of its own.
+Imported by `Benchmarks/compare`, `Benchmarks/ceiling.py`, `Benchmarks/api_list_bench.py` and
+`Benchmarks/get_instructions.py`; not a program of its own.
 """
 import os
 import re
@@ -83,3 +84,49 @@ class Postgres:
 
     def psql(self, db, sql):
         return psql(database_url(self.url, db), sql)
+
+
+class Serve:
+    """`orrery serve` on a free loopback port for a `with` block, its output in `work`/serve.log;
+    `wrapper`: a command it runs under (callgrind), which may take `start_timeout` to start it."""
+
+    def __init__(self, binary, data, work, token, wrapper=(), start_timeout=120):
+        self.binary, self.data, self.work, self.token = binary, data, work, token
+        self.wrapper, self.start_timeout = list(wrapper), start_timeout
+
+    def __enter__(self):
+        env = dict(os.environ, ORRERY_ADMIN_TOKEN=self.token)
+        self.log = open(os.path.join(self.work, "serve.log"), "w+")
+        self.proc = subprocess.Popen(
+            [*self.wrapper, self.binary, "serve", "--port", "0", "--data-dir", self.data, "--retention-days", "0"],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + self.start_timeout
+        while time.time() < deadline:
+            self.log.seek(0)
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", self.log.read())
+            if m:
+                self.port = int(m.group(1))
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.__exit__()
+        self.log.seek(0)
+        raise RuntimeError("orrery serve did not start:\n" + self.log.read()[-3000:])
+
+    def cpu_seconds(self):
+        """User and system CPU time the server has used so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)) / 1024
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()

@@ -23,11 +23,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import api_list_bench  # noqa: E402
-from benchlib import debian_tool, run, say  # noqa: E402
+from benchlib import Serve, debian_tool, run, say  # noqa: E402
 
 PATHS = ["/v1/tasks/task0000", "/v1/tasks/task%04d", "/v1/runs/run00999999", "/healthz"]
 
@@ -39,24 +38,9 @@ def instructions(binary, data, work, path, requests):
     plain = os.path.join(work, "orrery-nodebug")
     run(["objcopy", "--strip-debug", binary, plain])
     out = os.path.join(work, "callgrind.out")
-    log = open(os.path.join(work, "serve.log"), "w+")
-    env = dict(os.environ, ORRERY_ADMIN_TOKEN=api_list_bench.TOKEN)
-    server = subprocess.Popen(
-        [valgrind, "--tool=callgrind", f"--callgrind-out-file={out}.%p", plain, "serve", "--port", "0",
-         "--data-dir", data, "--retention-days", "0"], stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        deadline = time.time() + 300
-        port = None
-        while time.time() < deadline and port is None:
-            log.seek(0)
-            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", log.read())
-            port = int(m.group(1)) if m else None
-            if server.poll() is not None:
-                raise RuntimeError("orrery serve under callgrind stopped:\n" + open(log.name).read()[-2000:])
-            time.sleep(0.2)
-        if port is None:
-            raise RuntimeError("orrery serve under callgrind did not start in 300 s")
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    with Serve(plain, data, work, api_list_bench.TOKEN, wrapper=[valgrind, "--tool=callgrind", f"--callgrind-out-file={out}.%p"],
+               start_timeout=300) as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
 
         def get(p):
             conn.request("GET", p, headers={"Authorization": f"Bearer {api_list_bench.TOKEN}"})
@@ -66,19 +50,17 @@ def instructions(binary, data, work, path, requests):
                 raise RuntimeError(f"GET {p}: HTTP {r.status}")
         for i in range(200):
             get(path % i if "%" in path else path)
-        subprocess.run(["callgrind_control", "--zero", str(server.pid)], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "--zero", str(server.proc.pid)], check=True, capture_output=True)
         for i in range(requests):
             get(path % (i % 1000) if "%" in path else path)
-        subprocess.run(["callgrind_control", "--dump", str(server.pid)], check=True, capture_output=True)
-    finally:
-        server.terminate()
-        server.wait(timeout=120)
-    dumps = sorted(glob.glob(f"{out}.{server.pid}.*"))
+        subprocess.run(["callgrind_control", "--dump", str(server.proc.pid)], check=True, capture_output=True)
+        pid = server.proc.pid
+    dumps = sorted(glob.glob(f"{out}.{pid}.*"))
     if not dumps:
         raise RuntimeError("callgrind wrote no dump")
     text = open(dumps[-1]).read()
     total = re.search(r"^(?:summary|totals):\s*(\d+)", text, re.M)
-    for f in glob.glob(f"{out}.{server.pid}*"):
+    for f in glob.glob(f"{out}.{pid}*"):
         os.unlink(f)
     return int(total.group(1)) / requests
 

@@ -85,7 +85,7 @@ enum Records {
     /// (`StatementColumns`): a point read by id makes no `Row`, whose making names every
     /// column again (a lowercased copy of each name, in a new dictionary: about 27,000
     /// instructions of a GET /v1/tasks/{id}, issue 16).
-    static func decodeFirstInPlace<T>(
+    static func decodeFirst<T>(
         _ statement: Statement, arguments: StatementArguments, _ decode: (StatementColumns) throws -> T
     ) throws -> T? {
         precondition(statement.isReadonly, "decodeFirstInPlace steps read-only statements only")
@@ -102,47 +102,50 @@ enum Records {
         }
     }
 
-    /// The first row of `statement`, decoded where SQLite holds it (see `decodeAll`).
-    static func decodeFirst<T>(_ statement: Statement, arguments: StatementArguments, _ decode: (Row) throws -> T) throws -> T? {
-        // The row reads the cursor's statement: the cursor must outlive the decoding.
-        let cursor = try Row.fetchCursor(statement, arguments: arguments)
-        guard let row = try cursor.next() else { return nil }
-        return try withExtendedLifetime(cursor) { try decode(row) }
-    }
-
     /// A task from a row of `taskColumns`, with what `cache` holds of the row at its version:
-    /// only the run-derived fields (last and next run, deletion) are decoded again.
+    /// only `rowState` is decoded again.
     static func task(_ row: some PositionalColumns, cache: TaskDecodeCache) throws -> ScheduledTask {
-        var task = try cache.task(seq: row[0], version: row[21], updatedAt: row[20]) { try Records.task(row) }
-        let last = lastRun(row[22])
-        task.enabled = row[10]
-        task.nextRunAt = row[24]
-        task.lastRunAt = last?.at
-        task.lastStatus = last?.status
-        task.deletedAt = row[23]
+        var task = try cache.task(seq: row[0], version: row[21], updatedAt: row[20]) { try versioned(row) }
+        rowState(of: row, into: &task)
         return task
     }
 
     /// A task from a row of `taskColumns`, by position: by name, GRDB looks each column up
     /// case-insensitively (a `lowercased()` per column), which was most of a GET task's decode.
     static func task(_ row: some PositionalColumns) throws -> ScheduledTask {
+        var task = try versioned(row)
+        rowState(of: row, into: &task)
+        return task
+    }
+
+    /// What a task's version names (`TaskDecodeCache`): every column but `rowState`'s.
+    private static func versioned(_ row: some PositionalColumns) throws -> ScheduledTask {
         let labelsJSON = try JSONValue.fromStored(row[8])
         var labels: [String: String] = [:]
         for (k, v) in labelsJSON.objectValue ?? [:] { labels[k] = v.stringValue }
         let notifyText: String? = row[17]
-        let last = lastRun(row[22])
         return ScheduledTask(
             id: row[1], seq: row[0], project: row[2], name: row[3],
             description: row[4], module: row[5],
             params: try JSONValue.fromStored(row[6]), resourceID: row[7], labels: labels,
             schedule: try Schedule.parse(try JSONValue.fromStored(row[9]), now: .epoch),
-            enabled: row[10], queue: row[11], priority: row[12], timeoutSec: row[13],
+            queue: row[11], priority: row[12], timeoutSec: row[13],
             retry: try RetryPolicy.parse(try JSONValue.fromStored(row[14]), path: "retry"),
             overlap: OverlapPolicy(rawValue: row[15]) ?? .skip,
             misfire: try MisfirePolicy.parse(try JSONValue.fromStored(row[16]), path: "misfire"),
             notify: try notifyText.map(JSONValue.fromStored), owner: row[18],
-            createdAt: row[19], updatedAt: row[20], version: row[21],
-            nextRunAt: row[24], lastRunAt: last?.at, lastStatus: last?.status, deletedAt: row[23])
+            createdAt: row[19], updatedAt: row[20], version: row[21])
+    }
+
+    /// The columns of a task row that change without a new version: `enabled` and `deleted_at`
+    /// (a delete), and its last and next run (read from its runs).
+    private static func rowState(of row: some PositionalColumns, into task: inout ScheduledTask) {
+        let last = lastRun(row[22])
+        task.enabled = row[10]
+        task.nextRunAt = row[24]
+        task.lastRunAt = last?.at
+        task.lastStatus = last?.status
+        task.deletedAt = row[23]
     }
 
     static func taskArguments(_ t: ScheduledTask) -> StatementArguments {

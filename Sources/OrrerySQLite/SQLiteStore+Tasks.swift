@@ -23,21 +23,20 @@ extension SQLiteStore: TaskStore {
     }
 
     public func task(id: String, project: String?) async throws -> ScheduledTask {
-        try pointRead { db in
-            // Committed data only (a reader of its own): the decoded task may be kept.
-            let task = try Records.decodeFirstInPlace(
-                db.cachedStatement(sql: Self.taskByIDSQL), arguments: [id, project, project]) { [taskCache] in
-                try Records.task($0, cache: taskCache)
-            }
-            guard let task else { throw OrreryError.notFound("task", id) }
-            return task
-        }
+        // Committed data only (a reader of its own): the decoded task may be kept.
+        try pointRead { db in try Self.fetchTask(id: id, project: project, db) { [taskCache] in try Records.task($0, cache: taskCache) } }
     }
 
+    /// Made once: interpolated at each read, the text (about 1,500 characters) was built and
+    /// then hashed for GRDB's statement cache every time.
     static let taskByIDSQL = "SELECT \(Records.taskColumns) FROM tasks WHERE id = ? AND deleted_at IS NULL AND (? IS NULL OR project = ?)"
+    static let runByIDSQL = "SELECT \(Records.runColumns) FROM runs WHERE id = ? AND (? IS NULL OR project = ?)"
 
-    static func fetchTask(id: String, project: String?, _ db: Database) throws -> ScheduledTask {
-        let task = try Records.decodeFirst(db.cachedStatement(sql: taskByIDSQL), arguments: [id, project, project], Records.task)
+    /// `decode`: with the store's cache where the read sees committed data only.
+    static func fetchTask(
+        id: String, project: String?, _ db: Database, decode: (StatementColumns) throws -> ScheduledTask = Records.task
+    ) throws -> ScheduledTask {
+        let task = try Records.decodeFirst(db.cachedStatement(sql: taskByIDSQL), arguments: [id, project, project], decode)
         guard let task else { throw OrreryError.notFound("task", id) }
         return task
     }
@@ -101,14 +100,8 @@ extension SQLiteStore: TaskStore {
     }
 
     public func run(id: String, project: String?) async throws -> TaskRun {
-        try pointRead { db in
-            let run = try Records.decodeFirstInPlace(db.cachedStatement(sql: Self.runByIDSQL), arguments: [id, project, project], Records.run)
-            guard let run else { throw OrreryError.notFound("run", id) }
-            return run
-        }
+        try pointRead { db in try Self.fetchRun(id: id, project: project, db) }
     }
-
-    static let runByIDSQL = "SELECT \(Records.runColumns) FROM runs WHERE id = ? AND (? IS NULL OR project = ?)"
 
     static func fetchRun(id: String, project: String?, _ db: Database) throws -> TaskRun {
         let run = try Records.decodeFirst(db.cachedStatement(sql: runByIDSQL), arguments: [id, project, project], Records.run)

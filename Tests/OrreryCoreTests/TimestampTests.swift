@@ -15,6 +15,18 @@ struct TimestampTests {
         #expect(Timestamp(rfc3339: input)?.rfc3339 == expected)
     }
 
+    @Test("RFC 3339 output at the edges of four-digit years, and past them", arguments: [
+        (Int64(0), 1, 1, Int64(0), "0000-01-01T00:00:00.000Z"),
+        (Int64(999), 6, 7, Int64(3_723_004_000), "0999-06-07T01:02:03.004Z"),
+        (Int64(9999), 12, 31, Int64(86_399_999_999), "9999-12-31T23:59:59.999Z"),
+        (Int64(10000), 1, 1, Int64(0), "10000-01-01T00:00:00.000Z"),
+    ])
+    func writesYears(year: Int64, month: Int, day: Int, microOfDay: Int64, expected: String) {
+        let t = Timestamp(microseconds: CivilDate.days(year: year, month: month, day: day) * 86_400_000_000 + microOfDay)
+        #expect(t.rfc3339 == expected)
+        if year <= 9999 { #expect(Timestamp(rfc3339: expected) == t.truncatedToMilliseconds, "it reads back") }
+    }
+
     @Test("malformed times are refused", arguments: [
         "", "2026-12-01", "2026-12-01T09:00:00", "2026-13-01T09:00:00Z", "2026-02-30T09:00:00Z",
         "2026-12-01T24:00:00Z", "2026-12-01T09:00:00.Z", "2026-12-01T09:00:00+0800", "2026-12-01T09:00:00Zjunk",

@@ -47,31 +47,27 @@ extension Timestamp {
         let (y, m, d) = CivilDate.fromDays(days)
         let secondsOfDay = microOfDay / 1_000_000
         let millis = (microOfDay % 1_000_000) / 1_000
-        if (0...9999).contains(y) {
-            // Written as bytes into the string's own storage: every record a response holds
-            // has two to five of these (issue 16, GET by id).
-            return String(unsafeUninitializedCapacity: 24) { b in
-                func digits(_ value: Int64, _ width: Int, at start: Int) {
-                    var v = value
-                    for i in stride(from: start + width - 1, through: start, by: -1) {
-                        b[i] = UInt8(ascii: "0") + UInt8(v % 10)
-                        v /= 10
-                    }
+        // Years outside 0...9999 (only arithmetic makes them) as `pad` writes them.
+        let year = (0...9999).contains(y) ? nil : Array(pad(y, 4).utf8)
+        let t = year?.count ?? 4
+        // Written as bytes into the string's own storage: every record a response holds has
+        // two to five of these (issue 16, GET by id).
+        return String(unsafeUninitializedCapacity: t + 20) { b in
+            func digits(_ value: Int64, _ width: Int, at start: Int) {
+                var v = value
+                for i in stride(from: start + width - 1, through: start, by: -1) {
+                    b[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
                 }
-                digits(y, 4, at: 0); b[4] = UInt8(ascii: "-"); digits(Int64(m), 2, at: 5); b[7] = UInt8(ascii: "-")
-                digits(Int64(d), 2, at: 8); b[10] = UInt8(ascii: "T"); digits(secondsOfDay / 3600, 2, at: 11)
-                b[13] = UInt8(ascii: ":"); digits(secondsOfDay / 60 % 60, 2, at: 14); b[16] = UInt8(ascii: ":")
-                digits(secondsOfDay % 60, 2, at: 17); b[19] = UInt8(ascii: "."); digits(millis, 3, at: 20)
-                b[23] = UInt8(ascii: "Z")
-                return 24
             }
+            if let year { _ = b.initialize(from: year) } else { digits(y, 4, at: 0) }
+            b[t] = UInt8(ascii: "-"); digits(Int64(m), 2, at: t + 1); b[t + 3] = UInt8(ascii: "-")
+            digits(Int64(d), 2, at: t + 4); b[t + 6] = UInt8(ascii: "T"); digits(secondsOfDay / 3600, 2, at: t + 7)
+            b[t + 9] = UInt8(ascii: ":"); digits(secondsOfDay / 60 % 60, 2, at: t + 10); b[t + 12] = UInt8(ascii: ":")
+            digits(secondsOfDay % 60, 2, at: t + 13); b[t + 15] = UInt8(ascii: "."); digits(millis, 3, at: t + 16)
+            b[t + 19] = UInt8(ascii: "Z")
+            return t + 20
         }
-        var out = ""
-        out.reserveCapacity(24)
-        out += pad(y, 4); out += "-"; out += pad(Int64(m), 2); out += "-"; out += pad(Int64(d), 2)
-        out += "T"; out += pad(secondsOfDay / 3600, 2); out += ":"; out += pad(secondsOfDay / 60 % 60, 2)
-        out += ":"; out += pad(secondsOfDay % 60, 2); out += "."; out += pad(millis, 3); out += "Z"
-        return out
     }
 
     /// The local wall-clock reading at `offsetSeconds` from UTC, as RFC 3339 with that offset:
