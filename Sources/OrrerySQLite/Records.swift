@@ -88,7 +88,7 @@ enum Records {
     static func decodeFirst<T>(
         _ statement: Statement, arguments: StatementArguments, _ decode: (StatementColumns) throws -> T
     ) throws -> T? {
-        precondition(statement.isReadonly, "decodeFirstInPlace steps read-only statements only")
+        precondition(statement.isReadonly, "decodeFirst steps read-only statements only")
         try statement.setArguments(arguments)  // resets the statement, then binds
         let sqlite = statement.sqliteStatement
         defer { sqlite3_reset(sqlite) }
@@ -336,7 +336,7 @@ extension Row: PositionalColumns {
     func fastValue<Value: DatabaseValueConvertible & StatementColumnConvertible>(at index: Int) -> Value { self[index] }
 }
 
-/// The current row of a statement being stepped (`Records.decodeFirstInPlace`). A value that
+/// The current row of a statement being stepped (`Records.decodeFirst`). A value that
 /// does not convert stops the process, as `Row`'s subscripts do: the columns are ours.
 struct StatementColumns: PositionalColumns {
     let sqlite: SQLiteStatement
