@@ -146,6 +146,7 @@ let package = Package(
                 "OrreryEngine",
                 "OrreryModules",
                 "OrreryEventLoops",
+                "OrreryTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/OrreryBenchmark",
@@ -179,7 +180,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OrreryCoreTests",
-            dependencies: ["OrreryCore"],
+            dependencies: ["OrreryCore", "OrreryTesting"],
             swiftSettings: strict
         ),
         .testTarget(

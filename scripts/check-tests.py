@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Fails when a `func test…` in Tests/ has no @Test attribute: such a test never runs."""
+"""Fails when a `func test…` in Tests/ has no @Test attribute: such a test never runs; and
+when Swift code starts a process with Foundation's `Process`, whose `run()` can crash the
+test process on Linux (Sources/OrreryTesting/ChildProcess.swift says why; use ChildProcess)."""
 import pathlib
 import re
 import sys
@@ -21,8 +23,19 @@ for path in sorted(pathlib.Path("Tests").rglob("*.swift")):
             found = "@Test" in prev
         if not found:
             bad.append(f"{path}:{i + 1}: {line.strip()}")
+process_re = re.compile(r"(?<![\w.])Process\(\)")
+spawners = []
+for path in sorted(list(pathlib.Path("Tests").rglob("*.swift")) + list(pathlib.Path("Sources").rglob("*.swift"))
+                   + list(pathlib.Path("Benchmarks").rglob("*.swift"))):
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        if process_re.search(line.split("//")[0]):
+            spawners.append(f"{path}:{i + 1}: {line.strip()}")
+if spawners:
+    print("These start a process with Foundation's Process; use OrreryTesting's ChildProcess:")
+    print("\n".join(spawners))
 if bad:
     print("These test functions have no @Test attribute and would never run:")
     print("\n".join(bad))
+if bad or spawners:
     sys.exit(1)
-print("check-tests: every func test… has @Test")
+print("check-tests: every func test… has @Test; no Foundation Process")

@@ -11,6 +11,7 @@ import OrreryEngine
 import OrreryModules
 import OrreryPostgres
 import OrrerySQLite
+import OrreryTesting
 
 /// One store under test: how to make tasks in it, an engine on it, and its claim's plan.
 struct BurstTarget {
@@ -83,7 +84,7 @@ func burstBenchmark() async throws {
 }
 
 func sqlite(_ path: String, _ sql: String) throws -> String {
-    let process = Process()
+    let process = ChildProcess()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = ["sqlite3", "-bail", path]
     let input = Pipe(), output = Pipe()

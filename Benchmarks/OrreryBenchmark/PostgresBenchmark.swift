@@ -9,6 +9,7 @@ import OrreryCore
 import OrreryEngine
 import OrreryModules
 import OrreryPostgres
+import OrreryTesting
 
 /// A fresh database on the server for the length of `body`.
 func withBenchDatabase(_ serverURL: String, _ body: (String) async throws -> Void) async throws {
@@ -55,7 +56,7 @@ func startNodes(_ count: Int, url: String, modules: [any TaskModule]) async thro
 }
 
 func psql(_ url: String, _ sql: String) throws -> String {
-    let process = Process()
+    let process = ChildProcess()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = ["psql", url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql]
     let pipe = Pipe()

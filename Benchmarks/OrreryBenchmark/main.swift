@@ -17,6 +17,7 @@ import OrreryEngine
 import OrreryEventLoops
 import OrreryModules
 import OrrerySQLite
+import OrreryTesting
 
 struct Options {
     var runs = 100_000
@@ -326,7 +327,7 @@ if options.cron {
         let cases = JSONValue.array(mix.map { .object(["expr": .string($0.0), "tz": .string($0.1), "start": .int(1_767_225_600), "count": .int(1)]) })
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/cron_oracle.py").path
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [script, "--bench", "100000"]
         let stdin = Pipe(), stdout = Pipe()

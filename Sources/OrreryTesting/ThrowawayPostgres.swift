@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A private PostgreSQL server for one test (`scripts/postgres-test-server`), which the
 /// test may stop and start under load without disturbing tests that share the main one.
@@ -32,29 +29,26 @@ public struct ThrowawayPostgres: Sendable {
     public func resume() throws { _ = try Self.run(script, ["resume", directory]) }
     public func stop() { _ = try? Self.run(script, ["stop", directory]) }
 
-    /// Runs the script to its end and returns what it printed. Spawned and awaited with
-    /// posix_spawn/waitpid: the script leaves a server running in the background, and
-    /// Foundation's `Process.waitUntilExit` was seen never to return for it.
+    /// Runs the script to its end and returns what it printed. Its output goes to a file,
+    /// not a pipe: the script leaves a server running in the background, which keeps a pipe
+    /// open after the script itself has exited.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String]) throws -> String {
         let outputPath = NSTemporaryDirectory() + "orrery-pg-script-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, executable, &actions, nil, argv, environ) == 0 else {
-            throw CommandFailed(description: "cannot start \(executable)")
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-        guard status == 0 else {
-            throw CommandFailed(description: "\(executable) \(arguments.joined(separator: " ")) exited with status \(status)")
+        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        defer { try? output.close() }
+        let process = ChildProcess()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+            throw CommandFailed(description: "\(executable) \(arguments.joined(separator: " ")) exited with status \(process.terminationStatus)")
         }
         return (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
     }

@@ -1,5 +1,6 @@
 import Foundation
 import OrreryCore
+import OrreryTesting
 import Testing
 
 /// Our next fire times against Python's croniter, an independent implementation, for
@@ -82,7 +83,7 @@ struct CronOracleTests {
         try #require(FileManager.default.isExecutableFile(atPath: python), "ORRERY_CRONITER_PYTHON=\(python) is not executable")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/cron_oracle.py").path
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [script]
         let stdin = Pipe(), stdout = Pipe()

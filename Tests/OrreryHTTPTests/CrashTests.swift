@@ -8,7 +8,7 @@ import Glibc
 
 /// The `orrery` executable next to this test bundle, started as a user would start it.
 struct ServerProcess {
-    let process: Process
+    let process: ChildProcess
     let output: String
     let port: Int
 
@@ -24,7 +24,7 @@ struct ServerProcess {
         dataDir: String, token: String, log: String, extraArguments: [String] = [], timeout: Duration = .seconds(10),
         executable: String = binary, directory: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
     ) async throws -> ServerProcess {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: executable)
         process.currentDirectoryURL = directory.map { URL(fileURLWithPath: $0) }
         process.arguments = ["serve", "--port", "0", "--data-dir", dataDir, "--lease-sec", "2"] + extraArguments

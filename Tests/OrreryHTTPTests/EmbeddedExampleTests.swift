@@ -9,7 +9,7 @@ struct EmbeddedExampleTests {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let binary = URL(fileURLWithPath: ServerProcess.binary).deletingLastPathComponent().appendingPathComponent("EmbeddedExample")
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = binary
         process.arguments = [dir.file("data")]
         let output = dir.file("out.log")

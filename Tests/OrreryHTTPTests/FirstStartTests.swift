@@ -50,7 +50,7 @@ struct FirstStartTests {
     static func log(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "(unreadable)" }
 
     /// How a server process ended (a stop that gave up kills it with SIGKILL).
-    static func exit(_ process: Process) -> String {
+    static func exit(_ process: ChildProcess) -> String {
         process.isRunning ? "still running" : "ended by \(process.terminationReason == .uncaughtSignal ? "signal" : "exit status") \(process.terminationStatus)"
     }
 
@@ -87,7 +87,7 @@ struct FirstStartTests {
         defer { dir.remove() }
         var environment = Self.bareEnvironment
         environment["ORRERY_ADMIN_TOKEN"] = "defaults-token"
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: ServerProcess.binary)
         process.currentDirectoryURL = URL(fileURLWithPath: dir.path)
         process.arguments = ["serve"]

@@ -59,7 +59,7 @@ struct RoleTests {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         func orrery(_ args: [String]) throws -> (status: Int32, out: String) {
-            let process = Process()
+            let process = ChildProcess()
             process.executableURL = URL(fileURLWithPath: ServerProcess.binary)
             process.arguments = args + ["--data-dir", dir.file("data")]
             let pipe = Pipe()

@@ -50,7 +50,7 @@ struct SchemathesisTests {
 
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: try Self.binary())
         process.currentDirectoryURL = URL(fileURLWithPath: dir.path)  // its cache stays out of the checkout
         process.arguments = [

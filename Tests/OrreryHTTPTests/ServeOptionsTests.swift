@@ -12,7 +12,7 @@ import Glibc
 struct ServeOptionsTests {
     /// Runs `orrery` to its end; its exit status and what it printed (stdout + stderr).
     static func orrery(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: ServerProcess.binary)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ORRERY_") }
@@ -181,7 +181,7 @@ struct ServeOptionsTests {
 
     /// Starts serve with `arguments` (port 0) until it says where it listens; the host it names.
     static func listeningHost(_ arguments: [String], environment: [String: String], in dir: TemporaryDirectory) async throws -> String {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: ServerProcess.binary)
         process.arguments = ["serve", "--port", "0", "--data-dir", dir.file("data-\(UUID().uuidString.prefix(6))")] + arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ORRERY_") }

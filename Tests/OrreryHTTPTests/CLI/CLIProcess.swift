@@ -51,7 +51,7 @@ struct CLI {
         FileManager.default.createFile(atPath: out, contents: nil)
         FileManager.default.createFile(atPath: err, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: out); try? FileManager.default.removeItem(atPath: err) }
-        let process = Process()
+        let process = ChildProcess()
         if terminal {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
             let line = ([ServerProcess.binary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")

@@ -12,7 +12,7 @@ import Glibc
 @Suite("Fault: disk full", .timeLimit(.minutes(3)))
 struct DiskFullTests {
     static func sh(_ command: String) -> Int32 {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", command]
         try? process.run()

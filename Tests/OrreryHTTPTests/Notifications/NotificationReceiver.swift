@@ -83,7 +83,7 @@ final class WebhookReceiver: Sendable {
                 except Exception as e:
                     print("bad: %s" % e, flush=True)
             """
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = ["-c", script]
         let input = Pipe(), output = Pipe()

@@ -37,7 +37,7 @@ enum Prerequisites {
         FileManager.default.createFile(atPath: dir.file("in"), contents: Data(input))
         FileManager.default.createFile(atPath: dir.file("out"), contents: nil)
         FileManager.default.createFile(atPath: dir.file("err"), contents: nil)
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: dir.file("in")))

@@ -20,7 +20,7 @@ struct WorkerProcessTests {
 
     /// One worker process; its output (one line per thing it did) in a file.
     struct Worker {
-        let process: Process
+        let process: ChildProcess
         let log: String
         var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
         func kill(_ signal: Int32) { _ = Glibc.kill(process.processIdentifier, signal) }
@@ -29,7 +29,7 @@ struct WorkerProcessTests {
     static func startWorker(name: String, url: String, token: String, dir: TemporaryDirectory) throws -> Worker {
         let log = dir.file("\(name).log")
         FileManager.default.createFile(atPath: log, contents: nil)
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-u", script, "--name", name, "--module", "echo", "--wait", "5"]
         var env = ProcessInfo.processInfo.environment
