@@ -84,18 +84,8 @@ func burstBenchmark() async throws {
 }
 
 func sqlite(_ path: String, _ sql: String) throws -> String {
-    let process = ChildProcess()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["sqlite3", "-bail", path]
-    let input = Pipe(), output = Pipe()
-    process.standardInput = input
-    process.standardOutput = output
-    try process.run()
-    input.fileHandleForWriting.write(Data(("PRAGMA busy_timeout = 60000;\n" + sql + "\n").utf8))
-    try input.fileHandleForWriting.close()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
+    try ChildProcess.run("/usr/bin/env", ["sqlite3", "-bail", path], input: Array(("PRAGMA busy_timeout = 60000;\n" + sql + "\n").utf8),
+                         passErrors: true).output
 }
 
 /// Tasks firing at second `second` of every minute (a 6-field cron expression).

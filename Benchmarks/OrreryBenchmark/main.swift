@@ -327,18 +327,8 @@ if options.cron {
         let cases = JSONValue.array(mix.map { .object(["expr": .string($0.0), "tz": .string($0.1), "start": .int(1_767_225_600), "count": .int(1)]) })
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/cron_oracle.py").path
-        let process = ChildProcess()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script, "--bench", "100000"]
-        let stdin = Pipe(), stdout = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        try process.run()
-        stdin.fileHandleForWriting.write(Data(cases.jsonText.utf8))
-        try stdin.fileHandleForWriting.close()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let oracle = (try? JSONValue.parse(out))?["per_second"]
+        let out = try ChildProcess.run(python, [script, "--bench", "100000"], input: Array(cases.jsonText.utf8), passErrors: true).output
+        let oracle = (try? JSONValue.parse(Array(out.utf8)))?["per_second"]
         if case .double(let theirs)? = oracle {
             print(String(format: "croniter: same mix: %.0f per second; Orrery is %.0fx faster", theirs, rate / theirs))
         } else {

@@ -167,3 +167,78 @@ private enum Spawn {
         return unsafeBitCast(address, to: F.self)
     }
 }
+
+extension ChildProcess {
+    /// How a program run to its end (`run(_:_:input:)`) ended, and what it wrote.
+    public struct Finished: Sendable {
+        public let status: Int32
+        public let reason: TerminationReason
+        public let output: String
+        public let errors: String
+        /// Exited with 0.
+        public var succeeded: Bool { reason == .exit && status == 0 }
+    }
+
+    /// Runs `executable` to its end with `input` on standard input, blocking this thread until
+    /// it exits. Its streams go through files, not pipes: nothing waits on a full pipe, and a
+    /// program that leaves a child running (the PostgreSQL test script leaves its server) is
+    /// not waited on past its own exit. `passErrors`: its standard error goes to this
+    /// process's, as a shell shows it, and `errors` is empty.
+    public static func run(_ executable: String, _ arguments: [String], input: [UInt8] = [], passErrors: Bool = false) throws -> Finished {
+        let started = try Captured(executable, arguments, input: input, passErrors: passErrors)
+        defer { started.directory.remove() }
+        started.process.waitUntilExit()
+        return started.finished()
+    }
+
+    /// The same, awaited without blocking a thread (a server under test may share this
+    /// process). Nil when it outlives `timeout`: it is then sent SIGTERM.
+    public static func run(_ executable: String, _ arguments: [String], input: [UInt8] = [], timeout: Duration) async throws -> Finished? {
+        let started = try Captured(executable, arguments, input: input, passErrors: false)
+        defer { started.directory.remove() }
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while started.process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                started.process.terminate()
+                return nil
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return started.finished()
+    }
+}
+
+/// A started program whose standard streams are files in a directory of their own.
+private struct Captured {
+    let directory: TemporaryDirectory
+    let process = ChildProcess()
+
+    init(_ executable: String, _ arguments: [String], input: [UInt8], passErrors: Bool) throws {
+        directory = try TemporaryDirectory()
+        do {
+            FileManager.default.createFile(atPath: directory.file("in"), contents: Data(input))
+            FileManager.default.createFile(atPath: directory.file("out"), contents: nil)
+            FileManager.default.createFile(atPath: directory.file("err"), contents: nil)
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: directory.file("in")))
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: directory.file("out")))
+            if !passErrors { process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory.file("err"))) }
+            try process.run()
+            // This process's copies of the three files close with their handles.
+            process.standardInput = nil
+            process.standardOutput = nil
+            process.standardError = nil
+        } catch {
+            directory.remove()
+            throw error
+        }
+    }
+
+    func finished() -> ChildProcess.Finished {
+        ChildProcess.Finished(
+            status: process.terminationStatus, reason: process.terminationReason,
+            output: (try? String(contentsOfFile: directory.file("out"), encoding: .utf8)) ?? "",
+            errors: (try? String(contentsOfFile: directory.file("err"), encoding: .utf8)) ?? "")
+    }
+}

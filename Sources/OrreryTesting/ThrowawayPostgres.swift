@@ -29,28 +29,14 @@ public struct ThrowawayPostgres: Sendable {
     public func resume() throws { _ = try Self.run(script, ["resume", directory]) }
     public func stop() { _ = try? Self.run(script, ["stop", directory]) }
 
-    /// Runs the script to its end and returns what it printed. Its output goes to a file,
-    /// not a pipe: the script leaves a server running in the background, which keeps a pipe
-    /// open after the script itself has exited.
+    /// Runs the script to its end and returns what it printed.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let outputPath = NSTemporaryDirectory() + "orrery-pg-script-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        defer { try? output.close() }
-        let process = ChildProcess()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            throw CommandFailed(description: "\(executable) \(arguments.joined(separator: " ")) exited with status \(process.terminationStatus)")
+        let finished = try ChildProcess.run(executable, arguments)
+        guard finished.succeeded else {
+            throw CommandFailed(description: "\(executable) \(arguments.joined(separator: " ")) exited with status \(finished.status)")
         }
-        return (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        return finished.output
     }
 }
 

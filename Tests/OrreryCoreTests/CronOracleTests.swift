@@ -83,19 +83,9 @@ struct CronOracleTests {
         try #require(FileManager.default.isExecutableFile(atPath: python), "ORRERY_CRONITER_PYTHON=\(python) is not executable")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/cron_oracle.py").path
-        let process = ChildProcess()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script]
-        let stdin = Pipe(), stdout = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-        let data = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        let expected = try JSONValue.parse(data).arrayValue ?? []
+        let oracle = try ChildProcess.run(python, [script], input: Array(input.utf8), passErrors: true)
+        #expect(oracle.status == 0)
+        let expected = try JSONValue.parse(Array(oracle.output.utf8)).arrayValue ?? []
         try #require(expected.count == cases.count)
         var mismatches = 0
         for (c, oracle) in zip(cases, expected) {

@@ -8,7 +8,7 @@ import Glibc
 /// The launcher every test uses to start `orrery` and its peers. Foundation's `Process`
 /// crashed the test process in CI when many descriptors were open (ChildProcess.swift says
 /// why); these check what replaced it.
-@Suite("ChildProcess, the tests' launcher")
+@Suite("ChildProcess, the tests' launcher", .timeLimit(.minutes(1)))
 struct ChildProcessTests {
     @Test("with 1,500 descriptors open here, the child starts with only its three standard ones")
     func descriptors() throws {
@@ -61,5 +61,22 @@ struct ChildProcessTests {
         let missing = ChildProcess()
         missing.executableURL = URL(fileURLWithPath: dir.file("no-such-program"))
         #expect(throws: CommandFailed.self) { try missing.run() }
+    }
+
+    @Test("run to its end: the input reaches it, its output, errors and status come back, and a child it leaves running does not hold the caller")
+    func runToEnd() async throws {
+        // The background `sleep` keeps the shell's standard output open for 300 s (as the
+        // PostgreSQL test script's server does): through a pipe, the caller would wait for it.
+        let finished = try ChildProcess.run("/bin/sh", ["-c", "cat; echo oops >&2; sleep 300 & echo \"pid $!\"; exit 4"], input: Array("hello\n".utf8))
+        let sleeper = finished.output.split(separator: "\n").last.flatMap { Int32($0.dropFirst("pid ".count)) }
+        if let sleeper { kill(sleeper, SIGKILL) }
+        #expect(finished.status == 4 && finished.reason == .exit && !finished.succeeded)
+        #expect(finished.output.hasPrefix("hello\npid "), "\(finished.output)")
+        #expect(finished.errors == "oops\n")
+        #expect(sleeper != nil)
+
+        let outlived = try await ChildProcess.run("/bin/sleep", ["30"], timeout: .milliseconds(100))
+        #expect(outlived == nil)
+        #expect(try ChildProcess.run("/bin/true", []).succeeded)
     }
 }

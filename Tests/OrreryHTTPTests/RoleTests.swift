@@ -59,16 +59,8 @@ struct RoleTests {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         func orrery(_ args: [String]) throws -> (status: Int32, out: String) {
-            let process = ChildProcess()
-            process.executableURL = URL(fileURLWithPath: ServerProcess.binary)
-            process.arguments = args + ["--data-dir", dir.file("data")]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, out)
+            let finished = try ChildProcess.run(ServerProcess.binary, args + ["--data-dir", dir.file("data")])
+            return (finished.status, finished.output)
         }
         let created = try orrery(["token", "create", "--role", "operator", "--name", "deploy", "--expires-in", "30d"])
         #expect(created.status == 0)

@@ -12,12 +12,7 @@ import Glibc
 @Suite("Fault: disk full", .timeLimit(.minutes(3)))
 struct DiskFullTests {
     static func sh(_ command: String) -> Int32 {
-        let process = ChildProcess()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        try? process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        (try? ChildProcess.run("/bin/sh", ["-c", command], passErrors: true))?.status ?? -1
     }
 
     @Test("a full disk is a 507 that writes nothing; the server keeps answering and recovers when space returns")

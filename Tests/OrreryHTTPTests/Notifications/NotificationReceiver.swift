@@ -83,21 +83,12 @@ final class WebhookReceiver: Sendable {
                 except Exception as e:
                     print("bad: %s" % e, flush=True)
             """
-        let process = ChildProcess()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", script]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
+        var input: [UInt8] = []
         for request in requests {
-            let line = try JSONSerialization.data(withJSONObject: ["secret": secret, "body": request.body, "headers": request.headers])
-            input.fileHandleForWriting.write(line + Data("\n".utf8))
+            input += try JSONSerialization.data(withJSONObject: ["secret": secret, "body": request.body, "headers": request.headers])
+            input.append(UInt8(ascii: "\n"))
         }
-        try input.fileHandleForWriting.close()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return text.split(separator: "\n").map(String.init)
+        return try ChildProcess.run(python, ["-c", script], input: input, passErrors: true).output.split(separator: "\n").map(String.init)
     }
 }
 

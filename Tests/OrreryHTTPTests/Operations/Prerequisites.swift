@@ -32,32 +32,13 @@ enum Prerequisites {
     /// when it exits non-zero or outlives `timeout`. Waits without blocking a thread (a server
     /// under test may share this process).
     static func run(_ executable: String, _ arguments: [String], input: [UInt8] = [], timeout: Duration = .seconds(60)) async throws -> String {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        FileManager.default.createFile(atPath: dir.file("in"), contents: Data(input))
-        FileManager.default.createFile(atPath: dir.file("out"), contents: nil)
-        FileManager.default.createFile(atPath: dir.file("err"), contents: nil)
-        let process = ChildProcess()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: dir.file("in")))
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("out")))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("err")))
-        try process.run()
-        let deadline = ContinuousClock.now.advanced(by: timeout)
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else {
-                process.terminate()
-                throw TimedOut(what: "\(executable) \(arguments.joined(separator: " "))")
-            }
-            try await Task.sleep(for: .milliseconds(20))
+        guard let finished = try await ChildProcess.run(executable, arguments, input: input, timeout: timeout) else {
+            throw TimedOut(what: "\(executable) \(arguments.joined(separator: " "))")
         }
-        let output = (try? String(contentsOfFile: dir.file("out"), encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            let errors = (try? String(contentsOfFile: dir.file("err"), encoding: .utf8)) ?? ""
-            throw MissingPrerequisite(description: "\(executable) exited \(process.terminationStatus): \(output.suffix(1000)) \(errors.suffix(1000))")
+        guard finished.status == 0 else {
+            throw MissingPrerequisite(description: "\(executable) exited \(finished.status): \(finished.output.suffix(1000)) \(finished.errors.suffix(1000))")
         }
-        return output
+        return finished.output
     }
 
     /// The repository's root (for scripts/).
