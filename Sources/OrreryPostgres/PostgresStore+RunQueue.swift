@@ -48,6 +48,8 @@ extension PostgresStore: RunQueue {
 
     public func record(_ batch: RecordBatch, node: String, now: Timestamp) async throws -> RecordSummary {
         let summary = try await transaction { connection in
+            // Before any write to the runs (progress included): see `lockTasks(ofRuns:)`.
+            try await self.lockTasks(ofRuns: batch.outcomes.map(\.runID), connection)
             if !batch.logs.isEmpty {
                 let logs = JSONValue.array(batch.logs.map { entry in
                     .object([
@@ -83,9 +85,27 @@ extension PostgresStore: RunQueue {
         return summary
     }
 
+    /// Locks the tasks of the runs `runIDs`, in id order, for a transaction that is about to
+    /// end those runs: called before it writes any of them.
+    ///
+    /// The end needs its tasks locked: a claim deciding to hold a run of one of them (`overlap:
+    /// queue`, `run_all` catch-ups) holds its task until it commits, so the end's release of
+    /// held runs, a later statement with a new snapshot, sees that held run instead of leaving
+    /// it held for ever; and two ends write their tasks' `last_status` in one order. Taken
+    /// first, because a claim holds its tasks and then waits for runs (`overlap: replace`
+    /// asks the task's active runs to stop): an end that had written its runs before waiting
+    /// for their tasks closed a cycle, and the server failed one side after its deadlock
+    /// timeout (`SharedStoreTests.endAndReplacingClaim`).
+    func lockTasks(ofRuns runIDs: [String], _ connection: PostgresConnection) async throws {
+        guard !runIDs.isEmpty else { return }
+        try await connection.execute(Hot.LockTasks.self, """
+            SELECT 1 FROM tasks WHERE id IN (SELECT task_id FROM runs WHERE id = ANY(\(runIDs))) ORDER BY id FOR NO KEY UPDATE
+            """, logger: logger)
+    }
+
     /// Ends active runs (fenced by `node`, nil for the rescuer) and applies retry policy, in
     /// a fixed number of statements however many runs end: the cost of a group commit is
-    /// its round trips, not its rows.
+    /// its round trips, not its rows. The caller has locked the runs' tasks (`lockTasks(ofRuns:)`).
     func end(_ outcomes: [RunOutcome], heldBy node: String?, now: Timestamp, _ connection: PostgresConnection) async throws -> RecordSummary {
         let resolved = try ResolvedOutcomes(outcomes)
         let handedBack = resolved.handedBack
@@ -128,14 +148,8 @@ extension PostgresStore: RunQueue {
             summary.ended += ended.count
             if try await emitRunEnds(ended.map(\.ref), errors: resolved.errors, now: now, connection) > 0 { wake = true }
             let taskIDs = Array(Set(ended.map(\.taskID))).sorted()
-            // Runs held behind these (`overlap: queue`, `run_all` catch-ups) may start now. The
-            // tasks are locked first (in id order): a claim deciding to hold a run of one of
-            // them holds its task until it commits, so the release below, a new statement with
-            // a new snapshot, sees that held run instead of leaving it held for ever.
-            if !taskIDs.isEmpty {
-                try await connection.execute(
-                    Hot.LockTasks.self, "SELECT 1 FROM tasks WHERE id = ANY(\(taskIDs)) ORDER BY id FOR NO KEY UPDATE", logger: logger)
-            }
+            // Runs held behind these (`overlap: queue`, `run_all` catch-ups) may start now
+            // (their tasks are locked: `lockTasks(ofRuns:)`).
             if !taskIDs.isEmpty,
                try await connection.execute(
                 Hot.ReleaseHeld.self, "UPDATE runs SET held = false WHERE held AND task_id = ANY(\(taskIDs)) RETURNING 1", logger: logger) > 0 {
@@ -157,7 +171,7 @@ extension PostgresStore: RunQueue {
                 let rows = JSONValue.array(newest.map { taskID, last in
                     .object(["id": .string(taskID), "status": .string(last.status.rawValue), "started_at": .int(last.at.microseconds)])
                 })
-                // The tasks are locked already (in id order, above); `id = ANY(…)` reaches
+                // The tasks are locked already (in id order, `lockTasks`); `id = ANY(…)` reaches
                 // them by key, whatever the planner guesses of the JSON's size.
                 try await connection.execute(Hot.LastStatuses.self, """
                     UPDATE tasks SET last_status = u.status, last_run_at = u.started_at
@@ -212,9 +226,17 @@ extension PostgresStore: RunQueue {
 
     public func rescueExpired(expiredBefore: Timestamp, exceptNode: String?, now: Timestamp) async throws -> RecordSummary {
         try await transaction { connection in
+            // The lapsed runs' tasks are locked before the runs themselves (`lockTasks(ofRuns:)`).
+            let lapsed = try await connection.rows("""
+                SELECT id FROM runs
+                WHERE status = 'active' AND lease_expires_at < \(expiredBefore.microseconds)
+                    AND (\(exceptNode)::text IS NULL OR node IS DISTINCT FROM \(exceptNode))
+                """, logger: self.logger).map { try $0[0].decode(String.self) }
+            guard !lapsed.isEmpty else { return RecordSummary() }
+            try await self.lockTasks(ofRuns: lapsed, connection)
             let rows = try await connection.rows("""
                 SELECT id, cancel_requested_at IS NOT NULL FROM runs
-                WHERE status = 'active' AND lease_expires_at < \(expiredBefore.microseconds)
+                WHERE id = ANY(\(lapsed)) AND status = 'active' AND lease_expires_at < \(expiredBefore.microseconds)
                     AND (\(exceptNode)::text IS NULL OR node IS DISTINCT FROM \(exceptNode))
                 ORDER BY lease_expires_at
                 FOR UPDATE SKIP LOCKED

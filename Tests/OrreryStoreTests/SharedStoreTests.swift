@@ -69,6 +69,52 @@ struct SharedStoreTests {
         }
     }
 
+    /// A claim locks its tasks, then (for `overlap: replace`) asks the task's active runs to
+    /// stop, which waits for a run end in progress. So a run's end must take its tasks'
+    /// locks before it writes the run: ending the run first and then waiting for the task
+    /// the claim holds closed a cycle that PostgreSQL broke after its deadlock timeout by
+    /// failing one of the two (the group commit or the claim).
+    @Test("a run end and a claim replacing that run's task wait for each other in one order, not in a cycle",
+          .enabled(if: Prerequisite.postgresRuns, "no PostgreSQL server (CI=true fails instead)"))
+    func endAndReplacingClaim() async throws {
+        let t0 = self.t0
+        try await StoreKind.withFreshDatabase { url in
+            let store = try await PostgresStore.connect(url: url, connectWait: StoreKind.testConnectWait)
+            let claimer = try await PostgresStore.connect(url: url, connectWait: StoreKind.testConnectWait)
+            defer { store.close(); claimer.close() }
+            var task = Fixtures.task("replaced", schedule: Schedule(.once(at: t0)), at: t0)
+            task.overlap = .replace
+            try await Fixtures.create([task], in: store, now: t0)
+            let run = try #require(try await store.claimDue(limit: 1, now: t0, node: "n1", leaseUntil: t0.adding(seconds: 30)).first?.run)
+            let (taskID, runID, logger) = (task.id, run.id, store.logger)
+            // The claim's side, by hand: its task locked first, then the active runs asked to
+            // stop. A deadlock fails one side: the claim's statement or the end's `record`.
+            let ending = try await claimer.transaction { connection in
+                try await connection.execute("SELECT 1 FROM tasks WHERE id = \(taskID) FOR NO KEY UPDATE", logger: logger)
+                let ending = Task {
+                    try await store.record(
+                        RecordBatch(outcomes: [RunOutcome(runID: runID, end: .complete(result: nil), at: t0)]), node: "n1", now: t0)
+                }
+                try await eventually("the run's end waits for the claim's lock") {
+                    try await claimer.withConnection { observer in
+                        try await observer.rows("""
+                            SELECT count(*)::bigint FROM pg_stat_activity
+                            WHERE datname = current_database() AND wait_event_type = 'Lock'
+                            """, logger: logger)[0][0].decode(Int64.self)
+                    } == 1
+                }
+                try await connection.execute("""
+                    UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, \(t0.microseconds))
+                    WHERE task_id = \(taskID) AND status = 'active'
+                    """, logger: logger)
+                return ending
+            }
+            let summary = try await ending.value
+            #expect(summary.ended == 1, "the run's end was written after the claim committed")
+            #expect(try await store.run(id: runID, project: nil).status == .complete)
+        }
+    }
+
     @Test("three nodes claiming at once take every due run exactly once", arguments: StoreKind.enabled)
     func concurrentClaims(_ kind: StoreKind) async throws {
         let t0 = self.t0
