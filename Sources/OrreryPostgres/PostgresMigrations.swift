@@ -265,6 +265,26 @@ enum PostgresMigrations {
         Migration(name: "v11-tasks-notify", statements: [
             "CREATE INDEX tasks_notify ON tasks(id) WHERE notify IS NOT NULL",
         ]),
+        // No task write per run end (issue 16): a task's last run is read from its runs
+        // (`PostgresRecords.lastRunSQL`), newest-started first in `runs_task_last`, one entry
+        // written when a run ends. Writing `last_status` into the task row at every end (its
+        // lock, and a new version of the row) cost a fifth of a node's throughput. A failed run
+        // that was retried leaves the last status to its next attempt: `retried`, set by the
+        // end that schedules the retry, marked here for the failures whose retry has not ended
+        // (once it has, the retry is the newer run anyway). `tasks.last_status` and
+        // `last_run_at` now keep only what pruning deleted (`keepLastRuns`).
+        Migration(name: "v12-last-run-from-runs", statements: [
+            "ALTER TABLE runs ADD COLUMN retried BOOLEAN NOT NULL DEFAULT false",
+            """
+            UPDATE runs f SET retried = true FROM runs x
+            WHERE x.task_id = f.task_id AND f.seq < x.seq AND f.attempt = x.attempt - 1 AND f.status = 'failed'
+                AND x.status IN ('scheduled', 'active') AND x.trigger = 'retry'
+            """,
+            """
+            CREATE INDEX runs_task_last ON runs(task_id, (coalesce(started_at, finished_at)) DESC, finished_at DESC, seq DESC)
+            WHERE finished_at IS NOT NULL AND NOT retried
+            """,
+        ]),
     ]
 }
 

@@ -13,14 +13,43 @@ enum PostgresRecords {
     static let storedTaskColumns = """
         seq, id, project, name, description, module, params, resource_id, labels, schedule, enabled, queue,
         priority, timeout_sec, retry, overlap, misfire, notify, owner, created_at, updated_at, version,
-        last_run_at, last_status, deleted_at
+        \(lastRunSQL) AS last_run, deleted_at
         """
+
+    /// A task's last run, as `'<start> <status>'` (NULL when it has none): read from its runs,
+    /// so that no run's end writes its task row (migration v12). The newest-started ended run,
+    /// ties to the later end, then to the later run (`runs_task_last` holds them in that
+    /// order); a failure that was retried leaves it to its next attempt. Runs that pruning
+    /// deleted left their task's last run in `tasks.last_run_at` and `last_status`
+    /// (`keepLastRuns`): the newer of the two is the last run, the runs' on a tie. The same
+    /// choice as SQLite's `Records.lastRunSQL`.
+    static let lastRunSQL = """
+        (SELECT l.at || ' ' || l.status FROM (
+            (SELECT coalesce(r.started_at, r.finished_at) AS at, r.finished_at AS fin, r.seq, r.status FROM runs r
+             WHERE r.task_id = tasks.id AND r.finished_at IS NOT NULL AND NOT r.retried
+             ORDER BY coalesce(r.started_at, r.finished_at) DESC, r.finished_at DESC, r.seq DESC LIMIT 1)
+            UNION ALL
+            SELECT tasks.last_run_at, -1, -1, tasks.last_status WHERE tasks.last_status IS NOT NULL) AS l
+         ORDER BY l.at DESC, l.fin DESC, l.seq DESC LIMIT 1)
+        """
+
+    /// A task's last status (`lastRunSQL`), for a filter.
+    static let lastStatusSQL = "split_part(\(lastRunSQL), ' ', 2)"
+
+    /// The start and status of a `lastRunSQL` text.
+    static func lastRun(_ text: String?) -> (at: Timestamp, status: RunStatus)? {
+        guard let text, let space = text.firstIndex(of: " "), let at = Int64(text[..<space]),
+              let status = RunStatus(rawValue: String(text[text.index(after: space)...]))
+        else { return nil }
+        return (Timestamp(microseconds: at), status)
+    }
 
     /// Decodes a row selected with `taskColumns` (`derived`) or `storedTaskColumns`.
     static func task(_ row: PostgresRandomAccessRow, derived: Bool = true) throws -> ScheduledTask {
         let labelsJSON = try JSONValue.fromStored(try row[8].decode(String.self))
         var labels: [String: String] = [:]
         for (k, v) in labelsJSON.objectValue ?? [:] { labels[k] = v.stringValue }
+        let last = lastRun(try row[22].decode(String?.self))
         return ScheduledTask(
             id: try row[1].decode(String.self), seq: try row[0].decode(Int64.self), project: try row[2].decode(String.self),
             name: try row[3].decode(String.self), description: try row[4].decode(String?.self), module: try row[5].decode(String.self),
@@ -35,8 +64,8 @@ enum PostgresRecords {
             notify: try row[17].decode(String?.self).map(JSONValue.fromStored), owner: try row[18].decode(String?.self),
             createdAt: Timestamp(microseconds: try row[19].decode(Int64.self)),
             updatedAt: Timestamp(microseconds: try row[20].decode(Int64.self)), version: try row[21].decode(Int64.self),
-            nextRunAt: derived ? try timestamp(row[25]) : nil, lastRunAt: try timestamp(row[22]),
-            lastStatus: try row[23].decode(String?.self).flatMap(RunStatus.init(rawValue:)), deletedAt: try timestamp(row[24]))
+            nextRunAt: derived ? try timestamp(row[24]) : nil, lastRunAt: last?.at,
+            lastStatus: last?.status, deletedAt: try timestamp(row[23]))
     }
 
     static let runColumns = """

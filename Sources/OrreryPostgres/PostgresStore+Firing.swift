@@ -89,15 +89,6 @@ extension PostgresStore {
             let missed = followUp.successors.filter { $0.status == .skipped }.map { RunEndRef($0, status: .skipped) }
             try await self.enqueueNotifications(missed, now: now, connection)
             _ = try await self.emitRunEnds(missed, errors: [:], now: now, connection)
-            if !followUp.lastSkipped.isEmpty {
-                // The tasks are locked by this claim already.
-                let rows = JSONValue.array(followUp.lastSkipped.map { .object(["id": .string($0.key), "at": .int($0.value.microseconds)]) })
-                try await connection.execute("""
-                    UPDATE tasks SET last_status = 'skipped', last_run_at = u.at
-                    FROM jsonb_to_recordset(\(rows.jsonText)::jsonb) AS u(id text, at bigint)
-                    WHERE tasks.id = u.id AND (tasks.last_run_at IS NULL OR tasks.last_run_at <= u.at)
-                    """, logger: self.logger)
-            }
             let claimed = plan.toRun.compactMap { run -> ClaimedRun? in
                 guard let task = tasks[run.taskID] else { return nil }
                 return ClaimedRun(

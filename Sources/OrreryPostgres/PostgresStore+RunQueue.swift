@@ -14,7 +14,6 @@ extension PostgresStore: RunQueue {
         let task = try PostgresRecords.task(row, derived: false)
         let (next, missed) = task.successors(ofSlot: slot, now: now) { ids.make(at: now) }
         try await insert(missed + (next.map { [$0] } ?? []), connection)
-        if let last = missed.last { try await recordLastStatus(taskID: task.id, status: .skipped, at: last.finishedAt ?? now, connection) }
         if next != nil { try await notifyDue(connection) }
     }
 
@@ -91,7 +90,7 @@ extension PostgresStore: RunQueue {
     /// The end needs its tasks locked: a claim deciding to hold a run of one of them (`overlap:
     /// queue`, `run_all` catch-ups) holds its task until it commits, so the end's release of
     /// held runs, a later statement with a new snapshot, sees that held run instead of leaving
-    /// it held for ever; and two ends write their tasks' `last_status` in one order. Taken
+    /// it held for ever. Taken
     /// first, because a claim holds its tasks and then waits for runs (`overlap: replace`
     /// asks the task's active runs to stop): an end that had written its runs before waiting
     /// for their tasks closed a cycle, and the server failed one side after its deadlock
@@ -138,12 +137,11 @@ extension PostgresStore: RunQueue {
                     AS o(id text, status text, at bigint, result text, error_code text, error_message text)
                 WHERE runs.id = o.id AND runs.id = ANY(\(resolved.endings.map(\.runID))) AND runs.status = 'active'
                     AND (\(node)::text IS NULL OR runs.node = \(node))
-                RETURNING runs.id, runs.task_id, runs.project, runs.status, coalesce(runs.started_at, o.at)
+                RETURNING runs.id, runs.task_id, runs.project, runs.status
                 """, logger: logger).map { row in
                     EndedRun(
                         id: try row[0].decode(String.self), taskID: try row[1].decode(String.self), project: try row[2].decode(String.self),
-                        status: RunStatus(rawValue: try row[3].decode(String.self)) ?? .failed,
-                        startedAt: Timestamp(microseconds: try row[4].decode(Int64.self)))
+                        status: RunStatus(rawValue: try row[3].decode(String.self)) ?? .failed)
                 }
             summary.ended += ended.count
             if try await emitRunEnds(ended.map(\.ref), errors: resolved.errors, now: now, connection) > 0 { wake = true }
@@ -159,27 +157,15 @@ extension PostgresStore: RunQueue {
             if !retries.isEmpty {
                 try await insert(Array(retries.values), connection)
                 try await carryEvents(retries.mapValues(\.id), connection)
+                // A retried failure is not its task's last run (`PostgresRecords.lastRunSQL`).
+                try await connection.execute("UPDATE runs SET retried = true WHERE id = ANY(\(Array(retries.keys)))", logger: logger)
                 summary.retriesScheduled += retries.count
                 wake = true
             }
             // Notifications go out for a run's last attempt only (a retried failure is not the end).
             try await enqueueNotifications(ended.filter { retries[$0.id] == nil }.map(\.ref), now: now, connection)
-            // A task's last_status is its newest finished run's (by start) status; a run
-            // retried leaves it to its next attempt.
-            let newest = EndedRun.lastStatuses(of: ended, retried: Set(retries.keys))
-            if !newest.isEmpty {
-                let rows = JSONValue.array(newest.map { taskID, last in
-                    .object(["id": .string(taskID), "status": .string(last.status.rawValue), "started_at": .int(last.at.microseconds)])
-                })
-                // The tasks are locked already (in id order, `lockTasks`); `id = ANY(…)` reaches
-                // them by key, whatever the planner guesses of the JSON's size.
-                try await connection.execute(Hot.LastStatuses.self, """
-                    UPDATE tasks SET last_status = u.status, last_run_at = u.started_at
-                    FROM jsonb_to_recordset(\(rows.jsonText)::jsonb) AS u(id text, status text, started_at bigint)
-                    WHERE tasks.id = u.id AND tasks.id = ANY(\(Array(newest.keys)))
-                        AND (tasks.last_run_at IS NULL OR tasks.last_run_at <= u.started_at)
-                    """, logger: logger)
-            }
+            // Its tasks' rows are not written: their last run is read from their runs
+            // (`PostgresRecords.lastRunSQL`).
         }
         if wake { try await notifyDue(connection) }
         return summary

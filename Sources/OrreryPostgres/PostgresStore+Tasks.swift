@@ -189,7 +189,6 @@ extension PostgresStore: TaskStore {
                         updated_at = \(now.microseconds)
                     WHERE id = \(runID) AND status = 'scheduled'
                     """, logger: self.logger)
-                try await self.recordLastStatus(taskID: run.taskID, status: .canceled, at: now, connection)
                 if try await self.emitRunEnds([RunEndRef(run, status: .canceled)], errors: [:], now: now, connection) > 0 { try await self.notifyDue(connection) }
                 // Cancelling one slot does not stop the schedule: the next slot takes its place.
                 try await self.materializeSuccessors(of: run, now: now, connection)
@@ -219,14 +218,6 @@ extension PostgresStore: TaskStore {
                 """, logger: self.logger)
             return try await self.fetchRun(id: runID, project: project, connection)
         }
-    }
-
-    /// A task's `last_status` is its newest finished run's status.
-    func recordLastStatus(taskID: String, status: RunStatus, at: Timestamp, _ connection: PostgresConnection) async throws {
-        try await connection.execute("""
-            UPDATE tasks SET last_status = \(status.rawValue), last_run_at = \(at.microseconds)
-            WHERE id = \(taskID) AND (last_run_at IS NULL OR last_run_at <= \(at.microseconds))
-            """, logger: logger)
     }
 
     // MARK: Tokens

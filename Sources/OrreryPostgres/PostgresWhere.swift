@@ -31,6 +31,9 @@ struct PostgresWhere: FilterClauses {
         add("\(column) = ANY(\(bind(values)))")
     }
 
+    /// The task's last status, read as its tasks read it (`PostgresRecords.lastRunSQL`).
+    mutating func lastStatusAmong(_ values: [String]) { among(PostgresRecords.lastStatusSQL, values) }
+
     mutating func before(_ column: String, _ time: Timestamp) { add("\(column) < \(bind(time.microseconds))") }
 
     mutating func after(_ column: String, _ time: Timestamp) { add("\(column) >= \(bind(time.microseconds))") }

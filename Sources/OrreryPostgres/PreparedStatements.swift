@@ -28,7 +28,6 @@ enum Hot {
     enum ReleaseHeld {}
     enum NotifiedRuns {}
     enum NotifyingTasks {}
-    enum LastStatuses {}
     enum InsertRuns {}
     enum NotifyDue {}
     enum RenewLeases {}

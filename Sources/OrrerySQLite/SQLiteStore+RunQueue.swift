@@ -101,11 +101,11 @@ extension SQLiteStore: RunQueue {
                         updated_at = ?1, result = o.result, error_code = o.error_code, error_message = o.error_message,
                         lease_expires_at = NULL
                     FROM o WHERE runs.id = o.id AND +runs.status = 'active' AND (?2 IS NULL OR runs.node = ?2)
-                    RETURNING runs.id, runs.task_id, runs.project, runs.status, coalesce(runs.started_at, runs.finished_at)
+                    RETURNING runs.id, runs.task_id, runs.project, runs.status
                     """),
                 arguments: StatementArguments(values)
             ) { row in
-                EndedRun(id: row[0], taskID: row[1], project: row[2], status: RunStatus(rawValue: row[3]) ?? .failed, startedAt: row[4])
+                EndedRun(id: row[0], taskID: row[1], project: row[2], status: RunStatus(rawValue: row[3]) ?? .failed)
             }
         }
         guard !ended.isEmpty else { return summary }

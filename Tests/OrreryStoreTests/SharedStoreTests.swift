@@ -115,6 +115,45 @@ struct SharedStoreTests {
         }
     }
 
+    /// Issue 16: a task's last run is read from its runs (migration v12), so claiming and ending
+    /// runs makes no new version of their tasks' rows (a row's `xmin` is the transaction that
+    /// wrote it; a lock leaves it as it is). Writing `last_status` at every end cost a fifth of
+    /// a node's throughput (`Benchmarks/postgres.md`).
+    @Test("claiming and ending runs write none of their tasks' rows, and the tasks show their last runs",
+          .enabled(if: Prerequisite.postgresRuns, "no PostgreSQL server (CI=true fails instead)"))
+    func endWritesNoTaskRow() async throws {
+        let t0 = self.t0
+        try await StoreKind.withFreshDatabase { url in
+            let store = try await PostgresStore.connect(url: url, connectWait: StoreKind.testConnectWait)
+            defer { store.close() }
+            let tasks = (0..<3).map { Fixtures.task("t\($0)", schedule: Schedule(.once(at: t0)), at: t0) }
+            try await Fixtures.create(tasks, in: store, now: t0)
+            let logger = store.logger
+            @Sendable func rowVersions() async throws -> [String] {
+                try await store.withConnection { connection in
+                    try await connection.rows("SELECT id || ' ' || xmin::text FROM tasks ORDER BY id", logger: logger)
+                        .map { try $0[0].decode(String.self) }
+                }
+            }
+            let before = try await rowVersions()
+            let claimed = try await store.claimDue(limit: 10, now: t0, node: "n", leaseUntil: t0.adding(seconds: 30))
+            #expect(claimed.count == 3)
+            let failing = try #require(claimed.first).run.taskID
+            _ = try await store.record(
+                RecordBatch(outcomes: claimed.map { c in
+                    RunOutcome(
+                        runID: c.run.id, end: c.run.taskID == failing ? .failed(RunError(code: "module_error", message: "boom")) : .complete(result: nil),
+                        at: t0.adding(seconds: 1))
+                }),
+                node: "n", now: t0.adding(seconds: 1))
+            #expect(try await rowVersions() == before, "a task row was written by the claim or the end")
+            for task in tasks {
+                let read = try await store.task(id: task.id, project: nil)
+                #expect(read.lastStatus == (task.id == failing ? .failed : .complete) && read.lastRunAt == t0)
+            }
+        }
+    }
+
     @Test("three nodes claiming at once take every due run exactly once", arguments: StoreKind.enabled)
     func concurrentClaims(_ kind: StoreKind) async throws {
         let t0 = self.t0

@@ -1,32 +1,23 @@
 /// What a claim writes after applying its `ClaimPlan`, decided for the whole batch at once:
 /// the runs that follow each used slot of a recurring task (made ahead, so the next fire is a
-/// claim of a ready row) and the tasks whose `last_status` becomes `skipped`. A store writes
-/// the successors with one multi-row insert (a slot that already has a run keeps it) and, where
-/// it keeps a task's last status in the task's row (PostgreSQL), the tasks with one update.
+/// claim of a ready row). A store writes them with one multi-row insert (a slot that already
+/// has a run keeps it).
 public struct ClaimFollowUp: Sendable {
     /// The next scheduled run after each used slot, and for `misfire: skip` the missed slots
     /// recorded as skipped runs.
     public var successors: [TaskRun] = []
-    /// Per task, the latest instant one of its runs was recorded `skipped` by this claim.
-    public var lastSkipped: [String: Timestamp] = [:]
 
     public init() {}
 
     /// The follow-up of `plan`. `tasks` holds the tasks of the due runs; a run of a task not
     /// among them, or of a deleted one, gets no successor.
     public init(plan: ClaimPlan, tasks: [String: ScheduledTask], now: Timestamp, makeID: () -> String) {
-        for (run, _) in plan.skipped { noteSkipped(run.taskID, at: now) }
         for run in plan.slotsUsed where run.trigger == .schedule {
             guard let task = tasks[run.taskID], task.deletedAt == nil, let slot = run.slot else { continue }
             let (next, missed) = task.successors(ofSlot: slot, now: now, makeID: makeID)
             successors += missed
-            if let last = missed.last { noteSkipped(task.id, at: last.finishedAt ?? now) }
             if let next { successors.append(next) }
         }
-    }
-
-    private mutating func noteSkipped(_ taskID: String, at: Timestamp) {
-        lastSkipped[taskID] = max(lastSkipped[taskID] ?? at, at)
     }
 }
 

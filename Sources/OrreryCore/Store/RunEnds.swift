@@ -81,27 +81,13 @@ public struct EndedRun: Sendable, Equatable {
     public var taskID: String
     public var project: String
     public var status: RunStatus
-    /// When it started (when it never did: when it ended).
-    public var startedAt: Timestamp
 
-    public init(id: String, taskID: String, project: String, status: RunStatus, startedAt: Timestamp) {
+    public init(id: String, taskID: String, project: String, status: RunStatus) {
         self.id = id
         self.taskID = taskID
         self.project = project
         self.status = status
-        self.startedAt = startedAt
     }
 
     public var ref: RunEndRef { RunEndRef(id: id, taskID: taskID, project: project, status: status) }
-
-    /// Each task's `last_status` after these ends: its newest ended run's (by start) status
-    /// and start. A run that is retried leaves its task's status to its next attempt.
-    public static func lastStatuses(of ended: [EndedRun], retried: Set<String>) -> [String: (status: RunStatus, at: Timestamp)] {
-        var newest: [String: (status: RunStatus, at: Timestamp)] = [:]
-        for run in ended where !retried.contains(run.id) {
-            if let seen = newest[run.taskID], seen.at > run.startedAt { continue }
-            newest[run.taskID] = (run.status, run.startedAt)
-        }
-        return newest
-    }
 }
