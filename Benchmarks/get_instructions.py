@@ -11,6 +11,10 @@ the socket's system calls, is not in them). Run two builds and compare:
 Each build serves the same store (1,000,000 finished runs and 1,000 tasks, as `compare`'s HTTP
 figures), under `valgrind --tool=callgrind`; after 200 requests to warm up, counting starts,
 `--requests` GETs of each path follow on one keep-alive connection, and the count is dumped.
+`--keep DIR` keeps each dump there, to see where a request's instructions go:
+
+    callgrind_annotate --inclusive=yes DIR/callgrind.<build>_v1_tasks_task0000.out
+
 Needs valgrind (Debian's package, installed when missing as root). Not in CI: a run takes about
 a minute per build and path.
 """
@@ -31,7 +35,7 @@ from benchlib import Serve, debian_tool, run, say  # noqa: E402
 PATHS = ["/v1/tasks/task0000", "/v1/tasks/task%04d", "/v1/runs/run00999999", "/healthz"]
 
 
-def instructions(binary, data, work, path, requests):
+def instructions(binary, data, work, path, requests, keep=None):
     """Callgrind's instruction count per request for GET `path` (`%04d`: the store's tasks in turn)."""
     valgrind = debian_tool("valgrind", "valgrind")
     # valgrind 3.19 cannot read the DWARF 5 that Swift writes: a copy without it (symbols stay).
@@ -60,6 +64,10 @@ def instructions(binary, data, work, path, requests):
         raise RuntimeError("callgrind wrote no dump")
     text = open(dumps[-1]).read()
     total = re.search(r"^(?:summary|totals):\s*(\d+)", text, re.M)
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9]+", "_", f"{os.path.basename(os.path.dirname(binary))}_{path}").strip("_")
+        shutil.copy(dumps[-1], os.path.join(keep, f"callgrind.{name}.out"))
     for f in glob.glob(f"{out}.{pid}*"):
         os.unlink(f)
     return int(total.group(1)) / requests
@@ -69,7 +77,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--orrery", action="append", required=True, help="an orrery binary (repeat to compare builds)")
     ap.add_argument("--requests", type=int, default=1000)
-    ap.add_argument("--path", action="append", help=f"paths to GET (default: {' '.join(PATHS)})")
+    ap.add_argument("--keep", help="copy each count's callgrind dump into this directory, for callgrind_annotate")
+    ap.add_argument("--path", action="append", help="paths to GET (default: " + " ".join(PATHS).replace("%", "%%") + ")")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="orrery-get-instructions-")
     try:
@@ -81,7 +90,7 @@ def main():
         results = {}
         for path in args.path or PATHS:
             for binary in args.orrery:
-                results[(path, binary)] = instructions(binary, data, work, path, args.requests)
+                results[(path, binary)] = instructions(binary, data, work, path, args.requests, args.keep)
                 say(f"{binary} GET {path}: {results[(path, binary)]:,.0f} instructions per request")
         print()
         print("| GET | " + " | ".join(args.orrery) + " |")
