@@ -267,8 +267,8 @@ enum PostgresMigrations {
         ]),
         // No task write per run end (issue 16): a task's last run is read from its runs
         // (`PostgresRecords.lastRunSQL`), newest-started first in `runs_task_last`, one entry
-        // written when a run ends. Writing `last_status` into the task row at every end (its
-        // lock, and a new version of the row) cost a fifth of a node's throughput. A failed run
+        // written when a run ends, instead of a new version of the task row at every end
+        // (`Benchmarks/postgres.md`: 5-15% more runs/s). A failed run
         // that was retried leaves the last status to its next attempt: `retried`, set by the
         // end that schedules the retry, marked here for the failures whose retry has not ended
         // (once it has, the retry is the newer run anyway). `tasks.last_status` and

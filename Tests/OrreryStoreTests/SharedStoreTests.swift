@@ -117,8 +117,8 @@ struct SharedStoreTests {
 
     /// Issue 16: a task's last run is read from its runs (migration v12), so claiming and ending
     /// runs makes no new version of their tasks' rows (a row's `xmin` is the transaction that
-    /// wrote it; a lock leaves it as it is). Writing `last_status` at every end cost a fifth of
-    /// a node's throughput (`Benchmarks/postgres.md`).
+    /// wrote it; a lock leaves it as it is). Writing `last_status` at every end was the
+    /// largest write a run made outside its own row (`Benchmarks/postgres.md`).
     @Test("claiming and ending runs write none of their tasks' rows, and the tasks show their last runs",
           .enabled(if: Prerequisite.postgresRuns, "no PostgreSQL server (CI=true fails instead)"))
     func endWritesNoTaskRow() async throws {
