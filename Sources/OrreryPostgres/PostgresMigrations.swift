@@ -285,12 +285,6 @@ enum PostgresMigrations {
             WHERE finished_at IS NOT NULL AND NOT retried
             """,
         ]),
-        // One index entry fewer per claim (issue 16): every statement that picks a node's
-        // active runs names them by id as well (lease renewal, progress, logs, ends), so
-        // `runs_node_active` was read by none, and a claim wrote an entry in it for every run.
-        Migration(name: "v13-no-node-index", statements: [
-            "DROP INDEX runs_node_active",
-        ]),
     ]
 }
 
