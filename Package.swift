@@ -185,7 +185,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OrrerySQLiteTests",
-            dependencies: ["OrreryCore", "OrrerySQLite", "OrreryTesting"],
+            dependencies: ["OrreryCore", "OrrerySQLite", "OrreryTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -153,7 +153,7 @@ extension PostgresStore {
         let planned = try plan.runChanges(now: now)
         let changes = planned.map { c -> JSONValue in
             .object([
-                "seq": .int(c.run.seq), "kind": .string(c.change.rawValue), "result": c.result.map { .string($0.jsonText) } ?? .null,
+                "seq": .int(c.seq), "kind": .string(c.change.rawValue), "result": c.result.map { .string($0.jsonText) } ?? .null,
                 "at": c.at.map { .int($0.microseconds) } ?? .null,
             ])
         }
@@ -175,7 +175,7 @@ extension PostgresStore {
                 scheduled_at = CASE c.kind WHEN 'spread' THEN c.at ELSE runs.scheduled_at END,
                 updated_at = \(now.microseconds)
             FROM jsonb_to_recordset(\(JSONValue.array(changes).jsonText)::jsonb) AS c(seq bigint, kind text, result text, at bigint)
-            WHERE runs.seq = c.seq AND runs.seq = ANY(\(planned.map(\.run.seq)))
+            WHERE runs.seq = c.seq AND runs.seq = ANY(\(planned.map(\.seq)))
             """, logger: logger)
     }
 

@@ -202,13 +202,12 @@ enum Records {
         VALUES
         """
 
-    /// The values of one row of `insertRunColumns` (16 columns).
-    static func insertValues(_ run: TaskRun) -> [(any DatabaseValueConvertible)?] {
-        [
+    /// Binds one row of `insertRunColumns` (16 columns).
+    static func bindInsertValues(_ run: TaskRun, into bindings: inout Bindings) {
+        bindings.add(
             run.id, run.taskID, run.project, run.module, run.resourceID, run.attempt, run.status.rawValue,
             run.trigger.rawValue, run.performedBy, run.slot, run.scheduledAt, run.updatedAt, run.priority,
-            run.finishedAt, run.result?.jsonText, run.queue,
-        ]
+            run.finishedAt, run.result?.jsonText, run.queue)
     }
 
     /// Inserts a scheduled run; returns false when its slot already exists (it never fires twice).
@@ -223,10 +222,9 @@ enum Records {
     /// has a run keeps it.
     static func insert(_ runs: some Collection<TaskRun>, _ db: Database) throws {
         try forEachChunk(of: runs, columns: 16) { placeholders, chunk in
-            var values: [(any DatabaseValueConvertible)?] = []
-            values.reserveCapacity(chunk.count * 16)
-            for run in chunk { values += insertValues(run) }
-            try db.cachedStatement(sql: insertRunColumns + " " + placeholders).execute(arguments: StatementArguments(values))
+            var bindings = Bindings(try db.cachedStatement(sql: insertRunColumns + " " + placeholders))
+            for run in chunk { bindInsertValues(run, into: &bindings) }
+            try bindings.execute()
         }
     }
 

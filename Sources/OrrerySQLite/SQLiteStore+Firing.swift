@@ -154,23 +154,20 @@ extension SQLiteStore {
         // WHERE), changed or not, and the general statement names nine of them. Rows are
         // bound as they are (a JSON parameter cost four json_extract parses per run).
         try Records.forEachChunk(of: changes.filter { $0.change == .run }, columns: 2, constants: 3) { placeholders, chunk in
-            var values: [(any DatabaseValueConvertible)?] = [now, node, leaseUntil]
-            values.reserveCapacity(3 + chunk.count * 2)
-            for c in chunk { values += [c.run.seq, c.at] }
             // `+runs.status`: the planner must reach each run by its seq, never by walking the
             // status index's scheduled rows.
-            try db.cachedStatement(sql: """
+            var bindings = Bindings(try db.cachedStatement(sql: """
                 WITH c(seq, at) AS (VALUES \(placeholders))
                 UPDATE OR FAIL runs SET status = 'active', started_at = c.at, node = ?2, lease_expires_at = ?3, updated_at = ?1
                 FROM c WHERE runs.seq = c.seq AND +runs.status = 'scheduled'
-                """).execute(arguments: StatementArguments(values))
+                """))
+            bindings.add(now, node, leaseUntil)
+            for c in chunk { bindings.add(c.seq, c.at) }
+            try bindings.execute()
         }
         // Skips, holds and spreads.
         try Records.forEachChunk(of: changes.filter { $0.change != .run }, columns: 4, constants: 1) { placeholders, chunk in
-            var values: [(any DatabaseValueConvertible)?] = [now]
-            values.reserveCapacity(1 + chunk.count * 4)
-            for c in chunk { values += [c.run.seq, c.change.rawValue, c.result?.jsonText, c.at] }
-            try db.cachedStatement(sql: """
+            var bindings = Bindings(try db.cachedStatement(sql: """
                 WITH c(seq, kind, result, at) AS (VALUES \(placeholders))
                 UPDATE OR FAIL runs SET
                     status = CASE c.kind WHEN 'skip' THEN 'skipped' ELSE runs.status END,
@@ -180,7 +177,10 @@ extension SQLiteStore {
                     scheduled_at = CASE c.kind WHEN 'spread' THEN c.at ELSE runs.scheduled_at END,
                     updated_at = ?1
                 FROM c WHERE runs.seq = c.seq AND +runs.status = 'scheduled'
-                """).execute(arguments: StatementArguments(values))
+                """))
+            bindings.add(now)
+            for c in chunk { bindings.add(c.seq, c.change.rawValue, c.result?.jsonText, c.at) }
+            try bindings.execute()
         }
     }
 

@@ -91,21 +91,18 @@ extension SQLiteStore: RunQueue {
         // Each ending bound as it is (a JSON parameter cost six json_extract parses per run).
         var ended: [EndedRun] = []
         try Records.forEachChunk(of: resolved.endings, columns: 6, constants: 2) { placeholders, chunk in
-            var values: [(any DatabaseValueConvertible)?] = [now, node]
-            values.reserveCapacity(2 + chunk.count * 6)
-            for e in chunk { values += [e.runID, e.status.rawValue, e.at, e.result?.jsonText, e.error?.code, e.error?.message] }
-            ended += try Records.decodeAll(
-                db.cachedStatement(sql: """
+            var bindings = Bindings(try db.cachedStatement(sql: """
                     WITH o(id, status, at, result, error_code, error_message) AS (VALUES \(placeholders))
                     UPDATE OR FAIL runs SET status = o.status, finished_at = o.at, canceled_at = CASE WHEN o.status = 'canceled' THEN o.at END,
                         updated_at = ?1, result = o.result, error_code = o.error_code, error_message = o.error_message,
                         lease_expires_at = NULL
                     FROM o WHERE runs.id = o.id AND +runs.status = 'active' AND (?2 IS NULL OR runs.node = ?2)
                     RETURNING runs.id, runs.task_id, runs.project, runs.status
-                    """),
-                arguments: StatementArguments(values)
-            ) { row in
-                EndedRun(id: row[0], taskID: row[1], project: row[2], status: RunStatus(rawValue: row[3]) ?? .failed)
+                    """))
+            bindings.add(now, node)
+            for e in chunk { bindings.add(e.runID, e.status.rawValue, e.at, e.result?.jsonText, e.error?.code, e.error?.message) }
+            try bindings.forEachRow { row in
+                ended.append(EndedRun(id: row[0], taskID: row[1], project: row[2], status: RunStatus(rawValue: row[3]) ?? .failed))
             }
         }
         guard !ended.isEmpty else { return summary }

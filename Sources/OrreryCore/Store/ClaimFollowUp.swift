@@ -12,12 +12,18 @@ public struct ClaimFollowUp: Sendable {
     /// The follow-up of `plan`. `tasks` holds the tasks of the due runs; a run of a task not
     /// among them, or of a deleted one, gets no successor.
     public init(plan: ClaimPlan, tasks: [String: ScheduledTask], now: Timestamp, makeID: () -> String) {
-        for run in plan.slotsUsed where run.trigger == .schedule {
-            guard let task = tasks[run.taskID], task.deletedAt == nil, let slot = run.slot else { continue }
+        // `plan.slotsUsed`, in its order, without copying its runs into one list first.
+        var successors: [TaskRun] = []
+        func follow(_ run: TaskRun) {
+            guard run.trigger == .schedule, let slot = run.slot, let task = tasks[run.taskID], task.deletedAt == nil else { return }
             let (next, missed) = task.successors(ofSlot: slot, now: now, makeID: makeID)
             successors += missed
             if let next { successors.append(next) }
         }
+        for skipped in plan.skipped { follow(skipped.run) }
+        for run in plan.held where !plan.waiting.contains(run.id) { follow(run) }
+        for run in plan.toRun { follow(run) }
+        self.successors = successors
     }
 }
 
@@ -58,19 +64,22 @@ extension ClaimPlan {
         case spread
     }
 
-    /// Every run this plan decides, with its change, in one list a store writes with one
-    /// statement. Checks the status machine for the moves it makes.
-    public func runChanges(now: Timestamp) throws -> [(run: TaskRun, change: RunChange, result: JSONValue?, at: Timestamp?)] {
-        var changes: [(run: TaskRun, change: RunChange, result: JSONValue?, at: Timestamp?)] = []
+    /// Every run this plan decides (by its `seq`), with its change, in one list a store
+    /// writes with one statement. Checks the status machine for the moves it makes. Runs
+    /// by seq, not whole: a store writes nothing else of them, and a copy of a run is a dozen
+    /// references to retain (issue 16).
+    public func runChanges(now: Timestamp) throws -> [(seq: Int64, change: RunChange, result: JSONValue?, at: Timestamp?)] {
+        var changes: [(seq: Int64, change: RunChange, result: JSONValue?, at: Timestamp?)] = []
+        changes.reserveCapacity(orphaned.count + skipped.count + held.count + spread.count + toRun.count)
         // A due run whose task row is gone can never run; leaving it scheduled would keep it
         // due for ever (and the dispatcher busy). It is recorded skipped, with why.
-        for run in orphaned { changes.append((run, .skip, Self.skippedResult("task_missing"), nil)) }
+        for run in orphaned { changes.append((run.seq, .skip, Self.skippedResult("task_missing"), nil)) }
         if !skipped.isEmpty { _ = try RunStatus.scheduled.transition(to: .skipped) }
-        for (run, reason) in skipped { changes.append((run, .skip, Self.skippedResult(reason), nil)) }
-        for run in held { changes.append((run, .hold, nil, nil)) }
-        for (run, to) in spread { changes.append((run, .spread, nil, to)) }
+        for (run, reason) in skipped { changes.append((run.seq, .skip, Self.skippedResult(reason), nil)) }
+        for run in held { changes.append((run.seq, .hold, nil, nil)) }
+        for (run, to) in spread { changes.append((run.seq, .spread, nil, to)) }
         if !toRun.isEmpty { _ = try RunStatus.scheduled.transition(to: .active) }
-        for run in toRun { changes.append((run, .run, nil, Self.startedAt(of: run, now: now))) }
+        for run in toRun { changes.append((run.seq, .run, nil, Self.startedAt(of: run, now: now))) }
         return changes
     }
 }

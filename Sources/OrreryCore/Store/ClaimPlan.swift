@@ -30,6 +30,8 @@ public struct ClaimPlan: Sendable {
     /// still exists; `busy` and `holding` are the tasks with an active and a held run.
     public init(due: [TaskRun], policies: [String: ClaimPolicy], busy: Set<String>, holding: Set<String>, now: Timestamp) {
         var busy = busy, holding = holding
+        busy.reserveCapacity(busy.count + due.count)  // one copy, grown once, not at every few inserts
+        toRun.reserveCapacity(due.count)
         for run in due {
             guard let policy = policies[run.taskID] else {
                 orphaned.append(run)
