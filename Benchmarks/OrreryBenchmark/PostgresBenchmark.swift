@@ -67,6 +67,7 @@ func postgresBenchmark(_ serverURL: String) async throws {
             let seed = try await PostgresStore.connect(url: url, logger: logger)
             defer { seed.close() }
             try await insertOnce(seed, module: "noop", at: Array(repeating: clock.now(), count: options.runs), shuffledIDs: options.shuffled)
+            if options.analyze { _ = try psql(url, "ANALYZE") }
             let start = ContinuousClock.now
             let nodes = try await startNodes(count, url: url, modules: [NoopModule()])
             let target = options.runs

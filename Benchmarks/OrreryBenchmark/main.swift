@@ -46,6 +46,10 @@ struct Options {
     var nodes = 1
     /// `--postgres` without the claim-cost part (it inserts 1,000,000 finished runs).
     var noHistory = false
+    /// `--analyze` (with `--postgres`): `ANALYZE` the throughput runs' database once its tasks
+    /// are made, as autovacuum would in a while; without it every claim plans on a table that
+    /// was never analyzed.
+    var analyze = false
     var cronComputations = 2_000_000
     var cronTasks = 100_000
     /// `--drop-index NAME` (repeatable): the SQLite stores of the throughput and lateness runs
@@ -94,6 +98,7 @@ struct Options {
             case "--history": history = next()
             case "--nodes": nodes = next()
             case "--no-history": noHistory = true
+            case "--analyze": analyze = true
             case "--concurrency-pool": concurrencyPool = true
             case "--shuffled": shuffled = true
             case "--wide-tasks": wideTasks = true
