@@ -51,10 +51,7 @@ struct Bindings: ~Copyable {
             switch sqlite3_step(sqlite) {
             case SQLITE_ROW: try body(StatementColumns(sqlite: sqlite))
             case SQLITE_DONE: return
-            case let code:
-                throw DatabaseError(
-                    resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(sqlite))),
-                    sql: statement.sql)
+            case let code: throw Records.stepFailure(code, of: statement)
             }
         }
     }
@@ -69,7 +66,6 @@ struct Bindings: ~Copyable {
                 message: "bound \(index - 1) of \(expected) parameters", sql: statement.sql)
         }
     }
-
 }
 
 /// A value `Bindings` binds as it is (NULL for nil).

@@ -95,11 +95,15 @@ enum Records {
         switch sqlite3_step(sqlite) {
         case SQLITE_ROW: return try decode(StatementColumns(sqlite: sqlite))
         case SQLITE_DONE: return nil
-        case let code:
-            throw DatabaseError(
-                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(sqlite))),
-                sql: statement.sql)
+        case let code: throw stepFailure(code, of: statement)
         }
+    }
+
+    /// The error of a step of `statement` that SQLite failed with `code`, as GRDB reports one.
+    static func stepFailure(_ code: CInt, of statement: Statement) -> DatabaseError {
+        DatabaseError(
+            resultCode: ResultCode(rawValue: code),
+            message: String(cString: sqlite3_errmsg(sqlite3_db_handle(statement.sqliteStatement))), sql: statement.sql)
     }
 
     /// A task from a row of `taskColumns`, with what `cache` holds of the row at its version:

@@ -12,17 +12,13 @@ public struct ClaimFollowUp: Sendable {
     /// The follow-up of `plan`. `tasks` holds the tasks of the due runs; a run of a task not
     /// among them, or of a deleted one, gets no successor.
     public init(plan: ClaimPlan, tasks: [String: ScheduledTask], now: Timestamp, makeID: () -> String) {
-        // `plan.slotsUsed`, in its order, without copying its runs into one list first.
         var successors: [TaskRun] = []
-        func follow(_ run: TaskRun) {
+        plan.forEachSlotUsed { run in
             guard run.trigger == .schedule, let slot = run.slot, let task = tasks[run.taskID], task.deletedAt == nil else { return }
             let (next, missed) = task.successors(ofSlot: slot, now: now, makeID: makeID)
             successors += missed
             if let next { successors.append(next) }
         }
-        for skipped in plan.skipped { follow(skipped.run) }
-        for run in plan.held where !plan.waiting.contains(run.id) { follow(run) }
-        for run in plan.toRun { follow(run) }
         self.successors = successors
     }
 }

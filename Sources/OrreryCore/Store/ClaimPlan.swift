@@ -22,7 +22,19 @@ public struct ClaimPlan: Sendable {
 
     /// Runs whose slot is used (claimed, skipped or held): the next slot of a recurring
     /// task follows each of them.
-    public var slotsUsed: [TaskRun] { skipped.map(\.run) + held.filter { !waiting.contains($0.id) } + toRun }
+    public var slotsUsed: [TaskRun] {
+        var runs: [TaskRun] = []
+        forEachSlotUsed { runs.append($0) }
+        return runs
+    }
+
+    /// Calls `body` with each of `slotsUsed`, in its order, without copying the runs into a
+    /// list first (the claim's follow-up, once per claimed run).
+    public func forEachSlotUsed(_ body: (TaskRun) throws -> Void) rethrows {
+        for skipped in skipped { try body(skipped.run) }
+        for run in held where !waiting.contains(run.id) { try body(run) }
+        for run in toRun { try body(run) }
+    }
 
     public init() {}
 
